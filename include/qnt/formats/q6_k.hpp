@@ -1,0 +1,55 @@
+// q6_K: 6-bit symmetric codes in 16 sub-blocks of 16, with int8 sub-block scales
+// against one f16 super-scale.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "../core/api.hpp"
+#include "kquant_fit.hpp"
+
+namespace qnt {
+
+struct q6_k {
+  struct block {
+    uint8_t ql[128];    // low four code bits
+    uint8_t qh[64];     // high two code bits
+    int8_t scales[16];  // sub-block scales
+    f16 d;              // super-scale
+  };  // 210 bytes / 256 weights = 6.5625 bits per weight
+  static_assert(sizeof(block) == 210);
+  static constexpr size_t block_size = 256;
+  static constexpr std::string_view name = "q6_K";
+  static constexpr int gguf_type = 14;
+
+  // Weight e = 128h + 32g + l: low nibble (g < 2) or high nibble (g >= 2) of
+  // ql[64h + 32(g % 2) + l], high bits at 2g in qh[32h + l]. Codes -32..31.
+  static constexpr int code(const block& b, int e) {
+    const int h = e / 128, g = (e % 128) / 32, l = e % 32;
+    const uint8_t lq = b.ql[64 * h + 32 * (g % 2) + l];
+    const int low4 = g < 2 ? (lq & 15) : (lq >> 4);
+    const int high2 = (b.qh[32 * h + l] >> (2 * g)) & 3;
+    return (low4 | high2 << 4) - 32;
+  }
+
+  static constexpr void decode(const block& b, float* y) {
+    const float d = b.d.get();
+    for (int e = 0; e < 256; ++e) y[e] = (d * float(b.scales[e / 16])) * float(code(b, e));
+  }
+
+  static constexpr status encode(const float* x, const float* w, block& b) {
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, false);
+    for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
+    for (int k = 0; k < 64; ++k) b.qh[k] = 0;
+    for (int e = 0; e < 256; ++e) {
+      const int h = e / 128, g = (e % 128) / 32, l = e % 32, L = r.L[e];  // code + 32
+      uint8_t& lq = b.ql[64 * h + 32 * (g % 2) + l];
+      lq = uint8_t(g < 2 ? (L & 15) : ((lq & 15) | (L & 15) << 4));
+      b.qh[32 * h + l] = uint8_t(b.qh[32 * h + l] | (L >> 4) << (2 * g));
+    }
+    b.d.set(r.d);
+    return r.clamped ? status::scale_clamped : status::ok;
+  }
+};
+
+}  // namespace qnt

@@ -1,0 +1,5 @@
+// Public header of mxfp4: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/mxfp4.hpp"

@@ -1,0 +1,5 @@
+// Public header of nf4: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/nf4.hpp"

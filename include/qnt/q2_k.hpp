@@ -1,0 +1,5 @@
+// Public header of q2_k: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/q2_k.hpp"

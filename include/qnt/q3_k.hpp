@@ -1,0 +1,5 @@
+// Public header of q3_k: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/q3_k.hpp"

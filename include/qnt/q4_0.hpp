@@ -1,0 +1,5 @@
+// Public header of q4_0 (a symmetric<> instance): the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/symmetric.hpp"

@@ -1,0 +1,5 @@
+// Public header of q4_k: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/q4_k.hpp"

@@ -1,0 +1,5 @@
+// Public header of q5_0 (a symmetric<> instance): the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/symmetric.hpp"

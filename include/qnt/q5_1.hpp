@@ -1,0 +1,5 @@
+// Public header of q5_1 (an affine<> instance): the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/affine.hpp"

@@ -1,0 +1,5 @@
+// Public header of q8_1: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/q8_1.hpp"

@@ -1,0 +1,5 @@
+// Public header of q8_k: the format and the API.
+#pragma once
+
+#include "core/api.hpp"
+#include "formats/q8_k.hpp"
