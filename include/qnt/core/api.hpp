@@ -20,6 +20,7 @@ template <class F>
 concept block_format = requires(const typename F::block& cb, typename F::block& b, const float* x, float* y) {
   { F::block_size } -> std::convertible_to<size_t>;
   { F::name } -> std::convertible_to<std::string_view>;
+  { F::max_magnitude } -> std::convertible_to<float>;
   { F::decode(cb, y) };
   { F::encode(x, x, b) } -> std::same_as<status>;
 } && std::is_trivially_copyable_v<typename F::block>;
@@ -29,8 +30,16 @@ inline constexpr double bits_per_weight = double(sizeof(typename F::block)) * 8.
 
 constexpr bool valid_importance(float v) { return v >= 0 && is_finite(v); }
 
+// Largest |weight| a format represents with either sign. Larger weights are clamped
+// to it before encoding (status::scale_clamped), so a saturated block is still the
+// best block for the clamped data. Capped at 2^126, so that no f32 or bf16 scale
+// ever needs to exceed the float range.
+template <block_format F>
+inline constexpr float max_magnitude = min(float(F::max_magnitude), 0x1p126f);
+
 // Quantizes one block of F::block_size weights. NaN weights are encoded as 0 and
-// +-Inf as +-FLT_MAX (reported as status::non_finite_input); the importance, when
+// +-Inf as +-FLT_MAX (reported as status::non_finite_input); then weights beyond
+// max_magnitude<F> are clamped to it (status::scale_clamped). The importance, when
 // given, must be finite and non-negative, else nothing is written.
 template <block_format F>
 constexpr status quantize_block(const float* x, typename F::block& y, const float* importance = nullptr) {
@@ -47,6 +56,10 @@ constexpr status quantize_block(const float* x, typename F::block& y, const floa
     if (!is_finite(v)) {
       st = status::non_finite_input;
       v = is_nan(v) ? 0.f : copy_sign(std::numeric_limits<float>::max(), v);
+    }
+    if (abs(v) > max_magnitude<F>) {
+      st = worst(st, status::scale_clamped);
+      v = copy_sign(max_magnitude<F>, v);
     }
     xs[i] = v;
   }

@@ -110,6 +110,7 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
   auto consider = [&](float dn) {
     if (!is_finite(dn)) return;
     const stored_scale<Scale> s(dn, p);
+    if (!is_finite(s.stored * float(max(-qmin, qmax)))) return;  // would decode to Inf
     const float err = symmetric_error(xn, w, n, s.dn, qmin, qmax);
     if (first || err < best.err) best = {s.stored, err}, clamped = s.clamped, first = false;
   };
@@ -159,11 +160,14 @@ constexpr affine_fit fit_affine(const float* x, const float* w, int nmax, bool& 
   auto consider = [&](float dn, float mn) {
     if (!is_finite(dn) || !is_finite(mn) || dn < 0) return;
     const stored_scale<Scale> d(dn, p), m(mn, p);
+    if (!is_finite(d.stored * float(nmax) + m.stored)) return;  // would decode to Inf
     const float err = affine_error(xn, w, n, d.dn, m.dn, nmax);
     if (first || err < best.err) best = {d.stored, m.stored, err}, clamped = d.clamped || m.clamped, first = false;
   };
-  consider(0.f, lo);  // a constant block
-  if (!(hi > lo)) return best;
+  if (!(hi > lo)) {  // a constant block
+    consider(0.f, lo);
+    return best;
+  }
   const float range = hi - lo;
   for (int k = kFirstStep; k <= kLastStep; ++k) {
     const float dn = range / (float(nmax) + step_offset(k));
@@ -178,6 +182,7 @@ constexpr affine_fit fit_affine(const float* x, const float* w, int nmax, bool& 
     const float det = sw * sqq - sq * sq;
     if (det > 0) consider((sw * sxq - sx * sq) / det, (sqq * sx - sq * sxq) / det);
   }
+  consider(0.f, lo);  // last, so that it wins no ties
   return best;
 }
 
@@ -225,6 +230,7 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
   auto consider = [&](float dn) {
     if (!is_finite(dn) || (positive_only && dn < 0)) return;
     const stored_scale<Scale> s(dn, p);
+    if (!is_finite(s.stored * max(abs(values[0]), abs(values[count - 1])))) return;  // would decode to Inf
     const float err = table_error(xn, w, n, values, count, s.dn);
     if (first || err < best.err) best = {s.stored, err}, clamped = s.clamped, first = false;
   };

@@ -51,6 +51,8 @@ struct affine {
   static constexpr auto generic_name_ = detail::generic_name<Scale>("aff", Bits, Group);
   static constexpr std::string_view name = !is_gguf ? generic_name_.view() : Bits == 4 ? "q4_1" : "q5_1";
   static_assert(sizeof(block) == 2 * sizeof(Scale) + planes::qh_bytes + planes::qs_bytes, "packed layout");
+  // The offset must reach -x and the scale span 2x: the offset's range is the bound.
+  static constexpr float max_magnitude = Scale::max_finite;
 
   static constexpr int code(const block& b, size_t i) {
     if constexpr (Bits == 5) return int(planes::get(b.qh, b.qs, i));

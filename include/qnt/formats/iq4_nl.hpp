@@ -27,6 +27,7 @@ struct iq4_nl {
   static constexpr size_t block_size = 32;
   static constexpr std::string_view name = "iq4_nl";
   static constexpr int gguf_type = 20;
+  static constexpr float max_magnitude = 65504.f * 113;  // the table's smaller end
 
   static constexpr void decode(const block& b, float* y) {
     const float d = b.d.get();

@@ -24,6 +24,7 @@ struct iq4_xs {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "iq4_xs";
   static constexpr int gguf_type = 23;
+  static constexpr float max_magnitude = 65504.f * 31 * 113;
 
   static constexpr int scale(const block& b, int s) {  // 0..63, offset 32
     return ((b.scales_l[s / 2] >> (4 * (s % 2))) & 15) | ((b.scales_h.get() >> (2 * s)) & 3) << 4;

@@ -25,6 +25,7 @@ struct mxfp4 {
   static constexpr size_t block_size = 32;
   static constexpr std::string_view name = "mxfp4";
   static constexpr int gguf_type = 39;
+  static constexpr float max_magnitude = 0x1p127f;  // 6 * 2^127 exceeds FLT_MAX: no bound of its own
 
   static constexpr void decode(const block& b, float* y) {
     const float d = e8m0_half_to_f32(b.e);

@@ -35,6 +35,7 @@ struct basic_nf4 {
   static_assert(sizeof(block) == sizeof(Scale) + Block / 2);
   static constexpr size_t block_size = Block;
   static constexpr int gguf_type = -1;
+  static constexpr float max_magnitude = Scale::max_finite;
   static constexpr bool is_default = Block == 64 && std::is_same_v<Scale, f32>;
   static constexpr auto generic_name_ = detail::generic_name<Scale>("nf4", 0, Block);
   static constexpr std::string_view name = is_default ? std::string_view("nf4") : generic_name_.view();

@@ -21,6 +21,7 @@ struct q2_k {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "q2_K";
   static constexpr int gguf_type = 10;
+  static constexpr float max_magnitude = 65504.f * 15;  // the mins: dmin * 15
 
   // Weight e sits in byte qs[32 * (e / 128) + e % 32] at bit 2 * ((e % 128) / 32).
   static constexpr int code(const block& b, int e) { return (b.qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; }

@@ -21,6 +21,7 @@ struct q3_k {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "q3_K";
   static constexpr int gguf_type = 11;
+  static constexpr float max_magnitude = 65504.f * 32 * 3;
 
   // Signed sub-block scale j (-32..31): low four bits in a nibble of bytes 0..7,
   // high two bits in bytes 8..11.

@@ -21,6 +21,7 @@ struct q4_k {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "q4_K";
   static constexpr int gguf_type = 12;
+  static constexpr float max_magnitude = 65504.f * 63;  // the mins: dmin * 63
 
   static constexpr int code(const block& b, int e) {
     const uint8_t byte = b.qs[32 * (e / 64) + e % 32];

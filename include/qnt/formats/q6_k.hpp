@@ -21,6 +21,7 @@ struct q6_k {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "q6_K";
   static constexpr int gguf_type = 14;
+  static constexpr float max_magnitude = 65504.f * 127 * 31;
 
   // Weight e = 128h + 32g + l: low nibble (g < 2) or high nibble (g >= 2) of
   // ql[64h + 32(g % 2) + l], high bits at 2g in qh[32h + l]. Codes -32..31.

@@ -20,6 +20,7 @@ struct q8_1 {
   static constexpr size_t block_size = 32;
   static constexpr std::string_view name = "q8_1";
   static constexpr int gguf_type = 9;
+  static constexpr float max_magnitude = 65504.f * 127;
 
   static constexpr void decode(const block& b, float* y) {
     const float d = b.d.get();

@@ -21,6 +21,7 @@ struct q8_k {
   static constexpr size_t block_size = 256;
   static constexpr std::string_view name = "q8_K";
   static constexpr int gguf_type = 15;
+  static constexpr float max_magnitude = 0x1p126f;  // f32 scale: 1 / (-127 / x) * 127 stays finite
 
   static constexpr void decode(const block& b, float* y) {
     const float d = b.d.get();

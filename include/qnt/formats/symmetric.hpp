@@ -53,6 +53,7 @@ struct symmetric {
   static constexpr std::string_view name =
       !is_gguf ? generic_name_.view() : Bits == 4 ? "q4_0" : Bits == 5 ? "q5_0" : "q8_0";
   static_assert(sizeof(block) == sizeof(Scale) + planes::qh_bytes + planes::qs_bytes, "packed layout");
+  static constexpr float max_magnitude = min(Scale::max_finite, 0x1p119f) * float(qmax);
 
   static constexpr int code(const block& b, size_t i) {
     if constexpr (Bits == 8) return b.qs[i];
