@@ -59,6 +59,39 @@ struct stored_scale {
   }
 };
 
+// The block on the normalized axis.
+template <size_t n>
+struct normalized {
+  float p = 1;
+  float x[n] = {};
+  constexpr explicit normalized(const float* src) : p(normalizer(src, n)) {
+    for (size_t i = 0; i < n; ++i) x[i] = src[i] * p;
+  }
+};
+
+struct symmetric_fit {
+  float d = 0;  // the scale to store (real units, representable in the scale type)
+  float err = 0;
+};
+
+// Keeps the best of the candidate scales offered to it; the first offered wins ties.
+// A candidate whose stored scale times the largest code value overflows is refused.
+template <scale_cell Scale>
+struct best_scale {
+  float p;          // the block's normalizer
+  float code_max;   // largest |code value|
+  symmetric_fit best{};
+  bool clamped = false, any = false;
+  template <class Error>
+  constexpr void offer(float dn, Error&& error) {
+    if (!is_finite(dn)) return;
+    const stored_scale<Scale> s(dn, p);
+    if (!is_finite(s.stored * code_max)) return;
+    const float err = error(s.dn);
+    if (!any || err < best.err) best = {s.stored, err}, clamped = s.clamped, any = true;
+  }
+};
+
 // Candidate positions of the block's extreme element on the code axis: the end of
 // the range itself (step 0, the reference quantizer's choice) and offsets around it.
 inline constexpr int kFirstStep = -10, kLastStep = 5;
@@ -66,11 +99,6 @@ constexpr float step_offset(int k) { return 0.1f * float(k); }
 
 // ---------------------------------------------------------------------------
 // Symmetric: y = d * q, q in [qmin, qmax].
-
-struct symmetric_fit {
-  float d = 0;
-  float err = 0;
-};
 
 constexpr int symmetric_code(float x, float d, int qmin, int qmax) {
   return d == 0 ? 0 : clamp(rne(x / d), qmin, qmax);
@@ -96,34 +124,24 @@ constexpr float symmetric_refit(const float* x, const float* w, size_t n, float 
   return sqq > 0 ? sxq / sqq : 0.f;
 }
 
-// `d` is the scale to store (real units, already representable in Scale).
 template <scale_cell Scale, size_t n>
-constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, int qmax,
-                                      bool& clamped) {
-  symmetric_fit best;
-  const float p = normalizer(x, n);
-  float xn[n];
-  for (size_t i = 0; i < n; ++i) xn[i] = x[i] * p;
-  const float m = signed_max(xn, n);
-  if (m == 0) return best;
-  bool first = true;
-  auto consider = [&](float dn) {
-    if (!is_finite(dn)) return;
-    const stored_scale<Scale> s(dn, p);
-    if (!is_finite(s.stored * float(max(-qmin, qmax)))) return;  // would decode to Inf
-    const float err = symmetric_error(xn, w, n, s.dn, qmin, qmax);
-    if (first || err < best.err) best = {s.stored, err}, clamped = s.clamped, first = false;
-  };
+constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, int qmax, bool& clamped) {
+  const normalized<n> b(x);
+  const float m = signed_max(b.x, n);
+  if (m == 0) return {};
+  best_scale<Scale> s{b.p, float(max(-qmin, qmax))};
+  auto error = [&](float dn) { return symmetric_error(b.x, w, n, dn, qmin, qmax); };
   for (const int end : {qmin, qmax}) {
     for (int k = kFirstStep; k <= kLastStep; ++k) {
       const float t = float(end) + (end < 0 ? -step_offset(k) : step_offset(k));
       if (t == 0) continue;
       const float dn = m / t;
-      consider(dn);
-      consider(symmetric_refit(xn, w, n, stored_scale<Scale>(dn, p).dn, qmin, qmax));
+      s.offer(dn, error);
+      s.offer(symmetric_refit(b.x, w, n, stored_scale<Scale>(dn, b.p).dn, qmin, qmax), error);
     }
   }
-  return best;
+  clamped = s.clamped;
+  return s.best;
 }
 
 // ---------------------------------------------------------------------------
@@ -151,9 +169,9 @@ constexpr float affine_error(const float* x, const float* w, size_t n, float d, 
 template <scale_cell Scale, size_t n>
 constexpr affine_fit fit_affine(const float* x, const float* w, int nmax, bool& clamped) {
   affine_fit best;
-  const float p = normalizer(x, n);
-  float xn[n];
-  for (size_t i = 0; i < n; ++i) xn[i] = x[i] * p;
+  const normalized<n> b(x);
+  const float p = b.p;
+  const float* xn = b.x;
   float lo = xn[0], hi = xn[0];
   for (size_t i = 1; i < n; ++i) lo = min(lo, xn[i]), hi = max(hi, xn[i]);
   bool first = true;
@@ -220,35 +238,30 @@ constexpr float table_error(const float* x, const float* w, size_t n, const floa
 template <scale_cell Scale, size_t n>
 constexpr symmetric_fit fit_table(const float* x, const float* w, const float* values, int count,
                                   bool positive_only, bool& clamped) {
-  symmetric_fit best;
-  const float p = normalizer(x, n);
-  float xn[n];
-  for (size_t i = 0; i < n; ++i) xn[i] = x[i] * p;
-  const float m = signed_max(xn, n);
-  if (m == 0) return best;
-  bool first = true;
-  auto consider = [&](float dn) {
-    if (!is_finite(dn) || (positive_only && dn < 0)) return;
-    const stored_scale<Scale> s(dn, p);
-    if (!is_finite(s.stored * max(abs(values[0]), abs(values[count - 1])))) return;  // would decode to Inf
-    const float err = table_error(xn, w, n, values, count, s.dn);
-    if (first || err < best.err) best = {s.stored, err}, clamped = s.clamped, first = false;
+  const normalized<n> b(x);
+  const float m = signed_max(b.x, n);
+  if (m == 0) return {};
+  best_scale<Scale> s{b.p, max(abs(values[0]), abs(values[count - 1]))};
+  auto error = [&](float dn) { return table_error(b.x, w, n, values, count, dn); };
+  auto offer = [&](float dn) {
+    if (!(positive_only && dn < 0)) s.offer(dn, error);
   };
   for (const float end : {values[0], values[count - 1]}) {
     if (positive_only && (end < 0) != (m < 0)) continue;
     for (int k = -8; k <= 8; ++k) {
       const float dn = m / (end * (1.f + 0.008f * float(k)));
-      consider(dn);
-      const float ds = stored_scale<Scale>(dn, p).dn;
+      offer(dn);
+      const float ds = stored_scale<Scale>(dn, b.p).dn;
       float sxv = 0, svv = 0;
       for (size_t i = 0; i < n; ++i) {
-        const float v = values[table_code(values, count, xn[i], ds)];
-        sxv += w[i] * xn[i] * v, svv += w[i] * v * v;
+        const float v = values[table_code(values, count, b.x[i], ds)];
+        sxv += w[i] * b.x[i] * v, svv += w[i] * v * v;
       }
-      if (svv > 0) consider(sxv / svv);
+      if (svv > 0) offer(sxv / svv);
     }
   }
-  return best;
+  clamped = s.clamped;
+  return s.best;
 }
 
 }  // namespace qnt::fit

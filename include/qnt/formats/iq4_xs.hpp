@@ -53,9 +53,10 @@ struct iq4_xs {
   // decoded sub-block scales; a least-squares refit of the super-scale is kept when
   // it lowers the error.
   static constexpr status encode(const float* x, const float* w, block& b) {
-    const float p = fit::normalizer(x, 256);
-    float xn[256], sw[32], scales[8], amax = 0, max_scale = 0;
-    for (int i = 0; i < 256; ++i) xn[i] = x[i] * p;
+    const fit::normalized<256> nb(x);
+    const float p = nb.p;
+    const float* xn = nb.x;
+    float sw[32], scales[8], amax = 0, max_scale = 0;
     for (int s = 0; s < 8; ++s) {
       for (int j = 0; j < 32; ++j) sw[j] = w[32 * s + j] * xn[32 * s + j] * xn[32 * s + j];
       bool unused = false;

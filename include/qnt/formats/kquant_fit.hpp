@@ -41,6 +41,29 @@ constexpr void pack_scale_min(const uint8_t* sc, const uint8_t* mn, uint8_t* b) 
   }
 }
 
+// q4_K / q5_K code layout: per 64 weights 32 bytes of qs, the first 32 weights in
+// the low nibbles, the next 32 in the high nibbles.
+constexpr int low4(const uint8_t* qs, int e) {
+  const uint8_t byte = qs[32 * (e / 64) + e % 32];
+  return e % 64 < 32 ? (byte & 15) : (byte >> 4);
+}
+constexpr void set_low4(const uint8_t* L, uint8_t* qs) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) qs[32 * c + l] = uint8_t((L[64 * c + l] & 15) | (L[64 * c + 32 + l] & 15) << 4);
+}
+
+// q4_K / q5_K dequantization: y = (d * sc) * q - (dmin * mn) per 32-weight sub-block.
+template <class Block, class Code>
+constexpr void decode_scale_min(const Block& b, Code code, float* y) {
+  const float d = b.d.get(), dmin = b.dmin.get();
+  for (int s = 0; s < 8; ++s) {
+    uint8_t sc = 0, mn = 0;
+    unpack_scale_min(b.scales, s, sc, mn);
+    const float d1 = d * float(sc), m1 = dmin * float(mn);
+    for (int e = 32 * s; e < 32 * (s + 1); ++e) y[e] = d1 * float(code(b, e)) - m1;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Sub-block fits.
 
@@ -200,9 +223,10 @@ constexpr void affine_sb_recode(const float* xn, const affine_params& P, float d
 }
 
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P) {
-  const float p = fit::normalizer(x, 256);
-  float xn[256], w[256];
-  for (int i = 0; i < 256; ++i) xn[i] = x[i] * p;
+  const fit::normalized<256> nb(x);
+  const float p = nb.p;
+  const float* xn = nb.x;
+  float w[32];
   affine_superblock r;
   const int nsub = 256 / P.sub;
   float scales[16], mins[16], max_scale = 0, max_min = 0;
@@ -283,9 +307,10 @@ constexpr float symmetric_sb_error(const float* xn, const float* imp, int qmin, 
 // int8 scales (..127).
 constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, bool q3) {
   const int nmax = q3 ? 4 : 32, qmin = -nmax, qmax = nmax - 1;
-  const float p = fit::normalizer(x, 256);
-  float xn[256], w[16], scales[16];
-  for (int i = 0; i < 256; ++i) xn[i] = x[i] * p;
+  const fit::normalized<256> nb(x);
+  const float p = nb.p;
+  const float* xn = nb.x;
+  float w[16], scales[16];
   symmetric_superblock r;
   float amax = 0, max_scale = 0;
   for (int j = 0; j < 16; ++j) {

@@ -23,27 +23,15 @@ struct q4_k {
   static constexpr int gguf_type = 12;
   static constexpr float max_magnitude = 65504.f * 63;  // the mins: dmin * 63
 
-  static constexpr int code(const block& b, int e) {
-    const uint8_t byte = b.qs[32 * (e / 64) + e % 32];
-    return e % 64 < 32 ? (byte & 15) : (byte >> 4);
-  }
+  static constexpr int code(const block& b, int e) { return kq::low4(b.qs, e); }
 
-  static constexpr void decode(const block& b, float* y) {
-    const float d = b.d.get(), dmin = b.dmin.get();
-    for (int s = 0; s < 8; ++s) {
-      uint8_t sc = 0, mn = 0;
-      kq::unpack_scale_min(b.scales, s, sc, mn);
-      const float d1 = d * float(sc), m1 = dmin * float(mn);
-      for (int e = 32 * s; e < 32 * (s + 1); ++e) y[e] = d1 * float(code(b, e)) - m1;
-    }
-  }
+  static constexpr void decode(const block& b, float* y) { kq::decode_scale_min(b, code, y); }
 
   static constexpr status encode(const float* x, const float* w, block& b) {
     constexpr kq::affine_params params{32, 15, 63, -1.f, 0.1f, 20, false};
     const kq::affine_superblock r = kq::fit_affine_superblock(x, w, params);
     kq::pack_scale_min(r.sc, r.mn, b.scales);
-    for (int c = 0; c < 4; ++c)
-      for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = uint8_t(r.L[64 * c + l] | r.L[64 * c + 32 + l] << 4);
+    kq::set_low4(r.L, b.qs);
     b.d.set(r.d);
     b.dmin.set(r.dmin);
     return r.clamped ? status::scale_clamped : status::ok;

@@ -6,7 +6,6 @@
 
 #include "../core/api.hpp"
 #include "kquant_fit.hpp"
-#include "q4_k.hpp"
 
 namespace qnt {
 
@@ -24,21 +23,9 @@ struct q5_k {
   static constexpr int gguf_type = 13;
   static constexpr float max_magnitude = 65504.f * 63;  // the mins: dmin * 63
 
-  static constexpr int code(const block& b, int e) {
-    const uint8_t byte = b.qs[32 * (e / 64) + e % 32];
-    const int low4 = e % 64 < 32 ? (byte & 15) : (byte >> 4);
-    return low4 | ((b.qh[e % 32] >> (e / 32)) & 1) << 4;
-  }
+  static constexpr int code(const block& b, int e) { return kq::low4(b.qs, e) | ((b.qh[e % 32] >> (e / 32)) & 1) << 4; }
 
-  static constexpr void decode(const block& b, float* y) {
-    const float d = b.d.get(), dmin = b.dmin.get();
-    for (int s = 0; s < 8; ++s) {
-      uint8_t sc = 0, mn = 0;
-      kq::unpack_scale_min(b.scales, s, sc, mn);
-      const float d1 = d * float(sc), m1 = dmin * float(mn);
-      for (int e = 32 * s; e < 32 * (s + 1); ++e) y[e] = d1 * float(code(b, e)) - m1;
-    }
-  }
+  static constexpr void decode(const block& b, float* y) { kq::decode_scale_min(b, code, y); }
 
   static constexpr status encode(const float* x, const float* w, block& b) {
     constexpr kq::affine_params params{32, 31, 63, -0.5f, 0.1f, 15, false};
@@ -46,9 +33,7 @@ struct q5_k {
     kq::pack_scale_min(r.sc, r.mn, b.scales);
     for (int l = 0; l < 32; ++l) b.qh[l] = 0;
     for (int e = 0; e < 256; ++e) b.qh[e % 32] = uint8_t(b.qh[e % 32] | (r.L[e] >> 4) << (e / 32));
-    for (int c = 0; c < 4; ++c)
-      for (int l = 0; l < 32; ++l)
-        b.qs[32 * c + l] = uint8_t((r.L[64 * c + l] & 15) | (r.L[64 * c + 32 + l] & 15) << 4);
+    kq::set_low4(r.L, b.qs);
     b.d.set(r.d);
     b.dmin.set(r.dmin);
     return r.clamped ? status::scale_clamped : status::ok;
