@@ -3,5 +3,6 @@
 #pragma once
 
 #include "core/api.hpp"
+#include "kernels/dispatch.hpp"
 #include "formats/affine.hpp"
 #include "formats/symmetric.hpp"

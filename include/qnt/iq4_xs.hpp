@@ -2,4 +2,5 @@
 #pragma once
 
 #include "core/api.hpp"
+#include "kernels/dispatch.hpp"
 #include "formats/iq4_xs.hpp"

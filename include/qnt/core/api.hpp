@@ -89,6 +89,13 @@ constexpr status quantize(const float* x, typename F::block* y, size_t n, const 
   return st;
 }
 
+namespace detail {
+// The SIMD path of dequantize, with run-time dispatch (defined in kernels/dispatch.hpp,
+// which every public header includes).
+template <block_format F>
+void dequantize_blocks(const typename F::block* x, float* y, size_t blocks);
+}  // namespace detail
+
 // Dequantizes n weights (a multiple of F::block_size). Decoding is a pure function
 // of the bytes: a block whose stored scale is Inf or NaN decodes to Inf/NaN exactly
 // as GGUF does; nothing is clamped.
@@ -98,7 +105,11 @@ constexpr status dequantize(const typename F::block* x, float* y, size_t n) {
   if (n % B != 0) return status::invalid_size;
   if (n == 0) return status::ok;
   if (!x || !y) return status::null_pointer;
-  for (size_t b = 0; b < n / B; ++b) F::decode(x[b], y + b * B);
+  if (std::is_constant_evaluated()) {
+    for (size_t b = 0; b < n / B; ++b) F::decode(x[b], y + b * B);
+  } else {
+    detail::dequantize_blocks<F>(x, y, n / B);
+  }
   return status::ok;
 }
 

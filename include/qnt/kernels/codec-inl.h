@@ -1,0 +1,42 @@
+// Per-target codecs: how a block becomes float lanes. The generic kernels
+// (dequantize-inl.h, matmul-inl.h) see formats only through Codec<F>::Decode.
+//
+// Every format gets the scalar reference as its codec, so every format works on
+// every target; a format with a SIMD fast path specializes Codec<> in
+// codecs-inl.h. Both must give the same bits: dequantization products are exact
+// (FORMATS: every product needs at most 23 bits), so lane order and FMA
+// contraction cannot change a value.
+
+// Per-target include guard (Highway's toggle convention).
+#if defined(QNT_KERNELS_CODEC_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNT_KERNELS_CODEC_INL_H_
+#undef QNT_KERNELS_CODEC_INL_H_
+#else
+#define QNT_KERNELS_CODEC_INL_H_
+#endif
+
+#include <cstddef>
+
+#include "hwy/highway.h"
+#include "../core/api.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace qnt {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class F>
+struct Codec {
+  static constexpr bool kSimd = false;
+  // Writes the F::block_size floats of block `b` to `out`.
+  template <class DF>
+  static HWY_INLINE void Decode(DF /*df*/, const typename F::block& b, float* HWY_RESTRICT out) {
+    F::decode(b, out);
+  }
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnt
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

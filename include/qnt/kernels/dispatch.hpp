@@ -1,0 +1,115 @@
+// Runtime dispatch of the kernels: every per-target kernel is compiled for each
+// target Highway enables (foreach_target.h) and a call picks, once, the best one the
+// CPU supports. Header-only: every translation unit that includes this gets its own
+// copies of the (inline, template) kernels and of the tables; they are identical,
+// so the program links without duplicate symbols.
+//
+// Embedded builds that want one target and the smallest binary define
+// HWY_COMPILE_ONLY_STATIC before including any qnt header: only the target of the
+// compiler flags is built, and calls go straight to it.
+#pragma once
+
+#include <cstddef>
+
+#include "../core/api.hpp"
+#include "../core/exec.hpp"
+
+// Include qnt's headers before defining HWY_TARGET_INCLUDE for your own code.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "qnt/kernels/all-inl.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "all-inl.h"
+#undef HWY_TARGET_INCLUDE
+
+namespace qnt {
+namespace detail {
+
+// One table per kernel and format, in Highway's target order; entry 0 stands for
+// "not chosen yet".
+template <class Fn>
+using target_table = Fn* const[HWY_MAX_DYNAMIC_TARGETS + 2];
+
+template <class Fn>
+Fn* choose(const target_table<Fn>& table, Fn* static_target) {
+#if defined(HWY_COMPILE_ONLY_STATIC)
+  (void)table;
+  return static_target;
+#else
+  hwy::ChosenTarget& chosen = hwy::GetChosenTarget();
+  size_t index = chosen.GetIndex();
+  if (index == 0) {
+    chosen.Update(hwy::SupportedTargets());
+    index = chosen.GetIndex();
+  }
+  Fn* fn = table[index];
+  return fn ? fn : static_target;
+#endif
+}
+
+#define QNT_TARGET_TABLE(FUNC) \
+  { nullptr, HWY_CHOOSE_TARGET_LIST(FUNC), HWY_CHOOSE_FALLBACK(FUNC) }
+
+template <class F>
+using matmul_fn = void(const typename F::block*, size_t, size_t, const float*, size_t, float*, size_t, size_t);
+template <class F>
+using dequantize_fn = void(const typename F::block*, float*, size_t, size_t);
+using target_fn = int64_t();
+
+template <class F>
+inline constexpr target_table<matmul_fn<F>> matmul_table = QNT_TARGET_TABLE(MatMul<F>);
+template <class F>
+inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
+
+}  // namespace detail
+
+namespace detail {
+inline constexpr target_table<target_fn> target_id_table = QNT_TARGET_TABLE(CurrentTarget);
+#undef QNT_TARGET_TABLE
+
+// Declared in core/api.hpp: the run-time path of qnt::dequantize.
+template <block_format F>
+void dequantize_blocks(const typename F::block* x, float* y, size_t blocks) {
+  dequantize_fn<F>* fn = choose(dequantize_table<F>, &HWY_STATIC_DISPATCH(Dequantize<F>));
+  fn(x, y, 0, blocks);
+}
+
+}  // namespace detail
+
+// The Highway target that dispatch chose for this CPU, e.g. "AVX3_DL".
+inline const char* active_target() {
+  return hwy::TargetName(detail::choose(detail::target_id_table, &HWY_STATIC_DISPATCH(CurrentTarget))());
+}
+
+// W: rows x cols weights, each row cols / F::block_size consecutive blocks (GGUF's
+// tensor layout); x: n x cols, y: n x rows, row-major: y = x * W^T.
+template <block_format F>
+status matmul(const typename F::block* w, size_t rows, size_t cols, const float* x, size_t n, float* y,
+              const exec& e = {}) {
+  if (cols % F::block_size != 0) return status::invalid_size;
+  if (rows == 0 || n == 0) return status::ok;
+  if (cols == 0) {
+    if (!y) return status::null_pointer;
+    for (size_t i = 0; i < rows * n; ++i) y[i] = 0.f;
+    return status::ok;
+  }
+  if (!w || !x || !y) return status::null_pointer;
+  detail::matmul_fn<F>* fn = detail::choose(detail::matmul_table<F>, &HWY_STATIC_DISPATCH(MatMul<F>));
+  // Tasks of whole 4-row tiles, a few per thread so that uneven progress evens out.
+  const size_t tiles = (rows + 3) / 4;
+  const size_t threads = detail::thread_count(e);
+  const size_t tasks = threads <= 1 ? 1 : (tiles < 4 * threads ? tiles : 4 * threads);
+  detail::parallel_for(e, tasks, [&](size_t t) {
+    const size_t r0 = tiles * t / tasks * 4, r1 = tiles * (t + 1) / tasks * 4;
+    fn(w, rows, cols, x, n, y, r0, r1 < rows ? r1 : rows);
+  });
+  return status::ok;
+}
+
+// y[r] = sum_c W[r][c] * x[c].
+template <block_format F>
+status matvec(const typename F::block* w, size_t rows, size_t cols, const float* x, float* y, const exec& e = {}) {
+  return matmul<F>(w, rows, cols, x, 1, y, e);
+}
+
+}  // namespace qnt
