@@ -72,6 +72,29 @@ constexpr float sqrt(float x) {
 }
 static_assert(sqrt(4.f) == 2.f && sqrt(2.f) == 1.41421353816986083984375f);
 
+// a * b + c with a single rounding, also in constant expressions and whatever the
+// compiler's contraction settings. The product of two floats is exact in double;
+// the sum's rounding error is recovered exactly (TwoSum) and decides the one case
+// where rounding the double sum to float would round twice: a sum exactly halfway
+// between two floats.
+constexpr float fused_mul_add(float a, float b, float c) {
+  const double p = double(a) * double(b), s = p + double(c);
+  const float r = float(s);
+  if (!is_finite(r) || double(r) == s) return r;
+  const double bv = s - p, e = (p - (s - bv)) + (double(c) - bv);
+  if (e == 0) return r;
+  const bool above = s > double(r);  // the other candidate lies above r
+  const uint32_t u = float_bits(r);
+  const float other = bits_float(r == 0 ? (above ? 1u : 0x80000001u)
+                                        : ((r > 0) == above ? u + 1 : u - 1));
+  if ((double(r) + double(other)) / 2 != s) return r;  // not a midpoint: rounded once
+  return (e > 0) == (double(other) > double(r)) ? other : r;
+}
+static_assert(fused_mul_add(1.f + 0x1p-23f, 1.f + 0x1p-23f, -1.f) == 0x1p-22f + 0x1p-46f);
+// 1047553 * 1025 = 2^30 + 1: the exact result is 1 + 2^-24 + 2^-54, just above the
+// midpoint 1 + 2^-24 that a double sum rounds to (rounding twice would give 1).
+static_assert(fused_mul_add(1047553.f * 0x1p-20f, 1025.f * 0x1p-34f, 1.f) == 1.f + 0x1p-23f);
+
 // ---------------------------------------------------------------------------
 // fp16 (IEEE binary16), exact decode and round-to-nearest-even encode.
 

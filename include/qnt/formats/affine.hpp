@@ -59,9 +59,15 @@ struct affine {
     else return int(planes::get(nullptr, b.qs, i));
   }
 
+  // y = q * d + m. With f16 / bf16 scales the product is exact, so fused or not the
+  // sum rounds once; an f32 scale's product is not, and the specification is the
+  // fused form (one rounding), which SIMD code gets from a true FMA.
   static constexpr void decode(const block& b, float* y) {
     const float d = b.d.get(), m = b.m.get();
-    for (size_t i = 0; i < Group; ++i) y[i] = float(code(b, i)) * d + m;
+    for (size_t i = 0; i < Group; ++i) {
+      if constexpr (std::is_same_v<Scale, f32>) y[i] = fused_mul_add(float(code(b, i)), d, m);
+      else y[i] = float(code(b, i)) * d + m;
+    }
   }
 
   static constexpr status encode(const float* x, const float* w, block& b) {

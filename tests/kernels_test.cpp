@@ -1,0 +1,159 @@
+// The SIMD kernels on every target this binary was compiled for (Highway's
+// SupportedAndGeneratedTargets): dequantize equals the scalar reference bit for bit;
+// matvec and matmul match a double-precision product of the reference weights.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hwy/targets.h"
+#include "test_formats.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+// Runs fn() once per compiled and supported target, with dispatch forced to it.
+template <class Fn>
+void for_each_target(Fn&& fn) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  REQUIRE(!targets.empty());
+  std::string names;
+  for (const int64_t t : targets) {
+    hwy::SetSupportedTargetsForTest(t);
+    CAPTURE(std::string(hwy::TargetName(t)));
+    REQUIRE(std::string(qnt::active_target()) == hwy::TargetName(t));
+    names += std::string(" ") + hwy::TargetName(t);
+    fn();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  MESSAGE("targets run:", names);
+}
+
+// Blocks of a format, from quantized weights of mixed magnitude.
+template <class F>
+std::vector<typename F::block> make_blocks(size_t count, uint64_t seed) {
+  auto x = qnt_test::weights(qnt_test::dist::student_t3, count * F::block_size, seed);
+  for (size_t i = 0; i < x.size(); ++i) x[i] *= float(1 + (i / F::block_size) % 7);
+  std::vector<typename F::block> b(count);
+  REQUIRE(qnt::quantize<F>(x.data(), b.data(), x.size()) == qnt::status::ok);
+  return b;
+}
+
+template <class F>
+void check_dequantize() {
+  CAPTURE(std::string(F::name));
+  constexpr size_t blocks = 37;
+  auto b = make_blocks<F>(blocks, 3);
+  // Some blocks of random bytes too (any finite scale, any codes); a byte pattern
+  // whose scale is NaN or Inf still has to give the same bits, NaN payloads aside.
+  qnt_test::rng r(17);
+  for (size_t k = 0; k < 5; ++k)
+    for (size_t i = 0; i < sizeof(typename F::block); ++i) reinterpret_cast<uint8_t*>(&b[3 * k])[i] = uint8_t(r.next());
+  std::vector<float> ref(blocks * F::block_size), got(ref.size() + 1, -7.f);
+  for (size_t k = 0; k < blocks; ++k) qnt::dequantize_block<F>(b[k], ref.data() + k * F::block_size);
+  // Unaligned output on purpose.
+  REQUIRE(qnt::dequantize<F>(b.data(), got.data() + 1, ref.size()) == qnt::status::ok);
+  size_t differ = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    differ += !(qnt_test::same_bits(ref[i], got[i + 1]) || (std::isnan(ref[i]) && std::isnan(got[i + 1])));
+  CHECK(differ == 0);
+  CHECK(got[0] == -7.f);
+}
+
+// y = x * W^T in double from the reference dequantization; the tolerance scales
+// with |W_r| |x_i| as float accumulation error does.
+template <class F>
+void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool unaligned) {
+  CAPTURE(rows);
+  CAPTURE(cols);
+  CAPTURE(n);
+  CAPTURE(e.threads);
+  CAPTURE(unaligned);
+  const auto b = make_blocks<F>(rows * cols / F::block_size, rows * 131 + cols);
+  // Blocks have alignment 1: place them at an odd address when asked.
+  std::vector<uint8_t> bytes(b.size() * sizeof(typename F::block) + 1);
+  std::memcpy(bytes.data() + unaligned, b.data(), b.size() * sizeof(typename F::block));
+  const auto* w = reinterpret_cast<const typename F::block*>(bytes.data() + unaligned);
+  std::vector<float> wd(rows * cols);
+  for (size_t k = 0; k < b.size(); ++k) qnt::dequantize_block<F>(b[k], wd.data() + k * F::block_size);
+  std::vector<float> x(n * cols + 1), y(n * rows + 1, 12345.f);
+  const auto xs = qnt_test::weights(qnt_test::dist::gaussian, n * cols, n + 7, 1.f);
+  std::copy(xs.begin(), xs.end(), x.begin() + unaligned);
+  const float* xp = x.data() + unaligned;
+  float* yp = y.data() + unaligned;
+  if (n == 1) REQUIRE(qnt::matvec<F>(w, rows, cols, xp, yp, e) == qnt::status::ok);
+  else REQUIRE(qnt::matmul<F>(w, rows, cols, xp, n, yp, e) == qnt::status::ok);
+  double worst = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t r = 0; r < rows; ++r) {
+      double exact = 0, wn = 0, xn = 0;
+      for (size_t c = 0; c < cols; ++c) {
+        const double wv = wd[r * cols + c], xv = xp[i * cols + c];
+        exact += wv * xv, wn += wv * wv, xn += xv * xv;
+      }
+      worst = std::max(worst, std::fabs(yp[i * rows + r] - exact) / (std::sqrt(wn * xn) + 1e-30));
+    }
+  CHECK(worst < 2e-6);
+  if (unaligned) CHECK(y[0] == 12345.f);
+}
+
+}  // namespace
+
+TEST_CASE("kernels: SIMD dequantize equals the scalar reference bit for bit, on every target") {
+  for_each_target([] { qnt_test::for_each_format([]<class F>() { check_dequantize<F>(); }); });
+}
+
+TEST_CASE("kernels: matvec and matmul match a double-precision product, on every target") {
+  for_each_target([] {
+    qnt_test::for_each_format([]<class F>() {
+      CAPTURE(std::string(F::name));
+      constexpr size_t B = F::block_size;
+      const size_t wide = B >= 256 ? 5 * B : 40 * B;  // wider than one decode chunk
+      check_matmul<F>(13, B, 1, {.threads = 1}, false);       // one block per row
+      check_matmul<F>(7, wide, 1, {.threads = 2}, true);      // rows not a multiple of 4
+      check_matmul<F>(4, 3 * B, 5, {.threads = 0}, false);
+      for (size_t n = 2; n <= 17; n += 5) check_matmul<F>(9, 2 * B, n, {.threads = 1}, n % 2 == 1);
+    });
+  });
+}
+
+TEST_CASE("kernels: large n and many rows, with qnt's pool") {
+  for_each_target([] {
+    check_matmul<qnt::q4_k>(33, 512, 512, {}, false);
+    check_matmul<qnt::q8_0>(64, 1024, 17, {.threads = 2}, true);
+  });
+}
+
+TEST_CASE("kernels: an engine's own parallel-for runs every task") {
+  std::atomic<size_t> calls{0}, tasks{0};
+  qnt::exec e;
+  e.threads = 3;
+  e.pool = &calls;
+  e.parallel_for = [](void* pool, size_t count, void (*task)(void*, size_t), void* ctx) {
+    ++*static_cast<std::atomic<size_t>*>(pool);
+    for (size_t i = count; i-- > 0;) task(ctx, i);  // any order
+  };
+  const auto b = make_blocks<qnt::q4_0>(64 * 4, 5);
+  std::vector<float> x(128, 0.5f), y(64), ref(64);
+  REQUIRE(qnt::matvec<qnt::q4_0>(b.data(), 64, 128, x.data(), y.data(), e) == qnt::status::ok);
+  REQUIRE(qnt::matvec<qnt::q4_0>(b.data(), 64, 128, x.data(), ref.data(), {.threads = 1}) == qnt::status::ok);
+  CHECK(calls == 1);
+  CHECK(y == ref);  // same row partition arithmetic: same bits
+  (void)tasks;
+}
+
+TEST_CASE("kernels: bad arguments") {
+  const auto b = make_blocks<qnt::q4_0>(4, 6);
+  std::vector<float> x(64, 1.f), y(4, 7.f);
+  CHECK(qnt::matvec<qnt::q4_0>(b.data(), 2, 63, x.data(), y.data()) == qnt::status::invalid_size);
+  CHECK(qnt::matmul<qnt::q4_0>(b.data(), 2, 64, x.data(), 1, nullptr) == qnt::status::null_pointer);
+  CHECK(qnt::matmul<qnt::q4_0>(nullptr, 2, 64, x.data(), 1, y.data()) == qnt::status::null_pointer);
+  CHECK(qnt::matmul<qnt::q4_0>(b.data(), 2, 64, nullptr, 1, y.data()) == qnt::status::null_pointer);
+  for (const float v : y) CHECK(v == 7.f);
+  CHECK(qnt::matmul<qnt::q4_0>(nullptr, 0, 64, nullptr, 1, nullptr) == qnt::status::ok);  // nothing to do
+  CHECK(qnt::matmul<qnt::q4_0>(nullptr, 2, 0, nullptr, 2, y.data()) == qnt::status::ok);  // empty rows: zeros
+  for (const float v : y) CHECK(v == 0.f);
+}
