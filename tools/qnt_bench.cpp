@@ -1,0 +1,329 @@
+// qnt-bench: what each format costs and gives on this machine. For every format:
+// bits per weight, size of a 7B-parameter model, relative RMS error on Gaussian
+// and heavy-tailed (Student-t, 3 degrees of freedom) synthetic weights, quantize
+// and dequantize throughput (one thread), one-thread matvec in GB/s of weight bytes
+// and as a fraction of this machine's one-thread memory read bandwidth, matmul
+// GFLOP/s at n = 1, 32 and 512, and the SIMD target in use.
+//
+//   qnt-bench [--formats q4_0,q4_K,...] [--threads N] [--size ROWSxCOLS]
+//             [--csv | --json] [--svg FILE] [--quiet] [--quick]
+// --quick uses small buffers: a functional check, its figures mean little.
+#include <qnt/qnt.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+struct options {
+  std::vector<std::string> formats;  // empty: all
+  unsigned threads = 0;
+  size_t rows = 4096, cols = 4096;
+  bool csv = false, json = false, quiet = false, quick = false;
+  std::string svg;
+};
+
+struct result {
+  std::string name;
+  double bpw = 0, gb_7b = 0, err_gauss = 0, err_heavy = 0, quant_mws = 0, deq_gws = 0;
+  double matvec_gbs = 0, matvec_frac = 0, mm1 = 0, mm32 = 0, mm512 = 0;
+};
+
+// Deterministic samples: splitmix64, Box-Muller.
+struct sampler {
+  uint64_t s;
+  double uniform() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (double((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
+  }
+  double gauss() { return std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()); }
+  double student_t3() {
+    double chi2 = 0;
+    for (int k = 0; k < 3; ++k) {
+      const double g = gauss();
+      chi2 += g * g;
+    }
+    return gauss() / std::sqrt(chi2 / 3) / std::sqrt(3.0);
+  }
+};
+
+double rel_rmse(const std::vector<float>& x, const std::vector<float>& y) {
+  double e = 0, s = 0;
+  for (size_t i = 0; i < x.size(); ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]), s += double(x[i]) * x[i];
+  return std::sqrt(e / s);
+}
+
+// One-thread streaming read of `mib` MiB, best of three, GB/s.
+double read_bandwidth(size_t mib) {
+  std::vector<uint64_t> buf((mib << 20) / 8, 1);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = clock_type::now();
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < buf.size(); i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
+    const double t = since(t0);
+    if (s0 + s1 + s2 + s3 == 7) std::puts("");  // keeps the loop
+    best = std::max(best, double(buf.size() * 8) / t / 1e9);
+  }
+  return best;
+}
+
+// Repeats fn until at least `min_seconds` have passed (at least twice); best time.
+template <class Fn>
+double best_time(double min_seconds, Fn&& fn) {
+  double best = 1e30, total = 0;
+  for (int reps = 0; reps < 2 || total < min_seconds; ++reps) {
+    const auto t0 = clock_type::now();
+    fn();
+    const double t = since(t0);
+    best = std::min(best, t), total += t;
+  }
+  return best;
+}
+
+// Fills `count` blocks by repeating `tile`: speed does not depend on the values, and
+// quantizing hundreds of millions of weights would take longer than the benchmark.
+template <class F>
+std::vector<typename F::block> replicate(const std::vector<typename F::block>& tile, size_t count) {
+  std::vector<typename F::block> out(count);
+  for (size_t i = 0; i < count; i += tile.size())
+    std::memcpy(out.data() + i, tile.data(), std::min(tile.size(), count - i) * sizeof(typename F::block));
+  return out;
+}
+
+template <class F>
+result measure(const options& o, double bandwidth, const std::vector<float>& gauss, const std::vector<float>& heavy) {
+  constexpr size_t B = F::block_size;
+  result r;
+  r.name = std::string(F::name);
+  r.bpw = qnt::bits_per_weight<F>;
+  r.gb_7b = 7e9 * r.bpw / 8 / 1e9;
+  const size_t n = gauss.size();
+  std::vector<typename F::block> tile(n / B);
+  std::vector<float> y(n);
+
+  const double tq = best_time(0.0, [&] { qnt::quantize<F>(gauss.data(), tile.data(), n); });
+  r.quant_mws = double(n) / tq / 1e6;
+  const double td = best_time(o.quick ? 0.0 : 0.2, [&] { qnt::dequantize<F>(tile.data(), y.data(), n); });
+  r.deq_gws = double(n) / td / 1e9;
+  r.err_gauss = rel_rmse(gauss, y);
+  {
+    std::vector<typename F::block> hb(n / B);
+    std::vector<float> hy(n);
+    qnt::quantize<F>(heavy.data(), hb.data(), n);
+    qnt::dequantize<F>(hb.data(), hy.data(), n);
+    r.err_heavy = rel_rmse(heavy, hy);
+  }
+
+  // matvec, one thread, on about 256 MiB of weights: far beyond any last-level cache.
+  {
+    const size_t cols = std::max(B, o.cols / B * B);
+    const size_t row_bytes = cols / B * sizeof(typename F::block);
+    const size_t rows = std::max<size_t>(1, ((o.quick ? size_t(4) : size_t(256)) << 20) / row_bytes);
+    const auto big = replicate<F>(tile, rows * (cols / B));
+    std::vector<float> x(cols, 0.5f), yy(rows);
+    const double t = best_time(o.quick ? 0.0 : 0.3, [&] {
+      qnt::matvec<F>(big.data(), rows, cols, x.data(), yy.data(), qnt::exec{.threads = 1});
+    });
+    r.matvec_gbs = double(rows * row_bytes) / t / 1e9;
+    r.matvec_frac = r.matvec_gbs / bandwidth;
+  }
+
+  // matmul on the --size matrix with --threads threads.
+  {
+    const size_t cols = std::max(B, o.cols / B * B), rows = o.rows;
+    const auto w = replicate<F>(tile, rows * (cols / B));
+    for (const size_t batch : {size_t(1), size_t(32), size_t(512)}) {
+      std::vector<float> x(batch * cols, 0.25f), yy(batch * rows);
+      const double t = best_time(o.quick ? 0.0 : 0.2, [&] {
+        qnt::matmul<F>(w.data(), rows, cols, x.data(), batch, yy.data(), qnt::exec{.threads = o.threads});
+      });
+      const double gflops = 2.0 * double(rows) * double(cols) * double(batch) / t / 1e9;
+      (batch == 1 ? r.mm1 : batch == 32 ? r.mm32 : r.mm512) = gflops;
+    }
+  }
+  return r;
+}
+
+void write_svg(const std::string& path, const std::vector<result>& rs) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "qnt-bench: cannot write %s\n", path.c_str());
+    return;
+  }
+  const double W = 760, H = 480, L = 70, R = 20, T = 40, Bm = 60;
+  double bmax = 0, smax = 0, emin = 1, emax = 0;
+  for (const auto& r : rs) {
+    bmax = std::max(bmax, r.bpw), smax = std::max(smax, r.matvec_gbs);
+    if (r.err_gauss > 0) emin = std::min(emin, r.err_gauss), emax = std::max(emax, r.err_gauss);
+  }
+  bmax = std::ceil(bmax + 0.5);
+  // Logarithmic error axis over whole decades around the data.
+  const double lo = std::floor(std::log10(emin)), hi = std::ceil(std::log10(std::max(emax, emin * 1.01)));
+  auto px = [&](double b) { return L + (W - L - R) * b / bmax; };
+  auto py = [&](double e) { return H - Bm - (H - T - Bm) * (std::log10(std::max(e, 1e-12)) - lo) / (hi - lo); };
+  std::fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' font-family='sans-serif' font-size='12'>\n", W, H);
+  std::fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+  std::fprintf(f, "<text x='%.0f' y='22' font-size='15'>qnt: error against size (target %s; circle area: matvec GB/s)</text>\n", L,
+               qnt::active_target());
+  std::fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='black'/>\n", L, H - Bm, W - R, H - Bm);
+  std::fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='black'/>\n", L, T, L, H - Bm);
+  for (int b = 0; b <= int(bmax); ++b)
+    std::fprintf(f, "<text x='%.1f' y='%.0f' text-anchor='middle'>%d</text>\n", px(b), H - Bm + 16, b);
+  for (double d = lo; d <= hi; d += 1)
+    for (const double m : {1.0, 2.0, 5.0}) {
+      const double e = m * std::pow(10.0, d);
+      if (std::log10(e) > hi + 1e-9) break;
+      std::fprintf(f, "<line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#ddd'/>\n", L, py(e), W - R, py(e));
+      std::fprintf(f, "<text x='%.0f' y='%.1f' text-anchor='end'>%g</text>\n", L - 6, py(e) + 4, e);
+    }
+  std::fprintf(f, "<text x='%.0f' y='%.0f' text-anchor='middle'>bits per weight</text>\n", (L + W - R) / 2, H - 20);
+  std::fprintf(f, "<text transform='translate(18 %.0f) rotate(-90)' text-anchor='middle'>relative RMS error (Gaussian)</text>\n",
+               (T + H - Bm) / 2);
+  for (const auto& r : rs) {
+    const double rad = 3 + 12 * std::sqrt(r.matvec_gbs / (smax > 0 ? smax : 1));
+    std::fprintf(f, "<circle cx='%.1f' cy='%.1f' r='%.1f' fill='steelblue' fill-opacity='0.5' stroke='steelblue'/>\n", px(r.bpw),
+                 py(r.err_gauss), rad);
+    std::fprintf(f, "<text x='%.1f' y='%.1f'>%s %.1f GB/s</text>\n", px(r.bpw) + rad + 2, py(r.err_gauss) + 4, r.name.c_str(),
+                 r.matvec_gbs);
+  }
+  std::fprintf(f, "</svg>\n");
+  std::fclose(f);
+}
+
+bool parse(int argc, char** argv, options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "--formats") {
+      const char* v = value();
+      if (!v) return false;
+      std::string s = v;
+      for (size_t p = 0; p <= s.size();) {
+        const size_t q = std::min(s.find(',', p), s.size());
+        if (q > p) o.formats.push_back(s.substr(p, q - p));
+        p = q + 1;
+      }
+    } else if (a == "--threads") {
+      const char* v = value();
+      if (!v) return false;
+      o.threads = unsigned(std::strtoul(v, nullptr, 10));
+    } else if (a == "--size") {
+      const char* v = value();
+      if (!v || std::sscanf(v, "%zux%zu", &o.rows, &o.cols) != 2 || o.rows == 0 || o.cols == 0) return false;
+    } else if (a == "--csv") {
+      o.csv = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--svg") {
+      const char* v = value();
+      if (!v) return false;
+      o.svg = v;
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "--quick") {
+      o.quick = true;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  if (!parse(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: qnt-bench [--formats q4_0,q4_K,...] [--threads N] [--size ROWSxCOLS] [--csv | --json] [--svg FILE] "
+                 "[--quiet] [--quick]\n");
+    return 2;
+  }
+  // Names are GGUF's (q4_K) or qnt's tags (q4_k); both are accepted.
+  auto wanted = [&](std::string_view name) {
+    if (o.formats.empty()) return true;
+    for (const auto& f : o.formats) {
+      if (f.size() != name.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < f.size(); ++i) same &= std::tolower(f[i]) == std::tolower(name[i]);
+      if (same) return true;
+    }
+    return false;
+  };
+  size_t known = 0;
+  qnt::all_formats::for_each([&]<class F>() { known += wanted(F::name); });
+  if (known == 0) {
+    std::fprintf(stderr, "qnt-bench: no known format selected\n");
+    return 2;
+  }
+
+  if (!o.quiet) std::fprintf(stderr, "measuring memory read bandwidth...\n");
+  const double bandwidth = read_bandwidth(o.quick ? 8 : 512);
+  sampler s{2026};
+  const size_t sample = o.quick ? 4096 : size_t(1) << 19;
+  std::vector<float> gauss(sample), heavy(sample);
+  for (auto& v : gauss) v = float(0.02 * s.gauss());
+  for (auto& v : heavy) v = float(0.02 * s.student_t3());
+
+  std::vector<result> results;
+  size_t done = 0;
+  qnt::all_formats::for_each([&]<class F>() {
+    if (!wanted(F::name)) return;
+    if (!o.quiet) std::fprintf(stderr, "[%zu/%zu] %s\n", ++done, known, F::name.data());
+    results.push_back(measure<F>(o, bandwidth, gauss, heavy));
+  });
+
+  const unsigned threads = o.threads ? o.threads : qnt::detail::thread_pool::hardware_threads();
+  if (o.json) {
+    std::printf("{\n  \"target\": \"%s\",\n  \"memory_read_gbs\": %.2f,\n  \"threads\": %u,\n  \"rows\": %zu,\n  \"cols\": %zu,\n",
+                qnt::active_target(), bandwidth, threads, o.rows, o.cols);
+    std::printf("  \"formats\": [\n");
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      std::printf(
+          "    {\"name\": \"%s\", \"bits_per_weight\": %.4f, \"size_7b_gb\": %.3f, \"rel_rmse_gaussian\": %.6f, "
+          "\"rel_rmse_student_t3\": %.6f, \"quantize_mweights_s\": %.3f, \"dequantize_gweights_s\": %.4f, "
+          "\"matvec_gbs\": %.3f, \"matvec_fraction_of_read\": %.4f, \"matmul_gflops_n1\": %.2f, \"matmul_gflops_n32\": %.2f, "
+          "\"matmul_gflops_n512\": %.2f}%s\n",
+          r.name.c_str(), r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.deq_gws, r.matvec_gbs, r.matvec_frac, r.mm1,
+          r.mm32, r.mm512, i + 1 < results.size() ? "," : "");
+    }
+    std::printf("  ]\n}\n");
+  } else if (o.csv) {
+    std::printf(
+        "format,bits_per_weight,size_7b_gb,rel_rmse_gaussian,rel_rmse_student_t3,quantize_mweights_s,dequantize_gweights_s,"
+        "matvec_gbs,matvec_fraction_of_read,matmul_gflops_n1,matmul_gflops_n32,matmul_gflops_n512,target\n");
+    for (const auto& r : results)
+      std::printf("%s,%.4f,%.3f,%.6f,%.6f,%.3f,%.4f,%.3f,%.4f,%.2f,%.2f,%.2f,%s\n", r.name.c_str(), r.bpw, r.gb_7b, r.err_gauss,
+                  r.err_heavy, r.quant_mws, r.deq_gws, r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512,
+                  qnt::active_target());
+  } else {
+    std::printf("qnt-bench: SIMD target %s; memory read %.1f GB/s (one thread); matmul %zu x %zu on %u threads\n\n",
+                qnt::active_target(), bandwidth, o.rows, o.cols, threads);
+    std::printf("%-8s %6s %7s %9s %9s %9s %8s %8s %6s %8s %8s %8s\n", "format", "bits/w", "7B GB", "rmse N", "rmse t3",
+                "quant", "dequant", "matvec", "of", "matmul", "matmul", "matmul");
+    std::printf("%-8s %6s %7s %9s %9s %9s %8s %8s %6s %8s %8s %8s\n", "", "", "", "", "", "Mw/s", "Gw/s", "GB/s", "read",
+                "n=1", "n=32", "n=512");
+    for (const auto& r : results)
+      std::printf("%-8s %6.3f %7.2f %9.5f %9.5f %9.2f %8.3f %8.2f %6.2f %8.1f %8.1f %8.1f\n", r.name.c_str(), r.bpw, r.gb_7b,
+                  r.err_gauss, r.err_heavy, r.quant_mws, r.deq_gws, r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512);
+    std::printf("\nquant: quantize, one thread; dequant: one thread; matvec: one thread, weights beyond the caches, GB/s of\n"
+                "weight bytes and its fraction of memory read; matmul: GFLOP/s (2 * rows * cols * n).\n");
+  }
+  if (!o.svg.empty()) write_svg(o.svg, results);
+  return 0;
+}
