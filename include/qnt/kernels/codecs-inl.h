@@ -14,12 +14,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "hwy/highway.h"
 #include "../formats/affine.hpp"
 #include "../formats/iq4_nl.hpp"
 #include "../formats/mxfp4.hpp"
+#include "../formats/iq4_xs.hpp"
+#include "../formats/q2_k.hpp"
+#include "../formats/q3_k.hpp"
 #include "../formats/q4_k.hpp"
 #include "../formats/q5_k.hpp"
 #include "../formats/q6_k.hpp"
@@ -95,6 +99,95 @@ HWY_INLINE void SplitNibbles(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
 #endif
 }
 
+// codes[i] |= 16 where bit i % 8 of bits[i / 8] is set (the fifth bit of 5-bit
+// codes). Sixteen codes at a time: their two bit bytes are spread over the lanes
+// and each lane tests its own bit, all in registers (a scalar read-modify-write
+// of bytes just written by vector stores would stall on store forwarding).
+template <size_t kCount>
+HWY_INLINE void OrFifthBits(const uint8_t* HWY_RESTRICT bits, uint8_t* HWY_RESTRICT codes) {
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t i = 0; i < kCount; ++i) codes[i] = uint8_t(codes[i] | ((bits[i / 8] >> (i % 8)) & 1) << 4);
+#else
+  const hn::Full128<uint8_t> d8;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
+  alignas(16) static constexpr uint8_t kSpread[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+  alignas(16) static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const auto spread = hn::Load(d8, kSpread), probe = hn::Load(d8, kBit), sixteen = hn::Set(d8, 16);
+  size_t c = 0;
+  for (; c + 16 <= kCount; c += 16) {
+    const auto pair = hn::BitCast(d8, hn::Set(d16, uint16_t(bits[c / 8] | bits[c / 8 + 1] << 8)));
+    const auto set = hn::TestBit(hn::TableLookupBytes(pair, spread), probe);
+    hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), hn::IfThenElseZero(set, sixteen)), d8, codes + c);
+  }
+  for (size_t i = c; i < kCount; ++i) codes[i] = uint8_t(codes[i] | ((bits[i / 8] >> (i % 8)) & 1) << 4);
+#endif
+}
+
+// dst[i] |= src[i] << 4, with the vector width the producers used (see above).
+template <size_t kCount>
+HWY_INLINE void OrHighNibble(const uint8_t* HWY_RESTRICT src, uint8_t* HWY_RESTRICT dst) {
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t i = 0; i < kCount; ++i) dst[i] = uint8_t(dst[i] | src[i] << 4);
+#else
+  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount)> d8;
+  for (size_t i = 0; i < kCount; i += hn::Lanes(d8))
+    hn::StoreU(hn::Or(hn::LoadU(d8, dst + i), hn::ShiftLeft<4>(hn::LoadU(d8, src + i))), d8, dst + i);
+#endif
+}
+
+// codes[l] |= add where bit `bit` of bits[l] is set, for l in [0, kCount).
+template <size_t kCount>
+HWY_INLINE void OrIfBit(const uint8_t* HWY_RESTRICT bits, unsigned bit, uint8_t add, uint8_t* HWY_RESTRICT codes) {
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t l = 0; l < kCount; ++l) codes[l] = uint8_t(codes[l] | (((bits[l] >> bit) & 1) ? add : 0));
+#else
+  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount)> d8;
+  const auto probe = hn::Set(d8, uint8_t(1u << bit)), value = hn::Set(d8, add);
+  for (size_t l = 0; l < kCount; l += hn::Lanes(d8)) {
+    const auto set = hn::TestBit(hn::LoadU(d8, bits + l), probe);
+    hn::StoreU(hn::Or(hn::LoadU(d8, codes + l), hn::IfThenElseZero(set, value)), d8, codes + l);
+  }
+#endif
+}
+
+// out[g][l] = (in[l] >> 2g) & 3 for the four 2-bit planes of kCount bytes
+// (q2_K and q3_K codes, q6_K high bits).
+template <size_t kCount>
+HWY_INLINE void SplitPairs(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out0, uint8_t* HWY_RESTRICT out1,
+                           uint8_t* HWY_RESTRICT out2, uint8_t* HWY_RESTRICT out3) {
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t l = 0; l < kCount; ++l)
+    out0[l] = in[l] & 3, out1[l] = (in[l] >> 2) & 3, out2[l] = (in[l] >> 4) & 3, out3[l] = in[l] >> 6;
+#else
+  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount)> d8;
+  const auto three = hn::Set(d8, 3);
+  for (size_t l = 0; l < kCount; l += hn::Lanes(d8)) {
+    const auto v = hn::LoadU(d8, in + l);
+    hn::StoreU(hn::And(v, three), d8, out0 + l);
+    hn::StoreU(hn::And(hn::ShiftRight<2>(v), three), d8, out1 + l);
+    hn::StoreU(hn::And(hn::ShiftRight<4>(v), three), d8, out2 + l);
+    hn::StoreU(hn::ShiftRight<6>(v), d8, out3 + l);
+  }
+#endif
+}
+
+// out[i] = table[idx[i]] for 4-bit indices (a byte shuffle where vectors have one).
+template <size_t kCount>
+HWY_INLINE void LookupNibbles(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT idx, int8_t* HWY_RESTRICT out) {
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t i = 0; i < kCount; ++i) out[i] = table[idx[i]];
+#else
+  // 16 lanes: the table fits one 128-bit block, and the indices were stored 16 at a time.
+  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount) < 16 ? PowerOfTwoIn(kCount) : 16> d8;
+  const hn::Repartition<int8_t, decltype(d8)> di8;
+  uint8_t bytes[16];
+  std::memcpy(bytes, table, 16);
+  const auto tbl = hn::LoadDup128(d8, bytes);
+  for (size_t i = 0; i < kCount; i += hn::Lanes(d8))
+    hn::StoreU(hn::BitCast(di8, hn::TableLookupBytes(tbl, hn::LoadU(d8, idx + i))), di8, out + i);
+#endif
+}
+
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<symmetric<Bits, G, Scale>> {
@@ -108,8 +201,7 @@ struct Codec<symmetric<Bits, G, Scale>> {
     } else {
       HWY_ALIGN uint8_t codes[G];
       SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
-      if constexpr (Bits == 5)
-        for (size_t i = 0; i < G; ++i) codes[i] = uint8_t(codes[i] | ((b.qh[i / 8] >> (i % 8)) & 1) << 4);
+      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
       CodesTimesScale<G>(codes, -F::qmin, d, out);
     }
   }
@@ -132,8 +224,7 @@ struct Codec<affine<Bits, G, Scale>> {
       } else {
         HWY_ALIGN uint8_t codes[G];
         SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
-        if constexpr (Bits == 5)
-          for (size_t i = 0; i < G; ++i) codes[i] = uint8_t(codes[i] | ((b.qh[i / 8] >> (i % 8)) & 1) << 4);
+        if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
         CodesMulAdd<G>(codes, d, m, out);
       }
     }
@@ -150,7 +241,7 @@ struct Codec<iq4_nl> {
     HWY_ALIGN uint8_t idx[32];
     HWY_ALIGN int8_t vals[32];
     SplitNibbles<16>(b.qs, idx, idx + 16);
-    for (size_t i = 0; i < 32; ++i) vals[i] = detail::kv_nl[idx[i]];
+    LookupNibbles<32>(detail::kv_nl, idx, vals);
     // Reference: d * float(value); multiplication commutes exactly.
     CodesTimesScale<32>(vals, 0, b.d.get(), out);
   }
@@ -164,7 +255,7 @@ struct Codec<mxfp4> {
     HWY_ALIGN uint8_t idx[32];
     HWY_ALIGN int8_t vals[32];
     SplitNibbles<16>(b.qs, idx, idx + 16);
-    for (size_t i = 0; i < 32; ++i) vals[i] = detail::kv_fp4[idx[i]];
+    LookupNibbles<32>(detail::kv_fp4, idx, vals);
     CodesTimesScale<32>(vals, 0, e8m0_half_to_f32(b.e), out);
   }
 };
@@ -177,11 +268,10 @@ HWY_INLINE void DecodeScaleMin(const typename F::block& b, float* HWY_RESTRICT o
   HWY_ALIGN uint8_t codes[64];
   for (int c = 0; c < 4; ++c) {
     SplitNibbles<32>(b.qs + 32 * c, codes, codes + 32);
-    if constexpr (std::is_same_v<F, q5_k>)
-      for (int i = 0; i < 64; ++i) {
-        const int e = 64 * c + i;
-        codes[i] = uint8_t(codes[i] | ((b.qh[e % 32] >> (e / 32)) & 1) << 4);
-      }
+    if constexpr (std::is_same_v<F, q5_k>) {  // bit s of qh[l]: sub-block s, weight l
+      OrIfBit<32>(b.qh, unsigned(2 * c), 16, codes);
+      OrIfBit<32>(b.qh, unsigned(2 * c + 1), 16, codes + 32);
+    }
     for (int half = 0; half < 2; ++half) {
       const int s = 2 * c + half;
       uint8_t sc = 0, mn = 0;
@@ -220,13 +310,67 @@ struct Codec<q6_k> {
       const uint8_t* ql = b.ql + 64 * h;
       const uint8_t* qh = b.qh + 32 * h;
       uint8_t* q = codes + 128 * h;
+      HWY_ALIGN uint8_t high[128];
       SplitNibbles<32>(ql, q, q + 64);        // groups 0 and 2
       SplitNibbles<32>(ql + 32, q + 32, q + 96);  // groups 1 and 3
-      for (int g = 0; g < 4; ++g)
-        for (int l = 0; l < 32; ++l) q[32 * g + l] = uint8_t(q[32 * g + l] | ((qh[l] >> (2 * g)) & 3) << 4);
+      SplitPairs<32>(qh, high, high + 32, high + 64, high + 96);
+      OrHighNibble<128>(high, q);
     }
     const float d = b.d.get();
     for (int j = 0; j < 16; ++j) CodesTimesScale<16>(codes + 16 * j, 32, d * float(b.scales[j]), out + 16 * j);
+  }
+};
+
+// q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
+template <>
+struct Codec<q2_k> {
+  static constexpr bool kSimd = true;
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q2_k::block& b, float* HWY_RESTRICT out) {
+    HWY_ALIGN uint8_t codes[256];
+    for (int h = 0; h < 2; ++h) {
+      uint8_t* q = codes + 128 * h;
+      SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
+    }
+    const float d = b.d.get(), dmin = b.dmin.get();
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t sc = b.scales[j];
+      CodesTimesScaleMinus<16>(codes + 16 * j, d * float(sc & 15), dmin * float(sc >> 4), out + 16 * j);
+    }
+  }
+};
+
+// q3_K: q2_K's planes plus an inverted third bit; signed 6-bit scale per 16.
+template <>
+struct Codec<q3_k> {
+  static constexpr bool kSimd = true;
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
+    HWY_ALIGN uint8_t codes[256];  // code + 4
+    for (int h = 0; h < 2; ++h) {
+      uint8_t* q = codes + 128 * h;
+      SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
+      for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
+    }
+    const float d = b.d.get();
+    for (int j = 0; j < 16; ++j) CodesTimesScale<16>(codes + 16 * j, 4, d * float(q3_k::scale(b, j)), out + 16 * j);
+  }
+};
+
+// iq4_xs: iq4_nl's table per sub-block of 32 with a 6-bit scale.
+template <>
+struct Codec<iq4_xs> {
+  static constexpr bool kSimd = true;
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const iq4_xs::block& b, float* HWY_RESTRICT out) {
+    const float d = b.d.get();
+    for (int s = 0; s < 8; ++s) {
+      HWY_ALIGN uint8_t idx[32];
+      HWY_ALIGN int8_t vals[32];
+      SplitNibbles<16>(b.qs + 16 * s, idx, idx + 16);
+      LookupNibbles<32>(detail::kv_nl, idx, vals);
+      CodesTimesScale<32>(vals, 0, d * float(iq4_xs::scale(b, s) - 32), out + 32 * s);
+    }
   }
 };
 
