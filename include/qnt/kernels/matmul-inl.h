@@ -13,6 +13,7 @@
 
 #include <cstddef>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "codec-inl.h"
 
@@ -118,8 +119,18 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
     for (size_t c0 = 0; c0 < nb; c0 += C / B) {
       const size_t cb = nb - c0 < C / B ? nb - c0 : C / B;
       const size_t len = cb * B, k0 = c0 * B;
-      for (size_t j = 0; j < nr; ++j)
-        for (size_t b = 0; b < cb; ++b) Codec<F>::Decode(df, w[(r + j) * nb + c0 + b], wr[j] + b * B);
+      for (size_t j = 0; j < nr; ++j) {
+        const size_t row = r + j;
+        for (size_t b = 0; b < cb; ++b) {
+          // Fetch the block this row needs one chunk later (or, at the row's end, the
+          // same place in the next tile): weights stream from memory once, and the
+          // hardware prefetcher alone does not keep four row streams ahead.
+          size_t ahead = row * nb + c0 + b + cb;
+          if (c0 + b + cb >= nb) ahead += 3 * nb;
+          if (ahead < rows * nb) hwy::Prefetch(w + ahead);
+          Codec<F>::Decode(df, w[row * nb + c0 + b], wr[j] + b * B);
+        }
+      }
       const float* w0 = wr[0];
       const float* w1 = wr[nr > 1 ? 1 : 0];
       const float* w2 = wr[nr > 2 ? 2 : 0];
