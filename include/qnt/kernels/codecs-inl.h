@@ -55,27 +55,13 @@ HWY_INLINE void CodesTimesScale(const TCode* HWY_RESTRICT codes, int offset, flo
   }
 }
 
-// out[i] = float(codes[i]) * scale - sub (q4_K / q5_K; the product is exact, so
-// fused or not, one rounding).
-template <size_t kCount>
-HWY_INLINE void CodesTimesScaleMinus(const uint8_t* HWY_RESTRICT codes, float scale, float sub, float* HWY_RESTRICT out) {
-  const hn::CappedTag<float, PowerOfTwoIn(kCount)> df;
-  const hn::Rebind<int32_t, decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(df)> dc;
-  const auto vs = hn::Set(df, scale), vm = hn::Set(df, sub);
-  for (size_t i = 0; i < kCount; i += hn::Lanes(df)) {
-    const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(dc, codes + i)));
-    hn::StoreU(hn::Sub(hn::Mul(q, vs), vm), df, out + i);
-  }
-}
-
 // out[i] = float(codes[i]) * scale + add, one rounding (a true FMA where the
 // product may be inexact).
-template <size_t kCount>
-HWY_INLINE void CodesMulAdd(const uint8_t* HWY_RESTRICT codes, float scale, float add, float* HWY_RESTRICT out) {
+template <size_t kCount, typename TCode>
+HWY_INLINE void CodesMulAdd(const TCode* HWY_RESTRICT codes, float scale, float add, float* HWY_RESTRICT out) {
   const hn::CappedTag<float, PowerOfTwoIn(kCount)> df;
   const hn::Rebind<int32_t, decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(df)> dc;
+  const hn::Rebind<TCode, decltype(df)> dc;
   const auto vs = hn::Set(df, scale), va = hn::Set(df, add);
   for (size_t i = 0; i < kCount; i += hn::Lanes(df)) {
     const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(dc, codes + i)));
@@ -188,189 +174,230 @@ HWY_INLINE void LookupNibbles(const int8_t* HWY_RESTRICT table, const uint8_t* H
 #endif
 }
 
+// ---------------------------------------------------------------------------
+// Integer codecs. Most formats are, per unit of kUnit weights, small integer codes
+// with a float scale and an optional float offset:
+//   value = scale * (code - kBias)            (kOffset false)
+//   value = scale * code + offset             (kOffset true, kBias 0)
+// Such a codec only writes codes and scales (Codes); decoding to floats and the
+// integer dot products of the matrix kernels derive from that.
+
+template <class C>
+struct CodesBuffer {
+  HWY_ALIGN typename C::code_t codes[C::kSize];
+  float scale[C::kSize / C::kUnit];
+  float offset[C::kOffset ? C::kSize / C::kUnit : 1];
+};
+
+// The float decode of an integer codec, in the reference's operation order.
+template <class C, class Block>
+HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
+  CodesBuffer<C> buf;
+  C::Codes(b, buf);
+  for (size_t u = 0; u < C::kSize / C::kUnit; ++u) {
+    if constexpr (C::kOffset) CodesMulAdd<C::kUnit>(buf.codes + u * C::kUnit, buf.scale[u], buf.offset[u], out + u * C::kUnit);
+    else CodesTimesScale<C::kUnit>(buf.codes + u * C::kUnit, C::kBias, buf.scale[u], out + u * C::kUnit);
+  }
+}
+
+// Members shared by the integer codecs.
+template <class F, class Code, size_t Unit, int Bias, bool Offset>
+struct IntegerCodec {
+  static constexpr bool kSimd = true, kInteger = true, kOffset = Offset;
+  static constexpr size_t kSize = F::block_size, kUnit = Unit;
+  static constexpr int kBias = Bias;
+  using code_t = Code;
+};
+
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
 template <unsigned Bits, size_t G, class Scale>
-struct Codec<symmetric<Bits, G, Scale>> {
+struct Codec<symmetric<Bits, G, Scale>>
+    : IntegerCodec<symmetric<Bits, G, Scale>, std::conditional_t<Bits == 8, int8_t, uint8_t>, PowerOfTwoIn(G),
+                   Bits == 8 ? 0 : -symmetric<Bits, G, Scale>::qmin, false> {
   using F = symmetric<Bits, G, Scale>;
-  static constexpr bool kSimd = true;
+  template <class Buf>
+  static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
+    if constexpr (Bits == 8) {
+      std::memcpy(buf.codes, b.qs, G);
+    } else {
+      SplitNibbles<G / 2>(b.qs, buf.codes, buf.codes + G / 2);
+      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, buf.codes);
+    }
+    for (auto& sc : buf.scale) sc = b.d.get();
+  }
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
-    const float d = b.d.get();
-    if constexpr (Bits == 8) {
-      CodesTimesScale<G>(b.qs, 0, d, out);
-    } else {
-      HWY_ALIGN uint8_t codes[G];
-      SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
-      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
-      CodesTimesScale<G>(codes, -F::qmin, d, out);
-    }
+    DecodeCodes<Codec>(b, out);
   }
 };
 
-// affine<Bits, G, Scale>: q4_1, q5_1 and the generic instances. An f32 scale needs
-// a true FMA to match the specification; without one, the scalar reference runs.
+// affine<Bits, G, Scale>: q4_1, q5_1 and the generic instances. An f32 scale's
+// products are inexact: its decode needs a true FMA to match the specification, and
+// without one the scalar reference decodes.
 template <unsigned Bits, size_t G, class Scale>
-struct Codec<affine<Bits, G, Scale>> {
+struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint8_t, PowerOfTwoIn(G), 0, true> {
   using F = affine<Bits, G, Scale>;
   static constexpr bool kSimd = HWY_NATIVE_FMA || !std::is_same_v<Scale, f32>;
+  template <class Buf>
+  static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
+    if constexpr (Bits == 8) {
+      std::memcpy(buf.codes, b.qs, G);
+    } else {
+      SplitNibbles<G / 2>(b.qs, buf.codes, buf.codes + G / 2);
+      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, buf.codes);
+    }
+    for (auto& sc : buf.scale) sc = b.d.get();
+    for (auto& m : buf.offset) m = b.m.get();
+  }
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
-    if constexpr (!kSimd) {
-      F::decode(b, out);
-    } else {
-      const float d = b.d.get(), m = b.m.get();
-      if constexpr (Bits == 8) {
-        CodesMulAdd<G>(b.qs, d, m, out);
-      } else {
-        HWY_ALIGN uint8_t codes[G];
-        SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
-        if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
-        CodesMulAdd<G>(codes, d, m, out);
-      }
-    }
+    if constexpr (kSimd) DecodeCodes<Codec>(b, out);
+    else F::decode(b, out);
   }
 };
 
-// Code-table formats whose table holds small integers: indices become the table's
-// int8 values, then value * scale.
+// Code-table formats whose table holds small integers: the codes are the table's
+// int8 values (reference: scale * float(value); the product commutes exactly).
 template <>
-struct Codec<iq4_nl> {
-  static constexpr bool kSimd = true;
+struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const iq4_nl::block& b, Buf& buf) {
+    HWY_ALIGN uint8_t idx[32];
+    SplitNibbles<16>(b.qs, idx, idx + 16);
+    LookupNibbles<32>(detail::kv_nl, idx, buf.codes);
+    buf.scale[0] = b.d.get();
+  }
   template <class DF>
   static HWY_INLINE void Decode(DF, const iq4_nl::block& b, float* HWY_RESTRICT out) {
-    HWY_ALIGN uint8_t idx[32];
-    HWY_ALIGN int8_t vals[32];
-    SplitNibbles<16>(b.qs, idx, idx + 16);
-    LookupNibbles<32>(detail::kv_nl, idx, vals);
-    // Reference: d * float(value); multiplication commutes exactly.
-    CodesTimesScale<32>(vals, 0, b.d.get(), out);
+    DecodeCodes<Codec>(b, out);
   }
 };
 
 template <>
-struct Codec<mxfp4> {
-  static constexpr bool kSimd = true;
+struct Codec<mxfp4> : IntegerCodec<mxfp4, int8_t, 32, 0, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const mxfp4::block& b, Buf& buf) {
+    HWY_ALIGN uint8_t idx[32];
+    SplitNibbles<16>(b.qs, idx, idx + 16);
+    LookupNibbles<32>(detail::kv_fp4, idx, buf.codes);
+    buf.scale[0] = e8m0_half_to_f32(b.e);
+  }
   template <class DF>
   static HWY_INLINE void Decode(DF, const mxfp4::block& b, float* HWY_RESTRICT out) {
-    HWY_ALIGN uint8_t idx[32];
-    HWY_ALIGN int8_t vals[32];
-    SplitNibbles<16>(b.qs, idx, idx + 16);
-    LookupNibbles<32>(detail::kv_fp4, idx, vals);
-    CodesTimesScale<32>(vals, 0, e8m0_half_to_f32(b.e), out);
+    DecodeCodes<Codec>(b, out);
+  }
+};
+
+template <>
+struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
+    const float d = b.d.get();
+    for (int s = 0; s < 8; ++s) {
+      HWY_ALIGN uint8_t idx[32];
+      SplitNibbles<16>(b.qs + 16 * s, idx, idx + 16);
+      LookupNibbles<32>(detail::kv_nl, idx, buf.codes + 32 * s);
+      buf.scale[s] = d * float(iq4_xs::scale(b, s) - 32);
+    }
+  }
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const iq4_xs::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
   }
 };
 
 // q4_K / q5_K: per 64 weights, 32 bytes whose low nibbles are the first sub-block
-// of 32 and high nibbles the second.
+// of 32 and high nibbles the second; value = (d * sc) * q - (dmin * mn).
 template <class F>
-HWY_INLINE void DecodeScaleMin(const typename F::block& b, float* HWY_RESTRICT out) {
-  const float d = b.d.get(), dmin = b.dmin.get();
-  HWY_ALIGN uint8_t codes[64];
-  for (int c = 0; c < 4; ++c) {
-    SplitNibbles<32>(b.qs + 32 * c, codes, codes + 32);
-    if constexpr (std::is_same_v<F, q5_k>) {  // bit s of qh[l]: sub-block s, weight l
-      OrIfBit<32>(b.qh, unsigned(2 * c), 16, codes);
-      OrIfBit<32>(b.qh, unsigned(2 * c + 1), 16, codes + 32);
+struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
+    const float d = b.d.get(), dmin = b.dmin.get();
+    for (int c = 0; c < 4; ++c) {
+      uint8_t* codes = buf.codes + 64 * c;
+      SplitNibbles<32>(b.qs + 32 * c, codes, codes + 32);
+      if constexpr (std::is_same_v<F, q5_k>) {  // bit s of qh[l]: sub-block s, weight l
+        OrIfBit<32>(b.qh, unsigned(2 * c), 16, codes);
+        OrIfBit<32>(b.qh, unsigned(2 * c + 1), 16, codes + 32);
+      }
     }
-    for (int half = 0; half < 2; ++half) {
-      const int s = 2 * c + half;
+    for (int s = 0; s < 8; ++s) {
       uint8_t sc = 0, mn = 0;
       kq::unpack_scale_min(b.scales, s, sc, mn);
-      CodesTimesScaleMinus<32>(codes + 32 * half, d * float(sc), dmin * float(mn), out + 32 * s);
+      buf.scale[s] = d * float(sc);
+      buf.offset[s] = -(dmin * float(mn));
     }
   }
-}
-
-template <>
-struct Codec<q4_k> {
-  static constexpr bool kSimd = true;
   template <class DF>
-  static HWY_INLINE void Decode(DF, const q4_k::block& b, float* HWY_RESTRICT out) {
-    DecodeScaleMin<q4_k>(b, out);
+  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<ScaleMinCodec>(b, out);
   }
 };
-
 template <>
-struct Codec<q5_k> {
-  static constexpr bool kSimd = true;
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q5_k::block& b, float* HWY_RESTRICT out) {
-    DecodeScaleMin<q5_k>(b, out);
-  }
-};
+struct Codec<q4_k> : ScaleMinCodec<q4_k> {};
+template <>
+struct Codec<q5_k> : ScaleMinCodec<q5_k> {};
 
 // q6_K: per 128 weights, 64 bytes of low nibbles and 32 bytes of 2-bit pairs.
 template <>
-struct Codec<q6_k> {
-  static constexpr bool kSimd = true;
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q6_k::block& b, float* HWY_RESTRICT out) {
-    HWY_ALIGN uint8_t codes[256];
+struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const q6_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = b.ql + 64 * h;
-      const uint8_t* qh = b.qh + 32 * h;
-      uint8_t* q = codes + 128 * h;
+      uint8_t* q = buf.codes + 128 * h;
       HWY_ALIGN uint8_t high[128];
-      SplitNibbles<32>(ql, q, q + 64);        // groups 0 and 2
+      SplitNibbles<32>(ql, q, q + 64);            // groups 0 and 2
       SplitNibbles<32>(ql + 32, q + 32, q + 96);  // groups 1 and 3
-      SplitPairs<32>(qh, high, high + 32, high + 64, high + 96);
+      SplitPairs<32>(b.qh + 32 * h, high, high + 32, high + 64, high + 96);
       OrHighNibble<128>(high, q);
     }
     const float d = b.d.get();
-    for (int j = 0; j < 16; ++j) CodesTimesScale<16>(codes + 16 * j, 32, d * float(b.scales[j]), out + 16 * j);
+    for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(b.scales[j]);
+  }
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q6_k::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
   }
 };
 
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
 template <>
-struct Codec<q2_k> {
-  static constexpr bool kSimd = true;
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q2_k::block& b, float* HWY_RESTRICT out) {
-    HWY_ALIGN uint8_t codes[256];
+struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const q2_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
-      uint8_t* q = codes + 128 * h;
+      uint8_t* q = buf.codes + 128 * h;
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
     }
     const float d = b.d.get(), dmin = b.dmin.get();
     for (int j = 0; j < 16; ++j) {
-      const uint8_t sc = b.scales[j];
-      CodesTimesScaleMinus<16>(codes + 16 * j, d * float(sc & 15), dmin * float(sc >> 4), out + 16 * j);
+      buf.scale[j] = d * float(b.scales[j] & 15);
+      buf.offset[j] = -(dmin * float(b.scales[j] >> 4));
     }
+  }
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q2_k::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
   }
 };
 
-// q3_K: q2_K's planes plus an inverted third bit; signed 6-bit scale per 16.
+// q3_K: q2_K's planes plus an inverted third bit (codes + 4); signed 6-bit scale per 16.
 template <>
-struct Codec<q3_k> {
-  static constexpr bool kSimd = true;
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
-    HWY_ALIGN uint8_t codes[256];  // code + 4
+struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const q3_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
-      uint8_t* q = codes + 128 * h;
+      uint8_t* q = buf.codes + 128 * h;
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
       for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
     }
     const float d = b.d.get();
-    for (int j = 0; j < 16; ++j) CodesTimesScale<16>(codes + 16 * j, 4, d * float(q3_k::scale(b, j)), out + 16 * j);
+    for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(q3_k::scale(b, j));
   }
-};
-
-// iq4_xs: iq4_nl's table per sub-block of 32 with a 6-bit scale.
-template <>
-struct Codec<iq4_xs> {
-  static constexpr bool kSimd = true;
   template <class DF>
-  static HWY_INLINE void Decode(DF, const iq4_xs::block& b, float* HWY_RESTRICT out) {
-    const float d = b.d.get();
-    for (int s = 0; s < 8; ++s) {
-      HWY_ALIGN uint8_t idx[32];
-      HWY_ALIGN int8_t vals[32];
-      SplitNibbles<16>(b.qs + 16 * s, idx, idx + 16);
-      LookupNibbles<32>(detail::kv_nl, idx, vals);
-      CodesTimesScale<32>(vals, 0, d * float(iq4_xs::scale(b, s) - 32), out + 32 * s);
-    }
+  static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
   }
 };
 
