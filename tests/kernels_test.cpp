@@ -96,7 +96,8 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
       }
       worst = std::max(worst, std::fabs(yp[i * rows + r] - exact) / (std::sqrt(wn * xn) + 1e-30));
     }
-  CHECK(worst < 2e-6);
+  // The float path sums in f32 (~1e-7); matvec quantizes x to int16 per unit (~1e-6).
+  CHECK(worst < (n == 1 ? 2e-5 : 2e-6));
   if (unaligned) CHECK(y[0] == 12345.f);
 }
 

@@ -59,6 +59,8 @@ using target_fn = int64_t();
 template <class F>
 inline constexpr target_table<matmul_fn<F>> matmul_table = QNT_TARGET_TABLE(MatMul<F>);
 template <class F>
+inline constexpr target_table<matmul_fn<F>> matvec_table = QNT_TARGET_TABLE(MatVec<F>);
+template <class F>
 inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
 
 }  // namespace detail
@@ -94,7 +96,10 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
     return status::ok;
   }
   if (!w || !x || !y) return status::null_pointer;
-  detail::matmul_fn<F>* fn = detail::choose(detail::matmul_table<F>, &HWY_STATIC_DISPATCH(MatMul<F>));
+  // One activation row: the integer path (MatVecInt); more rows
+  // share the float decode of each weight tile.
+  detail::matmul_fn<F>* fn = n == 1 ? detail::choose(detail::matvec_table<F>, &HWY_STATIC_DISPATCH(MatVec<F>))
+                                    : detail::choose(detail::matmul_table<F>, &HWY_STATIC_DISPATCH(MatMul<F>));
   // Tasks of whole 4-row tiles, a few per thread so that uneven progress evens out.
   const size_t tiles = (rows + 3) / 4;
   const size_t threads = detail::thread_count(e);

@@ -161,6 +161,83 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
   }
 }
 
+// Columns of x quantized per pass of the integer matvec (8 KiB of int16 on the stack).
+template <class F>
+inline constexpr size_t kIntChunk = F::block_size >= 4096 ? F::block_size : 4096 / F::block_size * F::block_size;
+
+// y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec.
+// x is quantized once per pass to int16 with one scale per codec unit (at most 32
+// weights), which keeps its error near 2^-16 of each unit's largest magnitude; each
+// unit's dot product is then exact in int32 (widening multiply-add of int16 pairs)
+// and is scaled once by weight scale * activation scale. Offsets (affine formats,
+// the k-quants' mins) need only the sum of each unit's activation codes.
+template <class F>
+void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
+               float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, U = C::kUnit, K = kIntChunk<F>;
+  // At most 16 codes per load: codecs store codes 16 or 32 bytes at a time, and a
+  // load spanning two stores would stall on store forwarding.
+  const hn::CappedTag<int16_t, (U < 16 ? U : 16)> d16;
+  const hn::Repartition<int32_t, decltype(d16)> d32;
+  const hn::Repartition<float, decltype(d16)> df;
+  const hn::Rebind<typename C::code_t, decltype(d16)> dc;
+  HWY_ALIGN int16_t xq[K];
+  float xs[K / U];
+  float xsum[C::kOffset ? K / U : 1];
+  const size_t nb = cols / B;
+  for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
+
+  for (size_t c0 = 0; c0 < nb; c0 += K / B) {
+    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B;
+    const float* xc = x + c0 * B;
+    for (size_t u = 0; u < cb * B / U; ++u) {
+      float amax = 0;
+      for (size_t i = 0; i < U; ++i) amax = max(amax, abs(xc[u * U + i]));
+      const float inv = amax > 0 ? 32767.f / amax : 0.f;
+      int32_t sum = 0;
+      for (size_t i = 0; i < U; ++i) {
+        const int q = clamp(rne(xc[u * U + i] * inv), -32767, 32767);
+        xq[u * U + i] = int16_t(q);
+        sum += q;
+      }
+      xs[u] = amax / 32767.f;
+      if constexpr (C::kOffset) xsum[u] = float(sum);
+    }
+    for (size_t r = r0; r < r1; ++r) {
+      auto acc = hn::Zero(df);
+      float off = 0.f;
+      const typename F::block* row = w + r * nb + c0;
+      for (size_t b = 0; b < cb; ++b) {
+        if (b + 8 < cb) hwy::Prefetch(row + b + 8);
+        CodesBuffer<C> buf;
+        C::Codes(row[b], buf);
+        for (size_t k = 0; k < B / U; ++k) {
+          const size_t u = b * (B / U) + k;
+          auto sum0 = hn::Zero(d32), sum1 = hn::Zero(d32);
+          for (size_t i = 0; i < U; i += hn::Lanes(d16)) {
+            auto a = hn::PromoteTo(d16, hn::LoadU(dc, buf.codes + k * U + i));
+            if constexpr (C::kBias != 0) a = hn::Sub(a, hn::Set(d16, int16_t(C::kBias)));
+            sum0 = hn::ReorderWidenMulAccumulate(d32, a, hn::Load(d16, xq + u * U + i), sum0, sum1);
+          }
+          acc = hn::MulAdd(hn::ConvertTo(df, hn::Add(sum0, sum1)), hn::Set(df, buf.scale[k] * xs[u]), acc);
+          if constexpr (C::kOffset) off += buf.offset[k] * xs[u] * xsum[u];
+        }
+      }
+      y[r] += SumLanes(df, acc) + off;
+    }
+  }
+}
+
+// The matmul signature over MatVecInt (n == 1), for the dispatch tables; formats
+// without an integer codec take the float path.
+template <class F>
+void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
+            float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  if constexpr (Codec<F>::kInteger) MatVecInt<F>(w, cols, x, y, r0, r1);
+  else MatMul<F>(w, rows, cols, x, n, y, r0, r1);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace qnt
 HWY_AFTER_NAMESPACE();
