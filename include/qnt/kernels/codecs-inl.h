@@ -21,6 +21,7 @@
 #include "../formats/affine.hpp"
 #include "../formats/iq4_nl.hpp"
 #include "../formats/mxfp4.hpp"
+#include "../formats/nf4.hpp"
 #include "../formats/iq4_xs.hpp"
 #include "../formats/q2_k.hpp"
 #include "../formats/q3_k.hpp"
@@ -398,6 +399,41 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   template <class DF>
   static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
     DecodeCodes<Codec>(b, out);
+  }
+};
+
+// NF4: a float table, so a float codec. Byte k holds element 2k in its high nibble
+// (bitsandbytes' order): interleaving the high and low nibbles restores element
+// order; the table values are gathered and multiplied by absmax as the reference does.
+template <size_t Block, class Scale>
+struct Codec<basic_nf4<Block, Scale>> {
+  using F = basic_nf4<Block, Scale>;
+  static constexpr bool kSimd = true, kInteger = false;
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
+    HWY_ALIGN uint8_t idx[Block];
+#if HWY_TARGET == HWY_SCALAR
+    for (size_t k = 0; k < Block / 2; ++k) idx[2 * k] = b.qs[k] >> 4, idx[2 * k + 1] = b.qs[k] & 15;
+#else
+    if constexpr (Block % 16 == 0) {
+      const hn::Full128<uint8_t> d8;
+      const hn::Full64<uint8_t> d8h;
+      for (size_t k = 0; k < Block / 2; k += 8) {  // 8 bytes: 16 indices, one 16-byte store
+        const auto v = hn::ZeroExtendVector(d8, hn::LoadU(d8h, b.qs + k));
+        hn::StoreU(hn::InterleaveLower(d8, hn::ShiftRight<4>(v), hn::And(v, hn::Set(d8, 15))), d8, idx + 2 * k);
+      }
+    } else {
+      for (size_t k = 0; k < Block / 2; ++k) idx[2 * k] = b.qs[k] >> 4, idx[2 * k + 1] = b.qs[k] & 15;
+    }
+#endif
+    const hn::CappedTag<float, PowerOfTwoIn(Block)> df;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const hn::Rebind<uint8_t, decltype(df)> d8q;
+    const auto s = hn::Set(df, b.absmax.get());
+    for (size_t i = 0; i < Block; i += hn::Lanes(df)) {
+      const auto values = hn::GatherIndex(df, detail::nf4_values, hn::PromoteTo(di, hn::LoadU(d8q, idx + i)));
+      hn::StoreU(hn::Mul(values, s), df, out + i);
+    }
   }
 };
 
