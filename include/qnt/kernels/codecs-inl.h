@@ -28,6 +28,8 @@
 #include "../formats/q4_k.hpp"
 #include "../formats/q5_k.hpp"
 #include "../formats/q6_k.hpp"
+#include "../formats/q8_1.hpp"
+#include "../formats/q8_k.hpp"
 #include "../formats/symmetric.hpp"
 #include "codec-inl.h"
 
@@ -398,6 +400,34 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   }
   template <class DF>
   static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
+  }
+};
+
+// The activation types as weights: int8 codes, one scale (f16 for q8_1, f32 for
+// q8_K: one rounding of a product either way, so SIMD and reference agree).
+template <>
+struct Codec<q8_1> : IntegerCodec<q8_1, int8_t, 32, 0, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const q8_1::block& b, Buf& buf) {
+    std::memcpy(buf.codes, b.qs, 32);
+    buf.scale[0] = b.d.get();
+  }
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q8_1::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec>(b, out);
+  }
+};
+
+template <>
+struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
+  template <class Buf>
+  static HWY_INLINE void Codes(const q8_k::block& b, Buf& buf) {
+    std::memcpy(buf.codes, b.qs, 256);
+    for (auto& sc : buf.scale) sc = b.d.get();
+  }
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const q8_k::block& b, float* HWY_RESTRICT out) {
     DecodeCodes<Codec>(b, out);
   }
 };
