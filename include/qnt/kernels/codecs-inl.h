@@ -203,13 +203,17 @@ HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
   }
 }
 
-// Members shared by the integer codecs.
+// Members shared by the integer codecs, the float decode among them.
 template <class F, class Code, size_t Unit, int Bias, bool Offset>
 struct IntegerCodec {
   static constexpr bool kSimd = true, kInteger = true, kOffset = Offset;
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
+    DecodeCodes<Codec<F>>(b, out);
+  }
 };
 
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
@@ -227,10 +231,6 @@ struct Codec<symmetric<Bits, G, Scale>>
       if constexpr (Bits == 5) OrFifthBits<G>(b.qh, buf.codes);
     }
     for (auto& sc : buf.scale) sc = b.d.get();
-  }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
   }
 };
 
@@ -270,10 +270,6 @@ struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
     LookupNibbles<32>(detail::kv_nl, idx, buf.codes);
     buf.scale[0] = b.d.get();
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const iq4_nl::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
-  }
 };
 
 template <>
@@ -284,10 +280,6 @@ struct Codec<mxfp4> : IntegerCodec<mxfp4, int8_t, 32, 0, false> {
     SplitNibbles<16>(b.qs, idx, idx + 16);
     LookupNibbles<32>(detail::kv_fp4, idx, buf.codes);
     buf.scale[0] = e8m0_half_to_f32(b.e);
-  }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const mxfp4::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
   }
 };
 
@@ -302,10 +294,6 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
       LookupNibbles<32>(detail::kv_nl, idx, buf.codes + 32 * s);
       buf.scale[s] = d * float(iq4_xs::scale(b, s) - 32);
     }
-  }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const iq4_xs::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
   }
 };
 
@@ -331,10 +319,6 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
       buf.offset[s] = -(dmin * float(mn));
     }
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<ScaleMinCodec>(b, out);
-  }
 };
 template <>
 struct Codec<q4_k> : ScaleMinCodec<q4_k> {};
@@ -358,10 +342,6 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
     const float d = b.d.get();
     for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(b.scales[j]);
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q6_k::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
-  }
 };
 
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
@@ -379,10 +359,6 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
       buf.offset[j] = -(dmin * float(b.scales[j] >> 4));
     }
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q2_k::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
-  }
 };
 
 // q3_K: q2_K's planes plus an inverted third bit (codes + 4); signed 6-bit scale per 16.
@@ -398,10 +374,6 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     const float d = b.d.get();
     for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(q3_k::scale(b, j));
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q3_k::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
-  }
 };
 
 // The activation types as weights: int8 codes, one scale (f16 for q8_1, f32 for
@@ -413,10 +385,6 @@ struct Codec<q8_1> : IntegerCodec<q8_1, int8_t, 32, 0, false> {
     std::memcpy(buf.codes, b.qs, 32);
     buf.scale[0] = b.d.get();
   }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q8_1::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
-  }
 };
 
 template <>
@@ -425,10 +393,6 @@ struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
   static HWY_INLINE void Codes(const q8_k::block& b, Buf& buf) {
     std::memcpy(buf.codes, b.qs, 256);
     for (auto& sc : buf.scale) sc = b.d.get();
-  }
-  template <class DF>
-  static HWY_INLINE void Decode(DF, const q8_k::block& b, float* HWY_RESTRICT out) {
-    DecodeCodes<Codec>(b, out);
   }
 };
 
