@@ -216,6 +216,17 @@ struct IntegerCodec {
   }
 };
 
+// The codes of symmetric<> and affine<> blocks (code_planes' layout).
+template <unsigned Bits, size_t G, class Block, class Code>
+HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
+  if constexpr (Bits == 8) {
+    std::memcpy(codes, b.qs, G);
+  } else {
+    SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
+    if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
+  }
+}
+
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<symmetric<Bits, G, Scale>>
@@ -224,12 +235,7 @@ struct Codec<symmetric<Bits, G, Scale>>
   using F = symmetric<Bits, G, Scale>;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    if constexpr (Bits == 8) {
-      std::memcpy(buf.codes, b.qs, G);
-    } else {
-      SplitNibbles<G / 2>(b.qs, buf.codes, buf.codes + G / 2);
-      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, buf.codes);
-    }
+    PlaneCodes<Bits, G>(b, buf.codes);
     for (auto& sc : buf.scale) sc = b.d.get();
   }
 };
@@ -243,12 +249,7 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
   static constexpr bool kSimd = HWY_NATIVE_FMA || !std::is_same_v<Scale, f32>;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    if constexpr (Bits == 8) {
-      std::memcpy(buf.codes, b.qs, G);
-    } else {
-      SplitNibbles<G / 2>(b.qs, buf.codes, buf.codes + G / 2);
-      if constexpr (Bits == 5) OrFifthBits<G>(b.qh, buf.codes);
-    }
+    PlaneCodes<Bits, G>(b, buf.codes);
     for (auto& sc : buf.scale) sc = b.d.get();
     for (auto& m : buf.offset) m = b.m.get();
   }
