@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@
 #include "test_util.hpp"
 
 namespace {
+
+// Threads for a test call. QNT_TEST_ONE_THREAD=1 (set by tools/cross-test) keeps every
+// call on the calling thread: user-mode emulators may not run threads.
+unsigned threads(unsigned wanted) {
+  const char* one = std::getenv("QNT_TEST_ONE_THREAD");
+  return one && *one == '1' ? 1u : wanted;
+}
 
 // Runs fn() once per compiled and supported target, with dispatch forced to it.
 template <class Fn>
@@ -114,8 +122,8 @@ TEST_CASE("kernels: matvec and matmul match a double-precision product, on every
       constexpr size_t B = F::block_size;
       const size_t wide = B >= 256 ? 5 * B : 40 * B;  // wider than one decode chunk
       check_matmul<F>(13, B, 1, {.threads = 1}, false);       // one block per row
-      check_matmul<F>(7, wide, 1, {.threads = 2}, true);      // rows not a multiple of 4
-      check_matmul<F>(4, 3 * B, 5, {.threads = 0}, false);
+      check_matmul<F>(7, wide, 1, {.threads = threads(2)}, true);      // rows not a multiple of 4
+      check_matmul<F>(4, 3 * B, 5, {.threads = threads(0)}, false);
       for (size_t n = 2; n <= 17; n += 5) check_matmul<F>(9, 2 * B, n, {.threads = 1}, n % 2 == 1);
     });
   });
@@ -123,8 +131,8 @@ TEST_CASE("kernels: matvec and matmul match a double-precision product, on every
 
 TEST_CASE("kernels: large n and many rows, with qnt's pool") {
   for_each_target([] {
-    check_matmul<qnt::q4_k>(33, 512, 512, {}, false);
-    check_matmul<qnt::q8_0>(64, 1024, 17, {.threads = 2}, true);
+    check_matmul<qnt::q4_k>(33, 512, 512, {.threads = threads(0)}, false);
+    check_matmul<qnt::q8_0>(64, 1024, 17, {.threads = threads(2)}, true);
   });
 }
 
