@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
     results.push_back(measure<F>(o, bandwidth, gauss, heavy));
   });
 
-  const unsigned threads = o.threads ? o.threads : qnt::detail::thread_pool::hardware_threads();
+  const unsigned threads = qnt::detail::thread_count(qnt::exec{.threads = o.threads});
   if (o.json) {
     std::printf("{\n  \"target\": \"%s\",\n  \"memory_read_gbs\": %.2f,\n  \"threads\": %u,\n  \"rows\": %zu,\n  \"cols\": %zu,\n",
                 qnt::active_target(), bandwidth, threads, o.rows, o.cols);

@@ -120,6 +120,9 @@ class thread_pool {
   static inline thread_local bool in_task_ = false;
 };
 
+// Threads a call will use (for sizing its task list).
+inline unsigned thread_count(const exec& e) { return e.threads ? e.threads : thread_pool::hardware_threads(); }
+
 // Runs task(i) for i in [0, count) as `e` says.
 template <class Task>
 void parallel_for(const exec& e, size_t count, const Task& task) {
@@ -129,12 +132,8 @@ void parallel_for(const exec& e, size_t count, const Task& task) {
         const_cast<void*>(static_cast<const void*>(&task)));
     return;
   }
-  const unsigned threads = e.threads ? e.threads : thread_pool::hardware_threads();
-  thread_pool::instance().run(count, threads, task);
+  thread_pool::instance().run(count, thread_count(e), task);
 }
-
-// Threads a call will use (for sizing its task list).
-inline unsigned thread_count(const exec& e) { return e.threads ? e.threads : thread_pool::hardware_threads(); }
 
 }  // namespace detail
 }  // namespace qnt

@@ -27,7 +27,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 template <class F>
 struct Codec {
-  static constexpr bool kSimd = false, kInteger = false;
+  static constexpr bool kInteger = false;  // no integer codes: matvec takes the float path
   // Writes the F::block_size floats of block `b` to `out`.
   template <class DF>
   static HWY_INLINE void Decode(DF /*df*/, const typename F::block& b, float* HWY_RESTRICT out) {

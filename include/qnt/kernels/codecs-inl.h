@@ -206,7 +206,7 @@ HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
 // Members shared by the integer codecs, the float decode among them.
 template <class F, class Code, size_t Unit, int Bias, bool Offset>
 struct IntegerCodec {
-  static constexpr bool kSimd = true, kInteger = true, kOffset = Offset;
+  static constexpr bool kInteger = true, kOffset = Offset;
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
@@ -246,6 +246,7 @@ struct Codec<symmetric<Bits, G, Scale>>
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint8_t, PowerOfTwoIn(G), 0, true> {
   using F = affine<Bits, G, Scale>;
+  // f32 scales decode in SIMD only with a true FMA.
   static constexpr bool kSimd = HWY_NATIVE_FMA || !std::is_same_v<Scale, f32>;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
@@ -262,13 +263,18 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
 
 // Code-table formats whose table holds small integers: the codes are the table's
 // int8 values (reference: scale * float(value); the product commutes exactly).
+// TableCodes: the 32 values of 16 bytes of indices in GGUF's nibble order.
+HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, int8_t* HWY_RESTRICT codes) {
+  HWY_ALIGN uint8_t idx[32];
+  SplitNibbles<16>(qs, idx, idx + 16);
+  LookupNibbles<32>(table, idx, codes);
+}
+
 template <>
 struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_nl::block& b, Buf& buf) {
-    HWY_ALIGN uint8_t idx[32];
-    SplitNibbles<16>(b.qs, idx, idx + 16);
-    LookupNibbles<32>(detail::kv_nl, idx, buf.codes);
+    TableCodes(detail::kv_nl, b.qs, buf.codes);
     buf.scale[0] = b.d.get();
   }
 };
@@ -277,9 +283,7 @@ template <>
 struct Codec<mxfp4> : IntegerCodec<mxfp4, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const mxfp4::block& b, Buf& buf) {
-    HWY_ALIGN uint8_t idx[32];
-    SplitNibbles<16>(b.qs, idx, idx + 16);
-    LookupNibbles<32>(detail::kv_fp4, idx, buf.codes);
+    TableCodes(detail::kv_fp4, b.qs, buf.codes);
     buf.scale[0] = e8m0_half_to_f32(b.e);
   }
 };
@@ -290,9 +294,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
     const float d = b.d.get();
     for (int s = 0; s < 8; ++s) {
-      HWY_ALIGN uint8_t idx[32];
-      SplitNibbles<16>(b.qs + 16 * s, idx, idx + 16);
-      LookupNibbles<32>(detail::kv_nl, idx, buf.codes + 32 * s);
+      TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
       buf.scale[s] = d * float(iq4_xs::scale(b, s) - 32);
     }
   }
@@ -403,7 +405,7 @@ struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
 template <size_t Block, class Scale>
 struct Codec<basic_nf4<Block, Scale>> {
   using F = basic_nf4<Block, Scale>;
-  static constexpr bool kSimd = true, kInteger = false;
+  static constexpr bool kInteger = false;
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
     HWY_ALIGN uint8_t idx[Block];

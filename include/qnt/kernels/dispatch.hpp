@@ -1,7 +1,7 @@
 // Runtime dispatch of the kernels: every per-target kernel is compiled for each
 // target Highway enables (foreach_target.h) and a call picks, once, the best one the
 // CPU supports. Header-only: every translation unit that includes this gets its own
-// copies of the (inline, template) kernels and of the tables; they are identical,
+// instantiations of the (inline, template) kernels and tables; the linker keeps one,
 // so the program links without duplicate symbols.
 //
 // Embedded builds that want one target and the smallest binary define
@@ -62,10 +62,6 @@ template <class F>
 inline constexpr target_table<matmul_fn<F>> matvec_table = QNT_TARGET_TABLE(MatVec<F>);
 template <class F>
 inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
-
-}  // namespace detail
-
-namespace detail {
 inline constexpr target_table<target_fn> target_id_table = QNT_TARGET_TABLE(CurrentTarget);
 #undef QNT_TARGET_TABLE
 
