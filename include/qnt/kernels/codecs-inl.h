@@ -414,7 +414,7 @@ struct Codec<basic_nf4<Block, Scale>> {
 #else
     if constexpr (Block % 16 == 0) {
       const hn::Full128<uint8_t> d8;
-      const hn::Full64<uint8_t> d8h;
+      const hn::Half<decltype(d8)> d8h;  // not Full64: on RVV that is a different (whole-register) type
       for (size_t k = 0; k < Block / 2; k += 8) {  // 8 bytes: 16 indices, one 16-byte store
         const auto v = hn::ZeroExtendVector(d8, hn::LoadU(d8h, b.qs + k));
         hn::StoreU(hn::InterleaveLower(d8, hn::ShiftRight<4>(v), hn::And(v, hn::Set(d8, 15))), d8, idx + 2 * k);
