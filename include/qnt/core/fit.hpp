@@ -15,6 +15,7 @@
 #include <initializer_list>
 
 #include "scalar.hpp"
+#include "sweep.hpp"
 
 namespace qnt::fit {
 
@@ -90,7 +91,33 @@ struct best_scale {
     const float err = error(s.dn);
     if (!any || err < best.err) best = {s.stored, err}, clamped = s.clamped, any = true;
   }
+  // Offers the stored value of `dn` and the `k` representable scales on either side
+  // of it: rounding the optimal scale to the scale type is not always the best
+  // stored scale, most of all for blocks with one very large weight.
+  template <class Error>
+  constexpr void offer_around(float dn, int k, Error&& error) {
+    if (!is_finite(dn)) return;
+    bool unused = false;
+    const float stored = store_scale<Scale>(dn / p, unused);
+    for (int j = -k; j <= k; ++j) offer(Scale::neighbour(stored, j) * p, error);
+  }
 };
+
+// Groups up to this size also get the exhaustive walk over scales (sweep.hpp).
+inline constexpr size_t kWalkMax = 64;
+
+// The walk over inverse scales that map the largest magnitude `amax` to within
+// `span` of the level magnitude `end`, for scales of the sign `sign` (a negative
+// scale is the walk of -x).
+template <int n>
+constexpr walk_result walk_signed(const float* x, const float* w, const level_set& L, float sign, float amax, float end,
+                                  float span) {
+  float xs[n] = {};
+  for (int i = 0; i < n; ++i) xs[i] = sign * x[i];
+  walk_result r = walk_symmetric<n, size_t(n) * 40>(xs, w, n, L, max(end - span, 0.5f) / amax, (end + span) / amax);
+  r.d *= sign;
+  return r;
+}
 
 // Candidate positions of the block's extreme element on the code axis: the end of
 // the range itself (step 0, the reference quantizer's choice) and offsets around it.
@@ -139,6 +166,11 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
       s.offer(dn, error);
       s.offer(symmetric_refit(b.x, w, n, stored_scale<Scale>(dn, b.p).dn, qmin, qmax), error);
     }
+  }
+  if constexpr (n <= kWalkMax) {
+    const integer_levels levels(qmin, qmax);
+    const float end = float(max(-qmin, qmax)), span = min(0.5f * end, 8.f) + 1;
+    for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, levels.set(), sign, abs(m), end, span).d, 2, error);
   }
   clamped = s.clamped;
   return s.best;
@@ -207,19 +239,6 @@ constexpr affine_fit fit_affine(const float* x, const float* w, int nmax, bool& 
 // ---------------------------------------------------------------------------
 // Code table: y = d * values[q], values sorted ascending (iq4_nl's int8 table, NF4).
 
-// Nearest entry; an exact midpoint goes to the upper entry.
-constexpr int nearest_index(const float* values, int count, float v) {
-  if (!(v > values[0])) return 0;
-  if (v >= values[count - 1]) return count - 1;
-  int lo = 0, hi = count - 1;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (v < values[mid]) hi = mid;
-    else lo = mid;
-  }
-  return v - values[hi - 1] < values[hi] - v ? hi - 1 : hi;
-}
-
 constexpr int table_code(const float* values, int count, float x, float d) {
   return nearest_index(values, count, d == 0 ? 0.f : x / d);
 }
@@ -258,6 +277,13 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
         sxv += w[i] * b.x[i] * v, svv += w[i] * v * v;
       }
       if (svv > 0) offer(sxv / svv);
+    }
+  }
+  if constexpr (n <= kWalkMax) {
+    const float end = max(abs(values[0]), abs(values[count - 1]));
+    for (const float sign : {1.f, -1.f}) {
+      const float dn = walk_signed<n>(b.x, w, {values, count}, sign, abs(m), end, 0.4f * end).d;
+      if (!(positive_only && dn < 0)) s.offer_around(dn, 2, error);
     }
   }
   clamped = s.clamped;

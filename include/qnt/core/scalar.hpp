@@ -175,6 +175,13 @@ struct f16 {
   constexpr float get() const { return f16_to_f32(bits.get()); }
   constexpr void set(float v) { bits.set(f32_to_f16(v)); }
   static constexpr float round(float v) { return f16_to_f32(f32_to_f16(v)); }
+  // The value k representable steps further from zero than v (nearer for k < 0),
+  // stopping at zero and at the largest finite value; v must be representable.
+  static constexpr float neighbour(float v, int k) {
+    const uint16_t h = f32_to_f16(v);
+    const int m = clamp(int(h & 0x7FFF) + k, 0, 0x7BFF);
+    return f16_to_f32(uint16_t(m | (h & 0x8000)));
+  }
 };
 struct bf16 {
   le16 bits;
@@ -183,6 +190,11 @@ struct bf16 {
   constexpr float get() const { return bf16_to_f32(bits.get()); }
   constexpr void set(float v) { bits.set(f32_to_bf16(v)); }
   static constexpr float round(float v) { return bf16_to_f32(f32_to_bf16(v)); }
+  static constexpr float neighbour(float v, int k) {
+    const uint16_t h = f32_to_bf16(v);
+    const int m = clamp(int(h & 0x7FFF) + k, 0, 0x7F7F);
+    return bf16_to_f32(uint16_t(m | (h & 0x8000)));
+  }
 };
 struct f32 {
   le32 bits;
@@ -191,6 +203,12 @@ struct f32 {
   constexpr float get() const { return bits_float(bits.get()); }
   constexpr void set(float v) { bits.set(float_bits(v)); }
   static constexpr float round(float v) { return v; }
+  static constexpr float neighbour(float v, int k) {
+    const uint32_t u = float_bits(v), mag = u & 0x7FFFFFFFu;
+    const uint32_t m = k < 0 ? (mag < uint32_t(-k) ? 0u : mag - uint32_t(-k))
+                             : (0x7F7FFFFFu - mag < uint32_t(k) ? 0x7F7FFFFFu : mag + uint32_t(k));
+    return bits_float(m | (u & 0x80000000u));
+  }
 };
 static_assert(sizeof(f16) == 2 && sizeof(bf16) == 2 && sizeof(f32) == 4 && alignof(f32) == 1);
 

@@ -2,18 +2,22 @@
 // q4_K / q5_K's 6-bit scales and mins, the sub-block fits, and the two-level fit of
 // the affine k-quants.
 //
-// The fits follow GGUF's reference quantizers step for step (sub-block search, then
-// quantization of the sub-block scales against an f16 super-scale, then re-rounding
-// of every weight with the decoded scales) and add a final least-squares refit of
-// the super-scales, kept only when it lowers the block's error. Everything runs on
-// the block scaled by a power of two (fit::normalizer), exactly, so the result does
-// not depend on the weights' magnitude and cannot overflow.
+// The fits have GGUF's two levels, each searched for the least importance-weighted
+// squared error: (1) every sub-block's own optimal float scale (and min) by the
+// exhaustive walk of core/sweep.hpp; (2) the integer sub-block scales and the f16
+// super-scales jointly: given the super-scales, each sub-block takes the best
+// integer scale (and min) near its ideal one, with its codes re-rounded for each
+// candidate; then the super-scales are refitted by least squares on those integers,
+// and the two steps alternate while the error falls. Everything runs on the block
+// scaled by a power of two (fit::normalizer), exactly, so the result does not depend
+// on the weights' magnitude and cannot overflow.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "../core/fit.hpp"
+#include "../core/sweep.hpp"
 #include "../core/scalar.hpp"
 
 namespace qnt::kq {
@@ -65,131 +69,12 @@ constexpr void decode_scale_min(const Block& b, Code code, float* y) {
 }
 
 // ---------------------------------------------------------------------------
-// Sub-block fits.
-
-// Affine sub-block: x ~ scale * L + min with min <= 0 and L in [0, nmax]. Starts
-// from the full range, then tries nstep + 1 inverse scales and solves the weighted
-// least squares for (scale, min) on each one's codes. `use_mad` measures absolute
-// instead of squared error. Returns the scale; `neg_min` = -min >= 0.
-constexpr float fit_affine_sub(const float* x, const float* w, int n, int nmax, float rmin, float rdelta,
-                               int nstep, bool use_mad, uint8_t* L, float& neg_min) {
-  float lo = x[0], hi = x[0], sum_w = w[0], sum_x = w[0] * x[0];
-  for (int i = 1; i < n; ++i) {
-    lo = min(lo, x[i]), hi = max(hi, x[i]);
-    sum_w += w[i], sum_x += w[i] * x[i];
-  }
-  if (lo > 0) lo = 0;
-  if (hi == lo) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    neg_min = -lo;
-    return 0.f;
-  }
-  auto error = [&](float scale, float m, const uint8_t* codes) {
-    float e = 0;
-    for (int i = 0; i < n; ++i) {
-      const float diff = scale * float(codes[i]) + m - x[i];
-      e += w[i] * (use_mad ? abs(diff) : diff * diff);
-    }
-    return e;
-  };
-  float iscale = float(nmax) / (hi - lo), scale = 1.f / iscale;
-  for (int i = 0; i < n; ++i) L[i] = uint8_t(clamp(rne(iscale * (x[i] - lo)), 0, nmax));
-  float best = error(scale, lo, L);
-  uint8_t aux[32];
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * float(is) + float(nmax)) / (hi - lo);
-    float sl = 0, sl2 = 0, sxl = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = clamp(rne(iscale * (x[i] - lo)), 0, nmax);
-      aux[i] = uint8_t(l);
-      sl += w[i] * float(l), sl2 += w[i] * float(l * l), sxl += w[i] * float(l) * x[i];
-    }
-    const float det = sum_w * sl2 - sl * sl;
-    if (!(det > 0)) continue;
-    float this_scale = (sum_w * sxl - sum_x * sl) / det;
-    float this_min = (sl2 * sum_x - sl * sxl) / det;
-    if (this_min > 0) this_min = 0, this_scale = sxl / sl2;
-    const float e = error(this_scale, this_min, aux);
-    if (e < best) {
-      for (int i = 0; i < n; ++i) L[i] = aux[i];
-      best = e, scale = this_scale, lo = this_min;
-    }
-  }
-  neg_min = -lo;
-  return scale;
-}
-
-// Symmetric sub-block with codes in [-nmax, nmax - 1] (q6_K: nmax 32): tries 19
-// inverse scales around -nmax / max and keeps the one with the best weighted
-// least-squares fit. L receives codes + nmax.
-constexpr float fit_symmetric_sub(const float* x, const float* w, int n, int nmax, uint8_t* L) {
-  const float m = fit::signed_max(x, n);
-  if (abs(m) < group_max_eps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.f;
-  }
-  float best = 0, scale = 0;
-  bool have = false;
-  for (int is = 0; is <= 18; ++is) {
-    const int step = is == 0 ? 0 : (is <= 9 ? is - 10 : is - 9);  // 0 first, then -9..-1, 1..9
-    const float iscale = -(float(nmax) + 0.1f * float(step)) / m;
-    float slx = 0, sl2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = clamp(rne(iscale * x[i]), -nmax, nmax - 1);
-      slx += w[i] * x[i] * float(l), sl2 += w[i] * float(l * l);
-    }
-    if (!have ? true : (sl2 > 0 && slx * slx > best * sl2)) {
-      for (int i = 0; i < n; ++i) L[i] = uint8_t(clamp(rne(iscale * x[i]), -nmax, nmax - 1) + nmax);
-      scale = sl2 > 0 ? slx / sl2 : 0.f;
-      best = scale * slx;
-      have = true;
-    }
-  }
-  return scale;
-}
-
-// q3_K's sub-block: codes in [-nmax, nmax - 1] from -nmax / max, then rounds of
-// coordinate descent that move single codes while that improves the weighted
-// least-squares fit. L receives codes + nmax.
-constexpr float fit_q3_sub(const float* x, const float* w, int n, int nmax, uint8_t* L) {
-  const float m = fit::signed_max(x, n);
-  if (abs(m) < group_max_eps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.f;
-  }
-  const float iscale = -float(nmax) / m;
-  int l[32];
-  float slx = 0, sl2 = 0;
-  for (int i = 0; i < n; ++i) {
-    l[i] = clamp(rne(iscale * x[i]), -nmax, nmax - 1);
-    slx += w[i] * x[i] * float(l[i]), sl2 += w[i] * float(l[i] * l[i]);
-  }
-  for (int round = 0; round < 5; ++round) {
-    int changed = 0;
-    for (int i = 0; i < n; ++i) {
-      float tx = slx - w[i] * x[i] * float(l[i]), t2 = sl2 - w[i] * float(l[i] * l[i]);
-      if (!(tx > 0 && t2 > 0)) continue;
-      const int nl = clamp(rne(x[i] * t2 / tx), -nmax, nmax - 1);
-      if (nl == l[i]) continue;
-      tx += w[i] * x[i] * float(nl), t2 += w[i] * float(nl * nl);
-      if (tx * tx * sl2 > slx * slx * t2) l[i] = nl, slx = tx, sl2 = t2, ++changed;
-    }
-    if (!changed) break;
-  }
-  for (int i = 0; i < n; ++i) L[i] = uint8_t(l[i] + nmax);
-  return sl2 > 0 ? slx / sl2 : 0.f;
-}
-
-// ---------------------------------------------------------------------------
-// Two-level fit of the affine k-quants (q2_K, q4_K, q5_K).
+// Affine k-quants (q2_K, q4_K, q5_K): y = (d * sc) * q - dmin * mn per sub-block.
 
 struct affine_params {
-  int sub;           // weights per sub-block (16 or 32)
-  int nmax;          // largest code
-  int levels;        // largest integer sub-block scale / min (15 or 63)
-  float rmin, rdelta;
-  int nstep;
-  bool use_mad;      // q2_K fits sub-blocks on absolute error, weighted by |x|
+  int sub;     // weights per sub-block (16 or 32)
+  int nmax;    // largest code
+  int levels;  // largest integer sub-block scale / min (15 or 63)
 };
 
 struct affine_superblock {
@@ -199,155 +84,234 @@ struct affine_superblock {
   bool clamped = false;
 };
 
-// Weighted squared error of a super-block on the normalized axis (scales `dn`, `mn_`).
-constexpr float affine_sb_error(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
-                                const affine_superblock& r) {
-  float err = 0;
-  for (int i = 0; i < 256; ++i) {
-    const int j = i / P.sub;
-    const float y = (dn * float(r.sc[j])) * float(r.L[i]) - mdn * float(r.mn[j]);
-    err += imp[i] * (xn[i] - y) * (xn[i] - y);
+inline constexpr float kAffineSpan = 1.5f;
+// Rounds of alternating sub-block choice and super-scale refit (most blocks settle
+// in two or three).
+inline constexpr int kRefits = 6;
+
+// Largest number of level changes the walks of one sub-block may visit.
+inline constexpr size_t kSubEvents = 32 * 40;
+
+// A sub-block's optimal float scale and min (min <= 0, returned negated), from the
+// walk over inverse scales around the one that spans its range with nmax steps.
+struct affine_sub {
+  float scale = 0, neg_min = 0;
+};
+constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int nmax) {
+  float lo = 0, hi = x[0];
+  for (int i = 0; i < n; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
+  if (!(hi > lo)) return {0.f, -lo};
+  const float span = min(0.5f * float(nmax), kAffineSpan) + 1, range = hi - lo;
+  // The walk rounds from a fixed origin; the optimum rounds from its own min, so
+  // the walk is repeated from the min it found while that improves the fit.
+  fit::walk_result best;
+  for (const float start : {0.f, -0.25f, 0.25f}) {
+    float origin = lo + start * range / float(nmax);
+    for (int pass = 0; pass < 3; ++pass) {
+      const fit::walk_result r = fit::walk_affine<32, kSubEvents>(x, w, n, nmax, origin, max(float(nmax) - span, 0.5f) / range,
+                                                                  (float(nmax) + span) / range, true);
+      if (!r.found || (best.found && !(r.gain > best.gain))) break;
+      best = r, origin = r.m;
+    }
   }
-  return err;
+  if (!best.found) return {range / float(nmax), -lo};
+  return {best.d, -best.m};
 }
 
-// Re-rounds every weight with the decoded sub-block scales; sub-blocks whose scale
-// decodes to zero keep the codes they have.
-constexpr void affine_sb_recode(const float* xn, const affine_params& P, float dn, float mdn, affine_superblock& r) {
-  for (int j = 0; j < 256 / P.sub; ++j) {
-    const float dl = dn * float(r.sc[j]);
-    if (dl == 0) continue;
-    const float ml = mdn * float(r.mn[j]);
-    for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) r.L[i] = uint8_t(clamp(rne((xn[i] + ml) / dl), 0, P.nmax));
+// For one sub-block and given super-scales (normalized axis), the integer scale and
+// min within `radius` of the ideal ones, and their codes, of least weighted error.
+constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
+                                  const affine_sub& ideal, int radius, uint8_t& sc, uint8_t& mn, uint8_t* L) {
+  const int c_sc = dn > 0 ? clamp(rne(ideal.scale / dn), 0, P.levels) : 0;
+  const int c_mn = mdn > 0 ? clamp(rne(ideal.neg_min / mdn), 0, P.levels) : 0;
+  float best = -1;
+  uint8_t q[32];
+  for (int a = max(c_sc - radius, 0); a <= min(c_sc + radius, P.levels); ++a) {
+    for (int b = max(c_mn - radius, 0); b <= min(c_mn + radius, P.levels); ++b) {
+      const float dl = dn * float(a), ml = mdn * float(b), idl = dl > 0 ? 1.f / dl : 0.f;
+      float part[4] = {};
+      for (int i = 0; i < P.sub; ++i) {
+        q[i] = uint8_t(clamp(rne((xn[i] + ml) * idl), 0, P.nmax));
+        const float e = xn[i] - (dl * float(q[i]) - ml);
+        part[i % 4] += imp[i] * e * e;
+      }
+      const float err = (part[0] + part[1]) + (part[2] + part[3]);
+      if (best < 0 || err < best) {
+        best = err, sc = uint8_t(a), mn = uint8_t(b);
+        for (int i = 0; i < P.sub; ++i) L[i] = q[i];
+      }
+    }
   }
+  return best;
+}
+
+// Every sub-block chosen for the super-scales (d, dmin); returns the block's error.
+constexpr float choose_affine_all(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
+                                  float dn, float mdn, affine_superblock& r) {
+  float err = 0;
+  for (int j = 0; j < 256 / P.sub; ++j) {
+    const int o = j * P.sub;
+    err += choose_affine_sub(xn + o, imp + o, P, dn, mdn, ideal[j], 2, r.sc[j], r.mn[j], r.L + o);
+  }
+  return err;
 }
 
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
   const float* xn = nb.x;
-  float w[32];
-  affine_superblock r;
   const int nsub = 256 / P.sub;
-  float scales[16], mins[16], max_scale = 0, max_min = 0;
+  affine_sub ideal[16];
+  float max_scale = 0, max_min = 0;
   for (int j = 0; j < nsub; ++j) {
-    const float* xs = xn + j * P.sub;
-    float sum2 = 0;
-    for (int i = 0; i < P.sub; ++i) sum2 += xs[i] * xs[i];
-    const float av = sqrt(sum2 / float(P.sub));
-    for (int i = 0; i < P.sub; ++i) w[i] = imp[j * P.sub + i] * (P.use_mad ? abs(xs[i]) : av + abs(xs[i]));
-    scales[j] = fit_affine_sub(xs, w, P.sub, P.nmax, P.rmin, P.rdelta, P.nstep, P.use_mad, r.L + j * P.sub, mins[j]);
-    max_scale = max(max_scale, scales[j]);
-    max_min = max(max_min, mins[j]);
+    ideal[j] = fit_affine_sub(xn + j * P.sub, imp + j * P.sub, P.sub, P.nmax);
+    max_scale = max(max_scale, ideal[j].scale);
+    max_min = max(max_min, ideal[j].neg_min);
   }
-  const float inv_scale = max_scale > 0 ? float(P.levels) / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? float(P.levels) / max_min : 0.f;
-  for (int j = 0; j < nsub; ++j) {
-    r.sc[j] = uint8_t(clamp(rne(inv_scale * scales[j]), 0, P.levels));
-    r.mn[j] = uint8_t(clamp(rne(inv_min * mins[j]), 0, P.levels));
-  }
-  const fit::stored_scale<f16> d(max_scale / float(P.levels), p), dmin(max_min / float(P.levels), p);
-  r.d = d.stored, r.dmin = dmin.stored, r.clamped = d.clamped || dmin.clamped;
-  affine_sb_recode(xn, P, d.dn, dmin.dn, r);
-
-  // Refit the two super-scales by least squares on the integer scales and codes:
-  // x ~ D * (sc * L) - M * mn. Kept only when the re-rounded block is better.
-  float best = affine_sb_error(xn, imp, P, d.dn, dmin.dn, r);
-  for (int iter = 0; iter < 2; ++iter) {
+  affine_superblock best;
+  float best_err = -1;
+  // Evaluates super-scales given on the normalized axis (rounded to f16 here).
+  auto trial = [&](float D, float M) {
+    const fit::stored_scale<f16> d(D, p), dmin(M, p);
+    affine_superblock t;
+    t.d = d.stored, t.dmin = dmin.stored, t.clamped = d.clamped || dmin.clamped;
+    const float err = choose_affine_all(xn, imp, P, ideal, d.dn, dmin.dn, t);
+    const bool better = best_err < 0 || err < best_err;
+    if (better) best = t, best_err = err;
+    return better;
+  };
+  float D = max_scale / float(P.levels), M = max_min / float(P.levels);
+  for (int iter = 0; iter < kRefits && trial(D, M); ++iter) {
+    // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn.
     float A = 0, B = 0, C = 0, X = 0, Y = 0;
     for (int i = 0; i < 256; ++i) {
-      const float a = float(r.sc[i / P.sub]) * float(r.L[i]), b = float(r.mn[i / P.sub]);
+      const float a = float(best.sc[i / P.sub]) * float(best.L[i]), b = float(best.mn[i / P.sub]);
       A += imp[i] * a * a, B += imp[i] * a * b, C += imp[i] * b * b, X += imp[i] * xn[i] * a, Y += imp[i] * xn[i] * b;
     }
     const float det = A * C - B * B;
-    if (!(det > 0)) break;
-    const float D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
-    if (!(D > 0) || !is_finite(M)) break;
-    const fit::stored_scale<f16> d2(D, p), m2(M, p);
-    affine_superblock t = r;
-    t.d = d2.stored, t.dmin = m2.stored, t.clamped = d2.clamped || m2.clamped;
-    affine_sb_recode(xn, P, d2.dn, m2.dn, t);
-    const float e = affine_sb_error(xn, imp, P, d2.dn, m2.dn, t);
-    if (!(e < best)) break;
-    best = e, r = t;
+    if (det > 0) {
+      D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
+    } else if (A > 0) {  // no mins in use
+      D = X / A, M = 0;
+    } else {
+      break;
+    }
+    if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
-  return r;
+  // The f16 neighbours of the super-scales found, and the all-zero block, which
+  // wins where f16 cannot resolve the weights at all.
+  const float d0 = best.d, m0 = best.dmin;
+  for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p, m0 * p);
+  for (const int k : {-1, 1}) trial(best.d * p, f16::neighbour(m0, k) * p);
+  trial(0.f, 0.f);
+  return best;
 }
 
 // ---------------------------------------------------------------------------
-// Two-level fit of the symmetric k-quants (q3_K, q6_K): 16 sub-blocks of 16 with
-// signed integer sub-block scales against one f16 super-scale.
+// Symmetric super-blocks (q3_K, q6_K, iq4_xs): y = (d * sc) * v[code] with signed
+// integer sub-block scales sc against one f16 super-scale and sorted code values v
+// (integers for q3_K / q6_K, iq4_nl's table for iq4_xs).
+
+struct symmetric_params {
+  int sub;               // weights per sub-block (16 or 32)
+  fit::level_set codes;  // code values, ascending
+  int sc_lo, sc_hi;      // integer sub-block scale range; sc_lo < 0 has the larger magnitude
+};
+
+// Code values of q3_K (-4..3) and q6_K (-32..31); code index = code + 4 / + 32.
+inline constexpr fit::integer_levels q3_levels(-4, 3), q6_levels(-32, 31);
 
 struct symmetric_superblock {
   float d = 0;           // stored super-scale (real units)
   int8_t sc[16] = {};    // integer sub-block scales
-  uint8_t L[256] = {};   // codes + offset
+  uint8_t L[256] = {};   // code indices into the code values
   bool clamped = false;
 };
 
-constexpr void symmetric_sb_recode(const float* xn, int qmin, int qmax, float dn, symmetric_superblock& r) {
-  for (int j = 0; j < 16; ++j) {
-    const float dl = dn * float(r.sc[j]);
-    if (dl == 0) continue;
-    for (int i = 16 * j; i < 16 * (j + 1); ++i) r.L[i] = uint8_t(clamp(rne(xn[i] / dl), qmin, qmax) - qmin);
+// For one sub-block and a given super-scale, the integer scale within `radius` of
+// the ideal one, with its codes, of least weighted error.
+constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
+                                     float ideal, int radius, int8_t& sc, uint8_t* L) {
+  const int c = dn != 0 ? clamp(rne(ideal / dn), P.sc_lo, P.sc_hi) : 0;
+  float best = -1;
+  uint8_t q[32];
+  for (int a = max(c - radius, P.sc_lo); a <= min(c + radius, P.sc_hi); ++a) {
+    const float dl = dn * float(a), idl = dl != 0 ? 1.f / dl : 0.f;
+    float part[4] = {};
+    for (int i = 0; i < P.sub; ++i) {
+      q[i] = uint8_t(P.codes.nearest(xn[i] * idl));
+      const float e = xn[i] - dl * P.codes.v[q[i]];
+      part[i % 4] += imp[i] * e * e;
+    }
+    const float err = (part[0] + part[1]) + (part[2] + part[3]);
+    if (best < 0 || err < best) {
+      best = err, sc = int8_t(a);
+      for (int i = 0; i < P.sub; ++i) L[i] = q[i];
+    }
   }
+  return best;
 }
 
-constexpr float symmetric_sb_error(const float* xn, const float* imp, int qmin, float dn,
-                                   const symmetric_superblock& r) {
-  float err = 0;
-  for (int i = 0; i < 256; ++i) {
-    const float y = (dn * float(r.sc[i / 16])) * float(int(r.L[i]) + qmin);
-    err += imp[i] * (xn[i] - y) * (xn[i] - y);
-  }
-  return err;
-}
-
-// `q3`: q3_K's sub-block fit and 6-bit scales (-32..31); otherwise q6_K's fit and
-// int8 scales (..127).
-constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, bool q3) {
-  const int nmax = q3 ? 4 : 32, qmin = -nmax, qmax = nmax - 1;
+constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
   const float* xn = nb.x;
-  float w[16], scales[16];
-  symmetric_superblock r;
-  float amax = 0, max_scale = 0;
-  for (int j = 0; j < 16; ++j) {
-    const float* xs = xn + 16 * j;
-    for (int i = 0; i < 16; ++i) w[i] = imp[16 * j + i] * xs[i] * xs[i];
-    scales[j] = q3 ? fit_q3_sub(xs, w, 16, nmax, r.L + 16 * j) : fit_symmetric_sub(xs, w, 16, nmax, r.L + 16 * j);
-    if (abs(scales[j]) > amax) amax = abs(scales[j]), max_scale = scales[j];
+  const int nsub = 256 / P.sub;
+  const float end = max(abs(P.codes.v[0]), abs(P.codes.v[P.codes.count - 1]));
+  float ideal[16] = {}, amax = 0, max_scale = 0;
+  for (int j = 0; j < nsub; ++j) {
+    const float* xs = xn + j * P.sub;
+    const float m = abs(fit::signed_max(xs, P.sub));
+    if (m < group_max_eps) continue;
+    const float span = min(0.4f * end, 8.f) + 1;
+    fit::walk_result best;
+    for (const float sign : {1.f, -1.f}) {
+      float xv[32];
+      for (int i = 0; i < P.sub; ++i) xv[i] = sign * xs[i];
+      fit::walk_result r = fit::walk_symmetric<32, kSubEvents>(xv, imp + j * P.sub, P.sub, P.codes,
+                                                               max(end - span, 0.5f) / m, (end + span) / m);
+      r.d *= sign;
+      // Of two equal fits (a constant sub-block fits exactly either way) the
+      // smaller scale leaves the super-scale finer.
+      if (r.found && (!best.found || r.gain > best.gain || (r.gain == best.gain && abs(r.d) < abs(best.d)))) best = r;
+    }
+    ideal[j] = best.d;
+    if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
   }
-  if (amax < group_max_eps) {
-    // Nothing to encode: q6_K writes an all-zero block; q3_K zero scales.
-    for (int i = 0; i < 256; ++i) r.L[i] = q3 ? r.L[i] : 0;
-    for (int j = 0; j < 16; ++j) r.sc[j] = q3 ? -32 : 0;
-    return r;
+  symmetric_superblock best;
+  if (amax < group_max_eps) {  // nothing to encode: zero scales
+    const int zero = P.codes.nearest(0.f);
+    for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);
+    return best;
   }
-  const float iscale = (q3 ? -32.f : -128.f) / max_scale;
-  for (int j = 0; j < 16; ++j) r.sc[j] = int8_t(clamp(rne(iscale * scales[j]), q3 ? -32 : -128, q3 ? 31 : 127));
-  const fit::stored_scale<f16> d(1.f / iscale, p);
-  r.d = d.stored, r.clamped = d.clamped;
-  symmetric_sb_recode(xn, qmin, qmax, d.dn, r);
-
-  float best = symmetric_sb_error(xn, imp, qmin, d.dn, r);
-  for (int iter = 0; iter < 2; ++iter) {
+  float best_err = -1;
+  auto trial = [&](float D) {
+    const fit::stored_scale<f16> d(D, p);
+    symmetric_superblock t;
+    t.d = d.stored, t.clamped = d.clamped;
+    float err = 0;
+    for (int j = 0; j < nsub; ++j) {
+      const int o = j * P.sub;
+      err += choose_symmetric_sub(xn + o, imp + o, P, d.dn, ideal[j], 2, t.sc[j], t.L + o);
+    }
+    const bool better = best_err < 0 || err < best_err;
+    if (better) best = t, best_err = err;
+    return better;
+  };
+  float D = max_scale / float(P.sc_lo);
+  for (int iter = 0; iter < kRefits && trial(D); ++iter) {
     float sxa = 0, saa = 0;
     for (int i = 0; i < 256; ++i) {
-      const float a = float(r.sc[i / 16]) * float(int(r.L[i]) + qmin);
+      const float a = float(best.sc[i / P.sub]) * P.codes.v[best.L[i]];
       sxa += imp[i] * xn[i] * a, saa += imp[i] * a * a;
     }
     if (!(saa > 0)) break;
-    const fit::stored_scale<f16> d2(sxa / saa, p);
-    symmetric_superblock t = r;
-    t.d = d2.stored, t.clamped = d2.clamped;
-    symmetric_sb_recode(xn, qmin, qmax, d2.dn, t);
-    const float e = symmetric_sb_error(xn, imp, qmin, d2.dn, t);
-    if (!(e < best)) break;
-    best = e, r = t;
+    D = sxa / saa;
   }
-  return r;
+  const float d0 = best.d;
+  for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
+  trial(0.f);
+  return best;
 }
 
 }  // namespace qnt::kq

@@ -28,7 +28,7 @@ struct q5_k {
   static constexpr void decode(const block& b, float* y) { kq::decode_scale_min(b, code, y); }
 
   static constexpr status encode(const float* x, const float* w, block& b) {
-    constexpr kq::affine_params params{32, 31, 63, -0.5f, 0.1f, 15, false};
+    constexpr kq::affine_params params{32, 31, 63};
     const kq::affine_superblock r = kq::fit_affine_superblock(x, w, params);
     kq::pack_scale_min(r.sc, r.mn, b.scales);
     for (int l = 0; l < 32; ++l) b.qh[l] = 0;
