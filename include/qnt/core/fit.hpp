@@ -158,8 +158,11 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
   if (m == 0) return {};
   best_scale<Scale> s{b.p, float(max(-qmin, qmax))};
   auto error = [&](float dn) { return symmetric_error(b.x, w, n, dn, qmin, qmax); };
+  // Groups small enough for the walk need only the reference's own candidate
+  // (step 0) from the grid; the walk covers the rest exactly.
+  constexpr bool walk = n <= kWalkMax;
   for (const int end : {qmin, qmax}) {
-    for (int k = kFirstStep; k <= kLastStep; ++k) {
+    for (int k = walk ? 0 : kFirstStep; k <= (walk ? 0 : kLastStep); ++k) {
       const float t = float(end) + (end < 0 ? -step_offset(k) : step_offset(k));
       if (t == 0) continue;
       const float dn = m / t;
@@ -167,7 +170,7 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
       s.offer(symmetric_refit(b.x, w, n, stored_scale<Scale>(dn, b.p).dn, qmin, qmax), error);
     }
   }
-  if constexpr (n <= kWalkMax) {
+  if constexpr (walk) {
     const integer_levels levels(qmin, qmax);
     const float end = float(max(-qmin, qmax)), span = min(0.5f * end, 8.f) + 1;
     for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, levels.set(), sign, abs(m), end, span).d, 2, error);
@@ -265,9 +268,10 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
   auto offer = [&](float dn) {
     if (!(positive_only && dn < 0)) s.offer(dn, error);
   };
+  constexpr bool walk = n <= kWalkMax;  // as in fit_symmetric
   for (const float end : {values[0], values[count - 1]}) {
     if (positive_only && (end < 0) != (m < 0)) continue;
-    for (int k = -8; k <= 8; ++k) {
+    for (int k = walk ? 0 : -8; k <= (walk ? 0 : 8); ++k) {
       const float dn = m / (end * (1.f + 0.008f * float(k)));
       offer(dn);
       const float ds = stored_scale<Scale>(dn, b.p).dn;
@@ -279,7 +283,7 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
       if (svv > 0) offer(sxv / svv);
     }
   }
-  if constexpr (n <= kWalkMax) {
+  if constexpr (walk) {
     const float end = max(abs(values[0]), abs(values[count - 1]));
     for (const float sign : {1.f, -1.f}) {
       const float dn = walk_signed<n>(b.x, w, {values, count}, sign, abs(m), end, 0.4f * end).d;

@@ -104,10 +104,16 @@ constexpr int collect_events(const float* x, int n, const level_set& L, float s_
     if (x[i] == 0) continue;
     const float inv = 1.f / x[i];
     const int step = x[i] > 0 ? 1 : -1;
-    for (int k = level[i]; k + step >= 0 && k + step < L.count && count < int(kCap); k += step) {
-      const float s = 0.5f * (L.v[k] + L.v[k + step]) * inv;
+    auto movable = [&](int k) { return k >= 0 && k < L.count && k + step >= 0 && k + step < L.count; };
+    auto change_at = [&](int k) { return 0.5f * (L.v[k] + L.v[k + step]) * inv; };  // where k becomes k + step
+    // The starting level must agree with the change positions, which round
+    // differently from s_lo * x (a weight at a midpoint at s_lo would lag a level).
+    while (movable(level[i]) && change_at(level[i]) <= s_lo) level[i] += step;
+    while (movable(level[i] - step) && change_at(level[i] - step) > s_lo) level[i] -= step;
+    for (int k = level[i]; movable(k) && count < int(kCap); k += step) {
+      const float s = change_at(k);
       if (s > s_hi) break;
-      if (s > s_lo) ev[count++] = {s, i};
+      ev[count++] = {s, i};
     }
   }
   sort_events(ev, count, s_lo, s_hi);

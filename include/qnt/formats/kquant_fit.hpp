@@ -92,6 +92,15 @@ inline constexpr int kRefits = 6;
 // Largest number of level changes the walks of one sub-block may visit.
 inline constexpr size_t kSubEvents = 32 * 40;
 
+// The integer nearest to t (ties to even) within [0, top], as a float. Clamping
+// first keeps t below 2^22, where adding and subtracting 1.5 * 2^23 rounds it;
+// unlike rne() this form has no branches, so loops over it vectorize.
+constexpr float nearest_level(float t, float top) {
+  t = t < 0.f ? 0.f : t;
+  t = t > top ? top : t;
+  return (t + 12582912.f) - 12582912.f;
+}
+
 // A sub-block's optimal float scale and min (min <= 0, returned negated), from the
 // walk over inverse scales around the one that spans its range with nmax steps.
 struct affine_sub {
@@ -103,9 +112,10 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
   if (!(hi > lo)) return {0.f, -lo};
   const float span = min(0.5f * float(nmax), kAffineSpan) + 1, range = hi - lo;
   // The walk rounds from a fixed origin; the optimum rounds from its own min, so
-  // the walk is repeated from the min it found while that improves the fit.
+  // the walk is repeated from the min it found while that improves the fit, and
+  // from an origin half a step above the minimum (which then rounds up to code 1).
   fit::walk_result best;
-  for (const float start : {0.f, -0.25f, 0.25f}) {
+  for (const float start : {0.f, 0.5f}) {
     float origin = lo + start * range / float(nmax);
     for (int pass = 0; pass < 3; ++pass) {
       const fit::walk_result r = fit::walk_affine<32, kSubEvents>(x, w, n, nmax, origin, max(float(nmax) - span, 0.5f) / range,
@@ -118,6 +128,31 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
   return {best.d, -best.m};
 }
 
+// Sum of kCount values (a power of two) in a fixed pairwise order, the same on every
+// machine whether or not the compiler vectorizes it.
+template <int kCount>
+constexpr float pairwise_sum(float* v) {
+  for (int half = kCount / 2; half >= 1; half /= 2)
+    for (int i = 0; i < half; ++i) v[i] += v[i + half];
+  return v[0];
+}
+
+// The nearest affine codes of a sub-block for the decoded scale dl and min ml, and
+// their weighted squared error. Written as plain element-wise loops so that
+// compilers vectorize them.
+template <int kSub>
+constexpr float affine_codes(const float* xn, const float* imp, int nmax, float dl, float ml, uint8_t* q) {
+  const float idl = dl > 0 ? 1.f / dl : 0.f;
+  float e[kSub], c[kSub];
+  for (int i = 0; i < kSub; ++i) {
+    c[i] = nearest_level((xn[i] + ml) * idl, float(nmax));
+    const float r = xn[i] - (dl * c[i] - ml);
+    e[i] = imp[i] * r * r;
+  }
+  for (int i = 0; i < kSub; ++i) q[i] = uint8_t(c[i]);
+  return pairwise_sum<kSub>(e);
+}
+
 // For one sub-block and given super-scales (normalized axis), the integer scale and
 // min within `radius` of the ideal ones, and their codes, of least weighted error.
 constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
@@ -128,14 +163,8 @@ constexpr float choose_affine_sub(const float* xn, const float* imp, const affin
   uint8_t q[32];
   for (int a = max(c_sc - radius, 0); a <= min(c_sc + radius, P.levels); ++a) {
     for (int b = max(c_mn - radius, 0); b <= min(c_mn + radius, P.levels); ++b) {
-      const float dl = dn * float(a), ml = mdn * float(b), idl = dl > 0 ? 1.f / dl : 0.f;
-      float part[4] = {};
-      for (int i = 0; i < P.sub; ++i) {
-        q[i] = uint8_t(clamp(rne((xn[i] + ml) * idl), 0, P.nmax));
-        const float e = xn[i] - (dl * float(q[i]) - ml);
-        part[i % 4] += imp[i] * e * e;
-      }
-      const float err = (part[0] + part[1]) + (part[2] + part[3]);
+      const float dl = dn * float(a), ml = mdn * float(b);
+      const float err = P.sub == 16 ? affine_codes<16>(xn, imp, P.nmax, dl, ml, q) : affine_codes<32>(xn, imp, P.nmax, dl, ml, q);
       if (best < 0 || err < best) {
         best = err, sc = uint8_t(a), mn = uint8_t(b);
         for (int i = 0; i < P.sub; ++i) L[i] = q[i];
@@ -198,8 +227,10 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     }
     if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
-  // The f16 neighbours of the super-scales found, and the all-zero block, which
-  // wins where f16 cannot resolve the weights at all.
+  // Each super-scale alone 2% either side (the integer scales re-round into
+  // another local optimum), its f16 neighbours, and the all-zero block, which wins
+  // where f16 cannot resolve the weights at all.
+  for (const float f : {0.98f, 1.02f}) trial(best.d * p * f, best.dmin * p), trial(best.d * p, best.dmin * p * f);
   const float d0 = best.d, m0 = best.dmin;
   for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p, m0 * p);
   for (const int k : {-1, 1}) trial(best.d * p, f16::neighbour(m0, k) * p);
@@ -228,6 +259,36 @@ struct symmetric_superblock {
   bool clamped = false;
 };
 
+// The nearest codes of a sub-block for the decoded scale dl, and their weighted
+// squared error (element-wise loops, as affine_codes). A table level is found by
+// counting the midpoints below the value, which vectorizes where a search would not.
+template <int kSub>
+constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, uint8_t* q) {
+  const float idl = dl != 0 ? 1.f / dl : 0.f;
+  float e[kSub];
+  int c[kSub];
+  if (L.consecutive) {
+    for (int i = 0; i < kSub; ++i) {
+      const float level = nearest_level(xn[i] * idl - L.v[0], float(L.count - 1));
+      c[i] = int(level);
+      const float r = xn[i] - dl * (level + L.v[0]);
+      e[i] = imp[i] * r * r;
+    }
+  } else {
+    for (int i = 0; i < kSub; ++i) c[i] = 0;
+    for (int k = 0; k + 1 < L.count; ++k) {
+      const float mid = 0.5f * (L.v[k] + L.v[k + 1]);
+      for (int i = 0; i < kSub; ++i) c[i] += xn[i] * idl >= mid ? 1 : 0;
+    }
+    for (int i = 0; i < kSub; ++i) {
+      const float r = xn[i] - dl * L.v[c[i]];
+      e[i] = imp[i] * r * r;
+    }
+  }
+  for (int i = 0; i < kSub; ++i) q[i] = uint8_t(c[i]);
+  return pairwise_sum<kSub>(e);
+}
+
 // For one sub-block and a given super-scale, the integer scale within `radius` of
 // the ideal one, with its codes, of least weighted error.
 constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
@@ -236,14 +297,8 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
   float best = -1;
   uint8_t q[32];
   for (int a = max(c - radius, P.sc_lo); a <= min(c + radius, P.sc_hi); ++a) {
-    const float dl = dn * float(a), idl = dl != 0 ? 1.f / dl : 0.f;
-    float part[4] = {};
-    for (int i = 0; i < P.sub; ++i) {
-      q[i] = uint8_t(P.codes.nearest(xn[i] * idl));
-      const float e = xn[i] - dl * P.codes.v[q[i]];
-      part[i % 4] += imp[i] * e * e;
-    }
-    const float err = (part[0] + part[1]) + (part[2] + part[3]);
+    const float dl = dn * float(a);
+    const float err = P.sub == 16 ? symmetric_codes<16>(xn, imp, P.codes, dl, q) : symmetric_codes<32>(xn, imp, P.codes, dl, q);
     if (best < 0 || err < best) {
       best = err, sc = int8_t(a);
       for (int i = 0; i < P.sub; ++i) L[i] = q[i];
@@ -308,6 +363,7 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     if (!(saa > 0)) break;
     D = sxa / saa;
   }
+  for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
   const float d0 = best.d;
   for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
   trial(0.f);

