@@ -3,11 +3,14 @@
 // and heavy-tailed (Student-t, 3 degrees of freedom) synthetic weights, quantize
 // and dequantize throughput (one thread), one-thread matvec in GB/s of weight bytes
 // and as a fraction of this machine's one-thread memory read bandwidth, matmul
-// GFLOP/s at n = 1, 32 and 512, and the SIMD target in use.
+// GFLOP/s at n = 1, 32 and 512, and the SIMD target in use. Then the quantizer
+// quality table (tools/quality.hpp): error on four distributions against GGUF's
+// reference quantizers (text and JSON output).
 //
 //   qnt-bench [--formats q4_0,q4_K,...] [--threads N] [--size ROWSxCOLS]
 //             [--csv | --json] [--svg FILE] [--quiet] [--quick]
 // --quick uses small buffers: a functional check, its figures mean little.
+#include <qnt/core/rows.hpp>
 #include <qnt/qnt.hpp>
 
 #include <algorithm>
@@ -20,6 +23,9 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "quality.hpp"
+#include "synthetic.hpp"
 
 namespace {
 
@@ -40,30 +46,8 @@ struct result {
   double matvec_gbs = 0, matvec_frac = 0, mm1 = 0, mm32 = 0, mm512 = 0;
 };
 
-// Deterministic samples: splitmix64, Box-Muller.
-struct sampler {
-  uint64_t s;
-  double uniform() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
-  }
-  double gauss() { return std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()); }
-  double student_t3() {
-    double chi2 = 0;
-    for (int k = 0; k < 3; ++k) {
-      const double g = gauss();
-      chi2 += g * g;
-    }
-    return gauss() / std::sqrt(chi2 / 3) / std::sqrt(3.0);
-  }
-};
-
 double rel_rmse(const std::vector<float>& x, const std::vector<float>& y) {
-  double e = 0, s = 0;
-  for (size_t i = 0; i < x.size(); ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]), s += double(x[i]) * x[i];
-  return std::sqrt(e / s);
+  return qnt_quality::rel_rmse(x.data(), y.data(), x.size());
 }
 
 // One-thread streaming read of `mib` MiB, best of three, GB/s.
@@ -156,6 +140,49 @@ result measure(const options& o, double bandwidth, const std::vector<float>& gau
     }
   }
   return r;
+}
+
+// One row of the quantizer quality table: qnt's relative RMS error on each
+// distribution of qnt_quality (all threads, through quantize_rows).
+struct quality_row {
+  std::string name;
+  double err[4] = {};
+};
+
+template <class F>
+quality_row measure_quality(const options& o, const std::vector<std::vector<float>>& data) {
+  constexpr size_t B = F::block_size;
+  quality_row q{std::string(F::name)};
+  const size_t rows = o.quick ? 4 : qnt_quality::kRows, cols = qnt_quality::kCols / B * B, n = rows * cols;
+  std::vector<typename F::block> b(n / B);
+  std::vector<float> y(n);
+  for (const auto d : qnt_synthetic::all_dists) {
+    const auto& x = data[size_t(d)];
+    qnt::quantize_rows<F>(x.data(), b.data(), rows, cols, nullptr, qnt::exec{.threads = o.threads});
+    qnt::dequantize<F>(b.data(), y.data(), n);
+    q.err[size_t(d)] = qnt_quality::rel_rmse(x.data(), y.data(), n);
+  }
+  return q;
+}
+
+void print_quality(const std::vector<quality_row>& rows, size_t tensor_rows) {
+  using qnt_synthetic::dist;
+  std::printf("\nQuantizer error: relative RMSE on %zu x %zu weights (standard deviation 0.02); ref: GGUF's reference\n"
+              "quantizer; goal: 3%% below it (5%% for q4_0, q5_0, q8_0), for the k-quants also below its\n"
+              "importance-weighted search run with uniform importance.\n\n",
+              tensor_rows, qnt_quality::kCols);
+  std::printf("%-8s %9s %8s %8s %5s %9s %8s %8s %5s %10s %9s\n", "format", "Gaussian", "ref", "goal", "", "Laplace", "ref",
+              "goal", "", "Student-t3", "outliers");
+  for (const auto& q : rows) {
+    std::printf("%-8s", q.name.c_str());
+    for (const dist d : {dist::gaussian, dist::laplace}) {
+      const auto* ref = qnt_quality::find_reference(q.name, d);
+      const double e = q.err[size_t(d)];
+      if (ref) std::printf(" %9.5f %8.5f %8.5f %5s", e, ref->plain, qnt_quality::goal(*ref), e < qnt_quality::goal(*ref) ? "met" : "MISS");
+      else std::printf(" %9.5f %8s %8s %5s", e, "", "", "");
+    }
+    std::printf(" %10.5f %9.5f\n", q.err[size_t(dist::student_t3)], q.err[size_t(dist::outliers)]);
+  }
 }
 
 void write_svg(const std::string& path, const std::vector<result>& rs) {
@@ -273,11 +300,9 @@ int main(int argc, char** argv) {
 
   if (!o.quiet) std::fprintf(stderr, "measuring memory read bandwidth...\n");
   const double bandwidth = read_bandwidth(o.quick ? 8 : 512);
-  sampler s{2026};
   const size_t sample = o.quick ? 4096 : size_t(1) << 19;
-  std::vector<float> gauss(sample), heavy(sample);
-  for (auto& v : gauss) v = float(0.02 * s.gauss());
-  for (auto& v : heavy) v = float(0.02 * s.student_t3());
+  const auto gauss = qnt_synthetic::weights(qnt_synthetic::dist::gaussian, sample, 2026);
+  const auto heavy = qnt_synthetic::weights(qnt_synthetic::dist::student_t3, sample, 2027);
 
   std::vector<result> results;
   size_t done = 0;
@@ -285,6 +310,14 @@ int main(int argc, char** argv) {
     if (!wanted(F::name)) return;
     if (!o.quiet) std::fprintf(stderr, "[%zu/%zu] %s\n", ++done, known, F::name.data());
     results.push_back(measure<F>(o, bandwidth, gauss, heavy));
+  });
+
+  if (!o.quiet) std::fprintf(stderr, "quantizer quality table...\n");
+  std::vector<std::vector<float>> tensors;
+  for (const auto d : qnt_synthetic::all_dists) tensors.push_back(qnt_quality::synthetic(d));
+  std::vector<quality_row> quality;
+  qnt::all_formats::for_each([&]<class F>() {
+    if (wanted(F::name)) quality.push_back(measure_quality<F>(o, tensors));
   });
 
   const unsigned threads = qnt::detail::thread_count(qnt::exec{.threads = o.threads});
@@ -301,6 +334,18 @@ int main(int argc, char** argv) {
           "\"matmul_gflops_n512\": %.2f}%s\n",
           r.name.c_str(), r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.deq_gws, r.matvec_gbs, r.matvec_frac, r.mm1,
           r.mm32, r.mm512, i + 1 < results.size() ? "," : "");
+    }
+    std::printf("  ],\n  \"quality\": [\n");
+    for (size_t i = 0; i < quality.size(); ++i) {
+      const auto& q = quality[i];
+      std::printf("    {\"name\": \"%s\", \"rel_rmse\": {\"gaussian\": %.6f, \"laplace\": %.6f, \"student_t3\": %.6f, "
+                  "\"outliers\": %.6f}",
+                  q.name.c_str(), q.err[0], q.err[1], q.err[2], q.err[3]);
+      for (const auto d : {qnt_synthetic::dist::gaussian, qnt_synthetic::dist::laplace})
+        if (const auto* ref = qnt_quality::find_reference(q.name, d))
+          std::printf(", \"reference_%s\": %.5f, \"goal_%s\": %.6f", qnt_synthetic::dist_name(d).c_str(), ref->plain,
+                      qnt_synthetic::dist_name(d).c_str(), qnt_quality::goal(*ref));
+      std::printf("}%s\n", i + 1 < quality.size() ? "," : "");
     }
     std::printf("  ]\n}\n");
   } else if (o.csv) {
@@ -323,6 +368,7 @@ int main(int argc, char** argv) {
                   r.err_gauss, r.err_heavy, r.quant_mws, r.deq_gws, r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512);
     std::printf("\nquant: quantize, one thread; dequant: one thread; matvec: one thread, weights beyond the caches, GB/s of\n"
                 "weight bytes and its fraction of memory read; matmul: GFLOP/s (2 * rows * cols * n).\n");
+    print_quality(quality, o.quick ? 4 : qnt_quality::kRows);
   }
   if (!o.svg.empty()) write_svg(o.svg, results);
   return 0;
