@@ -22,7 +22,7 @@ using qnt_quality::dist;
 double symmetric_gain(const std::vector<float>& x, const qnt::fit::level_set& L, double s) {
   double sxv = 0, svv = 0;
   for (const float v : x) {
-    const double l = L.v[L.nearest(float(s * v))];
+    const double l = L.value(L.nearest(float(s * v)));
     sxv += v * l, svv += l * l;
   }
   return svv > 0 ? sxv * sxv / svv : 0;
@@ -45,8 +45,9 @@ double affine_gain(const std::vector<float>& x, int nmax, float lo, double s) {
 }  // namespace
 
 TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales") {
-  const qnt::fit::integer_levels q3(-4, 3), q4(-8, 7), q6(-32, 31);
-  const qnt::fit::level_set sets[] = {q3.set(), q4.set(), q6.set(), {qnt::detail::kv_nl_f, 16}};
+  using qnt::fit::level_set;
+  const level_set sets[] = {level_set::integers(-4, 3), level_set::integers(-8, 7), level_set::integers(-32, 31),
+                            {qnt::detail::kv_nl_f, 16}};
   qnt_test::rng r(7);
   for (int trial = 0; trial < 40; ++trial) {
     const int n = trial % 2 ? 32 : 16;
@@ -55,7 +56,7 @@ TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales")
     float amax = 0;
     for (const float v : x) amax = std::max(amax, std::fabs(v));
     for (const auto& L : sets) {
-      const float end = std::max(std::fabs(L.v[0]), std::fabs(L.v[L.count - 1]));
+      const float end = std::max(std::fabs(L.value(0)), std::fabs(L.value(L.count - 1)));
       const float s_lo = 0.6f * end / amax, s_hi = 1.4f * end / amax;
       const auto walk = qnt::fit::walk_symmetric<32, 4096>(x.data(), w.data(), n, L, s_lo, s_hi);
       REQUIRE(walk.found);

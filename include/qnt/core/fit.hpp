@@ -112,7 +112,7 @@ inline constexpr size_t kWalkMax = 64;
 template <int n>
 constexpr walk_result walk_signed(const float* x, const float* w, const level_set& L, float sign, float amax, float end,
                                   float span) {
-  float xs[n] = {};
+  float xs[n];
   for (int i = 0; i < n; ++i) xs[i] = sign * x[i];
   walk_result r = walk_symmetric<n, size_t(n) * 40>(xs, w, n, L, max(end - span, 0.5f) / amax, (end + span) / amax);
   r.d *= sign;
@@ -171,9 +171,8 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
     }
   }
   if constexpr (walk) {
-    const integer_levels levels(qmin, qmax);
     const float end = float(max(-qmin, qmax)), span = min(0.5f * end, 8.f) + 1;
-    for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, levels.set(), sign, abs(m), end, span).d, 2, error);
+    for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, level_set::integers(qmin, qmax), sign, abs(m), end, span).d, 2, error);
   }
   clamped = s.clamped;
   return s.best;

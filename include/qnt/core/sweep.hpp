@@ -40,24 +40,16 @@ struct level_event {
   constexpr bool operator<(const level_event& o) const { return s < o.s || (s == o.s && i < o.i); }
 };
 
-// The sorted levels a group is quantized to.
+// The sorted levels a group is quantized to: a table, or the consecutive integers
+// first, first + 1, ... (found by rounding, no search, and no table to build).
 struct level_set {
-  const float* v;  // ascending
-  int count;
-  bool consecutive = false;  // v[k] = v[0] + k: nearest level by rounding, no search
-  constexpr int nearest(float t) const {
-    return consecutive ? clamp(rne(t - v[0]), 0, count - 1) : nearest_index(v, count, t);
-  }
-};
-
-// Integer levels lo..hi (at most 256 of them).
-struct integer_levels {
-  float v[256] = {};
+  const float* v = nullptr;  // ascending; null for consecutive integers
   int count = 0;
-  constexpr integer_levels(int lo, int hi) : count(hi - lo + 1) {
-    for (int q = lo; q <= hi; ++q) v[q - lo] = float(q);
-  }
-  constexpr level_set set() const { return {v, count, true}; }
+  float first = 0;
+  static constexpr level_set integers(int lo, int hi) { return {nullptr, hi - lo + 1, float(lo)}; }
+  constexpr bool consecutive() const { return v == nullptr; }
+  constexpr float value(int k) const { return v ? v[k] : first + float(k); }
+  constexpr int nearest(float t) const { return v ? nearest_index(v, count, t) : clamp(rne(t - first), 0, count - 1); }
 };
 
 // What the walk found: the inverse scale to round at (the middle of the best
@@ -105,7 +97,7 @@ constexpr int collect_events(const float* x, int n, const level_set& L, float s_
     const float inv = 1.f / x[i];
     const int step = x[i] > 0 ? 1 : -1;
     auto movable = [&](int k) { return k >= 0 && k < L.count && k + step >= 0 && k + step < L.count; };
-    auto change_at = [&](int k) { return 0.5f * (L.v[k] + L.v[k + step]) * inv; };  // where k becomes k + step
+    auto change_at = [&](int k) { return 0.5f * (L.value(k) + L.value(k + step)) * inv; };  // where k becomes k + step
     // The starting level must agree with the change positions, which round
     // differently from s_lo * x (a weight at a midpoint at s_lo would lag a level).
     while (movable(level[i]) && change_at(level[i]) <= s_lo) level[i] += step;
@@ -133,18 +125,18 @@ constexpr float between(const level_event (&ev)[kCap], int count, int k, float s
 template <int kN, size_t kCap>
 constexpr walk_result walk_symmetric(const float* x, const float* w, int n, const level_set& L, float s_lo,
                                      float s_hi) {
-  int level[kN] = {};
+  int level[kN];
   level_event ev[kCap];
   const int count = collect_events(x, n, L, s_lo, s_hi, level, ev);
   float sxv = 0, svv = 0;
-  for (int i = 0; i < n; ++i) sxv += w[i] * x[i] * L.v[level[i]], svv += w[i] * L.v[level[i]] * L.v[level[i]];
+  for (int i = 0; i < n; ++i) sxv += w[i] * x[i] * L.value(level[i]), svv += w[i] * L.value(level[i]) * L.value(level[i]);
   walk_result r;
   for (int k = -1; k < count; ++k) {
     if (k >= 0) {
       const int i = ev[k].i;
-      const float before = L.v[level[i]];
+      const float before = L.value(level[i]);
       level[i] += x[i] > 0 ? 1 : -1;
-      const float after = L.v[level[i]];
+      const float after = L.value(level[i]);
       sxv += w[i] * x[i] * (after - before);
       svv += w[i] * (after * after - before * before);
     }
@@ -163,11 +155,10 @@ constexpr walk_result walk_symmetric(const float* x, const float* w, int n, cons
 template <int kN, size_t kCap>
 constexpr walk_result walk_affine(const float* x, const float* w, int n, int nmax, float lo, float s_lo, float s_hi,
                                   bool m_nonpositive) {
-  float xs[kN] = {}, v[256] = {};
+  float xs[kN];
   for (int i = 0; i < n; ++i) xs[i] = x[i] - lo;
-  for (int k = 0; k <= nmax; ++k) v[k] = float(k);
-  const level_set L{v, nmax + 1, true};
-  int level[kN] = {};
+  const level_set L = level_set::integers(0, nmax);
+  int level[kN];
   level_event ev[kCap];
   const int count = collect_events(xs, n, L, s_lo, s_hi, level, ev);
   float sw = 0, sx = 0, sq = 0, sqq = 0, sxq = 0;

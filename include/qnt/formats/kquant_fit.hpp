@@ -250,7 +250,7 @@ struct symmetric_params {
 };
 
 // Code values of q3_K (-4..3) and q6_K (-32..31); code index = code + 4 / + 32.
-inline constexpr fit::integer_levels q3_levels(-4, 3), q6_levels(-32, 31);
+inline constexpr fit::level_set q3_levels = fit::level_set::integers(-4, 3), q6_levels = fit::level_set::integers(-32, 31);
 
 struct symmetric_superblock {
   float d = 0;           // stored super-scale (real units)
@@ -267,21 +267,21 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
   const float idl = dl != 0 ? 1.f / dl : 0.f;
   float e[kSub];
   int c[kSub];
-  if (L.consecutive) {
+  if (L.consecutive()) {
     for (int i = 0; i < kSub; ++i) {
-      const float level = nearest_level(xn[i] * idl - L.v[0], float(L.count - 1));
+      const float level = nearest_level(xn[i] * idl - L.first, float(L.count - 1));
       c[i] = int(level);
-      const float r = xn[i] - dl * (level + L.v[0]);
+      const float r = xn[i] - dl * (level + L.first);
       e[i] = imp[i] * r * r;
     }
   } else {
     for (int i = 0; i < kSub; ++i) c[i] = 0;
     for (int k = 0; k + 1 < L.count; ++k) {
-      const float mid = 0.5f * (L.v[k] + L.v[k + 1]);
+      const float mid = 0.5f * (L.value(k) + L.value(k + 1));
       for (int i = 0; i < kSub; ++i) c[i] += xn[i] * idl >= mid ? 1 : 0;
     }
     for (int i = 0; i < kSub; ++i) {
-      const float r = xn[i] - dl * L.v[c[i]];
+      const float r = xn[i] - dl * L.value(c[i]);
       e[i] = imp[i] * r * r;
     }
   }
@@ -312,7 +312,7 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
   const float p = nb.p;
   const float* xn = nb.x;
   const int nsub = 256 / P.sub;
-  const float end = max(abs(P.codes.v[0]), abs(P.codes.v[P.codes.count - 1]));
+  const float end = max(abs(P.codes.value(0)), abs(P.codes.value(P.codes.count - 1)));
   float ideal[16] = {}, amax = 0, max_scale = 0;
   for (int j = 0; j < nsub; ++j) {
     const float* xs = xn + j * P.sub;
@@ -357,7 +357,7 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
   for (int iter = 0; iter < kRefits && trial(D); ++iter) {
     float sxa = 0, saa = 0;
     for (int i = 0; i < 256; ++i) {
-      const float a = float(best.sc[i / P.sub]) * P.codes.v[best.L[i]];
+      const float a = float(best.sc[i / P.sub]) * P.codes.value(best.L[i]);
       sxa += imp[i] * xn[i] * a, saa += imp[i] * a * a;
     }
     if (!(saa > 0)) break;

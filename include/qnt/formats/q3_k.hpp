@@ -43,7 +43,7 @@ struct q3_k {
   }
 
   static constexpr status encode(const float* x, const float* w, block& b) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q3_levels.set(), -32, 31});
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q3_levels, -32, 31});
     for (int k = 0; k < 12; ++k) b.scales[k] = 0;
     for (int j = 0; j < 16; ++j) {
       const int s = r.sc[j] + 32;

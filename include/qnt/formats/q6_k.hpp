@@ -39,7 +39,7 @@ struct q6_k {
   }
 
   static constexpr status encode(const float* x, const float* w, block& b) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q6_levels.set(), -128, 127});
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q6_levels, -128, 127});
     for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
     for (int k = 0; k < 64; ++k) b.qh[k] = 0;
     for (int e = 0; e < 256; ++e) {
