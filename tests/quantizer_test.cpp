@@ -5,6 +5,7 @@
 #include <qnt/core/rows.hpp>
 #include <qnt/qnt.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -86,10 +87,13 @@ constexpr bool kOptimizedBuild = false;
 #endif
 
 // The goals of the table printed by qnt-bench, on its 64 x 4096 tensors. Unoptimized
-// (sanitizer) builds leave it out: it measures numbers, not memory safety, and
-// takes minutes there.
+// (sanitizer) builds and runs under emulation (QNT_TEST_EMULATED, set by
+// tools/cross-test) leave it out: it measures numbers, which the byte hashes below
+// show to be the same everywhere, and takes minutes there.
+const bool kSkipQualityTable = !kOptimizedBuild || std::getenv("QNT_TEST_EMULATED") != nullptr;
+
 TEST_CASE("quantizers: lower error than GGUF's reference quantizers on synthetic weights" *
-          doctest::skip(!kOptimizedBuild)) {
+          doctest::skip(kSkipQualityTable)) {
   constexpr size_t n = qnt_quality::kRows * qnt_quality::kCols;
   for (const dist d : qnt_synthetic::all_dists) {
     const auto x = qnt_quality::synthetic(d);
@@ -192,5 +196,58 @@ TEST_CASE("quantize_rows: column importance lowers the importance-weighted error
       }
       CHECK(ew < ep);
     }
+  });
+}
+
+namespace {
+
+// FNV-1a of the bytes every format's quantizer writes for a fixed input: Gaussian,
+// Laplace, Student-t and outlier rows, with and without importance.
+template <class F>
+uint64_t quantized_bytes_hash() {
+  constexpr size_t B = F::block_size;
+  const size_t cols = B >= 256 ? B : 256, rows = 4, n = rows * cols;
+  std::vector<float> x;
+  for (const auto d : qnt_synthetic::all_dists) {
+    const auto part = qnt_synthetic::weights(d, cols, 1000 + uint64_t(d));
+    x.insert(x.end(), part.begin(), part.end());
+  }
+  std::vector<float> imp(cols);
+  for (size_t c = 0; c < cols; ++c) imp[c] = float(1 + (c * 7) % 5);
+  std::vector<typename F::block> b(2 * n / B);
+  qnt::quantize_rows<F>(x.data(), b.data(), rows, cols);
+  qnt::quantize_rows<F>(x.data(), b.data() + n / B, rows, cols, imp.data());
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+  for (size_t i = 0; i < b.size() * sizeof(typename F::block); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace
+
+// The quantizers are plain scalar code with a fixed order of operations (no
+// contraction into FMA, no reassociation), so every machine and compiler writes the
+// same bytes. The hashes below were recorded on x86-64; the cross-built suite checks
+// them on AArch64 and RISC-V. A deliberate change to a quantizer updates them (the
+// failure message prints the new value).
+TEST_CASE("quantizers: the same bytes on every machine") {
+  struct expected {
+    std::string_view name;
+    uint64_t hash;
+  };
+  static constexpr expected kHashes[] = {
+#include "quantizer_hashes.inc"
+  };
+  qnt_test::for_each_format([]<class F>() {
+    const uint64_t h = quantized_bytes_hash<F>();
+    bool known = false;
+    for (const auto& e : kHashes)
+      if (e.name == F::name) {
+        known = true;
+        CAPTURE(std::string(F::name));
+        CHECK_MESSAGE(h == e.hash, "new hash: {\"", F::name, "\", ", h, "ull},");
+      }
+    if (!known) MESSAGE("no recorded hash for ", F::name, ": {\"", F::name, "\", ", h, "ull},");
+    CHECK(known);
   });
 }
