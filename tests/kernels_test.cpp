@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "hwy/targets.h"
-#include "test_formats.hpp"
+#include "test_formats.hpp"  // qnt first: it asks Highway for the AVX3_DL target
 #include "test_util.hpp"
+#include "hwy/targets.h"
 
 namespace {
 
@@ -94,18 +94,28 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
   float* yp = y.data() + unaligned;
   if (n == 1) REQUIRE(qnt::matvec<F>(w, rows, cols, xp, yp, e) == qnt::status::ok);
   else REQUIRE(qnt::matmul<F>(w, rows, cols, xp, n, yp, e) == qnt::status::ok);
+  // The float path (n > 1) sums in f32: within 2e-6 of |W_r| |x_i|. matvec (n == 1)
+  // quantizes x to int8 per group of 32 with step s_g = max|x_g| / 127: each element
+  // moves by at most s_g / 2, so the result by at most sum_g s_g / 2 * sum_{c in g} |W_rc|;
+  // 2e-5 of |W_r| |x| on top covers the f32 scaling and summing of the exact unit sums.
   double worst = 0;
   for (size_t i = 0; i < n; ++i)
     for (size_t r = 0; r < rows; ++r) {
-      double exact = 0, wn = 0, xn = 0;
-      for (size_t c = 0; c < cols; ++c) {
-        const double wv = wd[r * cols + c], xv = xp[i * cols + c];
-        exact += wv * xv, wn += wv * wv, xn += xv * xv;
+      double exact = 0, wn = 0, xn = 0, quantization = 0;
+      for (size_t g = 0; g < cols; g += 32) {
+        double amax = 0, wsum = 0;
+        for (size_t c = g; c < cols && c < g + 32; ++c) {
+          const double wv = wd[r * cols + c], xv = xp[i * cols + c];
+          exact += wv * xv, wn += wv * wv, xn += xv * xv;
+          amax = std::max(amax, std::fabs(xv)), wsum += std::fabs(wv);
+        }
+        quantization += amax / 127 / 2 * wsum;
       }
-      worst = std::max(worst, std::fabs(yp[i * rows + r] - exact) / (std::sqrt(wn * xn) + 1e-30));
+      const double norm = std::sqrt(wn * xn) + 1e-30;
+      const double bound = n == 1 ? quantization + 2e-5 * norm : 2e-6 * norm;
+      worst = std::max(worst, std::fabs(yp[i * rows + r] - exact) / bound);
     }
-  // The float path sums in f32 (~1e-7); matvec quantizes x to int16 per unit (~1e-6).
-  CHECK(worst < (n == 1 ? 2e-5 : 2e-6));
+  CHECK(worst <= 1);
   if (unaligned) CHECK(y[0] == 12345.f);
 }
 

@@ -44,6 +44,16 @@ constexpr size_t PowerOfTwoIn(size_t count) {
   return p;
 }
 
+// A stored scale as f32: f16 through F16C where x86 has it (as exact as the
+// reference for every finite value and infinity; a NaN stays NaN).
+template <class S>
+HWY_INLINE float ScaleOf(const S& s) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  if constexpr (std::is_same_v<S, f16>) return _cvtsh_ss(s.bits.get());
+#endif
+  return s.get();
+}
+
 // out[i] = float(int(codes[i]) - offset) * scale, for i in [0, kCount).
 template <size_t kCount, typename TCode>
 HWY_INLINE void CodesTimesScale(const TCode* HWY_RESTRICT codes, int offset, float scale, float* HWY_RESTRICT out) {
@@ -88,6 +98,25 @@ HWY_INLINE void SplitNibbles(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
 #endif
 }
 
+// SplitNibbles into one array (out: the low nibbles, then the high ones), with one
+// store where a vector holds both halves: the matvec loads the codes of a unit (up
+// to 32) with one load, which must not span two stores (no store forwarding then).
+template <size_t kBytes>
+HWY_INLINE void SplitNibblesJoined(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kBytes == 8 || kBytes == 16) {
+    const hn::CappedTag<uint8_t, 2 * kBytes> d8;
+    const hn::Half<decltype(d8)> dh;
+    if (hn::Lanes(d8) == 2 * kBytes) {
+      const auto v = hn::LoadU(dh, in);
+      hn::StoreU(hn::And(hn::Combine(d8, hn::ShiftRight<4>(v), v), hn::Set(d8, 15)), d8, out);
+      return;
+    }
+  }
+#endif
+  SplitNibbles<kBytes>(in, out, out + kBytes);
+}
+
 // codes[i] |= 16 where bit i % 8 of bits[i / 8] is set (the fifth bit of 5-bit
 // codes). Sixteen codes at a time: their two bit bytes are spread over the lanes
 // and each lane tests its own bit, all in registers (a scalar read-modify-write
@@ -97,12 +126,31 @@ HWY_INLINE void OrFifthBits(const uint8_t* HWY_RESTRICT bits, uint8_t* HWY_RESTR
 #if HWY_TARGET == HWY_SCALAR
   for (size_t i = 0; i < kCount; ++i) codes[i] = uint8_t(codes[i] | ((bits[i / 8] >> (i % 8)) & 1) << 4);
 #else
+  size_t c = 0;
+  if constexpr (kCount % 32 == 0) {  // 32 at a time where vectors have 32 bytes (see SplitNibblesJoined)
+    const hn::CappedTag<uint8_t, 32> d8;
+    const hn::Repartition<uint32_t, decltype(d8)> d32;
+    // Lookups stay within 128-bit blocks, and each block holds the four broadcast bytes.
+    alignas(32) static constexpr uint8_t kSpread[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    alignas(32) static constexpr uint8_t kBit[32] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+                                                     1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    if (hn::Lanes(d8) == 32) {
+      const auto spread = hn::Load(d8, kSpread), probe = hn::Load(d8, kBit), sixteen = hn::Set(d8, 16);
+      for (; c < kCount; c += 32) {
+        const uint32_t quad = uint32_t(bits[c / 8]) | uint32_t(bits[c / 8 + 1]) << 8 |
+                              uint32_t(bits[c / 8 + 2]) << 16 | uint32_t(bits[c / 8 + 3]) << 24;
+        const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, hn::Set(d32, quad)), spread), probe);
+        hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), hn::IfThenElseZero(set, sixteen)), d8, codes + c);
+      }
+      return;
+    }
+  }
   const hn::Full128<uint8_t> d8;
   const hn::Repartition<uint16_t, decltype(d8)> d16;
   alignas(16) static constexpr uint8_t kSpread[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
   alignas(16) static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
   const auto spread = hn::Load(d8, kSpread), probe = hn::Load(d8, kBit), sixteen = hn::Set(d8, 16);
-  size_t c = 0;
   for (; c + 16 <= kCount; c += 16) {
     const auto pair = hn::BitCast(d8, hn::Set(d16, uint16_t(bits[c / 8] | bits[c / 8 + 1] << 8)));
     const auto set = hn::TestBit(hn::TableLookupBytes(pair, spread), probe);
@@ -166,8 +214,8 @@ HWY_INLINE void LookupNibbles(const int8_t* HWY_RESTRICT table, const uint8_t* H
 #if HWY_TARGET == HWY_SCALAR
   for (size_t i = 0; i < kCount; ++i) out[i] = table[idx[i]];
 #else
-  // 16 lanes: the table fits one 128-bit block, and the indices were stored 16 at a time.
-  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount) < 16 ? PowerOfTwoIn(kCount) : 16> d8;
+  // The table fits one 128-bit block, repeated in each (byte lookups stay within blocks).
+  const hn::CappedTag<uint8_t, PowerOfTwoIn(kCount)> d8;
   const hn::Repartition<int8_t, decltype(d8)> di8;
   uint8_t bytes[16];
   std::memcpy(bytes, table, 16);
@@ -175,6 +223,19 @@ HWY_INLINE void LookupNibbles(const int8_t* HWY_RESTRICT table, const uint8_t* H
   for (size_t i = 0; i < kCount; i += hn::Lanes(d8))
     hn::StoreU(hn::BitCast(di8, hn::TableLookupBytes(tbl, hn::LoadU(d8, idx + i))), di8, out + i);
 #endif
+}
+
+// out[j] = d * float(field(in[j])), negated when kNegate, for kCount sub-block
+// scale bytes (the reference's products, in vector lanes).
+template <size_t kCount, bool kNegate, class T, class Field>
+HWY_INLINE void ScaleBytes(const T* HWY_RESTRICT in, float d, float* HWY_RESTRICT out, Field field) {
+  const hn::CappedTag<float, kCount> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<T, decltype(df)> dt;
+  for (size_t j = 0; j < kCount; j += hn::Lanes(df)) {
+    const auto v = hn::Mul(hn::Set(df, d), hn::ConvertTo(df, field(di, hn::PromoteTo(di, hn::LoadU(dt, in + j)))));
+    hn::StoreU(kNegate ? hn::Neg(v) : v, df, out + j);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -207,6 +268,9 @@ HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
 template <class F, class Code, size_t Unit, int Bias, bool Offset>
 struct IntegerCodec {
   static constexpr bool kInteger = true, kOffset = Offset;
+  // Unsigned codes may reach 255 (8-bit affine): the int8 dot products then take
+  // them as code - 128, as the widest unsigned operand they can multiply is 7 bits.
+  static constexpr bool kWide = false;
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
@@ -222,7 +286,7 @@ HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
   if constexpr (Bits == 8) {
     std::memcpy(codes, b.qs, G);
   } else {
-    SplitNibbles<G / 2>(b.qs, codes, codes + G / 2);
+    SplitNibblesJoined<G / 2>(b.qs, codes);
     if constexpr (Bits == 5) OrFifthBits<G>(b.qh, codes);
   }
 }
@@ -236,7 +300,7 @@ struct Codec<symmetric<Bits, G, Scale>>
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    for (auto& sc : buf.scale) sc = b.d.get();
+    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
   }
 };
 
@@ -246,13 +310,14 @@ struct Codec<symmetric<Bits, G, Scale>>
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint8_t, PowerOfTwoIn(G), 0, true> {
   using F = affine<Bits, G, Scale>;
+  static constexpr bool kWide = Bits == 8;
   // f32 scales decode in SIMD only with a true FMA.
   static constexpr bool kSimd = HWY_NATIVE_FMA || !std::is_same_v<Scale, f32>;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    for (auto& sc : buf.scale) sc = b.d.get();
-    for (auto& m : buf.offset) m = b.m.get();
+    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
+    for (auto& m : buf.offset) m = ScaleOf(b.m);
   }
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
@@ -266,7 +331,7 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
 // TableCodes: the 32 values of 16 bytes of indices in GGUF's nibble order.
 HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, int8_t* HWY_RESTRICT codes) {
   HWY_ALIGN uint8_t idx[32];
-  SplitNibbles<16>(qs, idx, idx + 16);
+  SplitNibblesJoined<16>(qs, idx);
   LookupNibbles<32>(table, idx, codes);
 }
 
@@ -275,7 +340,7 @@ struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_nl::block& b, Buf& buf) {
     TableCodes(detail::kv_nl, b.qs, buf.codes);
-    buf.scale[0] = b.d.get();
+    buf.scale[0] = ScaleOf(b.d);
   }
 };
 
@@ -292,7 +357,7 @@ template <>
 struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
-    const float d = b.d.get();
+    const float d = ScaleOf(b.d);
     for (int s = 0; s < 8; ++s) {
       TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
       buf.scale[s] = d * float(iq4_xs::scale(b, s) - 32);
@@ -306,7 +371,7 @@ template <class F>
 struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    const float d = b.d.get(), dmin = b.dmin.get();
+    const float d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
     for (int c = 0; c < 4; ++c) {
       uint8_t* codes = buf.codes + 64 * c;
       SplitNibbles<32>(b.qs + 32 * c, codes, codes + 32);
@@ -342,8 +407,7 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
       SplitPairs<32>(b.qh + 32 * h, high, high + 32, high + 64, high + 96);
       OrHighNibble<128>(high, q);
     }
-    const float d = b.d.get();
-    for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(b.scales[j]);
+    ScaleBytes<16, false>(b.scales, ScaleOf(b.d), buf.scale, [](auto, auto v) { return v; });
   }
 };
 
@@ -356,11 +420,8 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
       uint8_t* q = buf.codes + 128 * h;
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
     }
-    const float d = b.d.get(), dmin = b.dmin.get();
-    for (int j = 0; j < 16; ++j) {
-      buf.scale[j] = d * float(b.scales[j] & 15);
-      buf.offset[j] = -(dmin * float(b.scales[j] >> 4));
-    }
+    ScaleBytes<16, false>(b.scales, ScaleOf(b.d), buf.scale, [](auto di, auto v) { return hn::And(v, hn::Set(di, 15)); });
+    ScaleBytes<16, true>(b.scales, ScaleOf(b.dmin), buf.offset, [](auto, auto v) { return hn::ShiftRight<4>(v); });
   }
 };
 
@@ -374,7 +435,7 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
       for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
     }
-    const float d = b.d.get();
+    const float d = ScaleOf(b.d);
     for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(q3_k::scale(b, j));
   }
 };
@@ -386,7 +447,7 @@ struct Codec<q8_1> : IntegerCodec<q8_1, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const q8_1::block& b, Buf& buf) {
     std::memcpy(buf.codes, b.qs, 32);
-    buf.scale[0] = b.d.get();
+    buf.scale[0] = ScaleOf(b.d);
   }
 };
 
@@ -395,7 +456,7 @@ struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const q8_k::block& b, Buf& buf) {
     std::memcpy(buf.codes, b.qs, 256);
-    for (auto& sc : buf.scale) sc = b.d.get();
+    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
   }
 };
 
@@ -423,10 +484,25 @@ struct Codec<basic_nf4<Block, Scale>> {
       for (size_t k = 0; k < Block / 2; ++k) idx[2 * k] = b.qs[k] >> 4, idx[2 * k + 1] = b.qs[k] & 15;
     }
 #endif
+#if HWY_TARGET != HWY_SCALAR
+    // Where a vector holds the 16 table values, a lane permute looks them up (a
+    // gather, the fallback, loads every lane separately).
+    const hn::CappedTag<float, 16> dt;
+    if (Block % 16 == 0 && hn::Lanes(dt) == 16) {
+      const hn::Rebind<int32_t, decltype(dt)> dti;
+      const hn::Rebind<uint8_t, decltype(dt)> d8t;
+      const auto table = hn::LoadU(dt, detail::nf4_values), s = hn::Set(dt, ScaleOf(b.absmax));
+      for (size_t i = 0; i < Block; i += 16) {
+        const auto lanes = hn::IndicesFromVec(dt, hn::PromoteTo(dti, hn::LoadU(d8t, idx + i)));
+        hn::StoreU(hn::Mul(hn::TableLookupLanes(table, lanes), s), dt, out + i);
+      }
+      return;
+    }
+#endif
     const hn::CappedTag<float, PowerOfTwoIn(Block)> df;
     const hn::Rebind<int32_t, decltype(df)> di;
     const hn::Rebind<uint8_t, decltype(df)> d8q;
-    const auto s = hn::Set(df, b.absmax.get());
+    const auto s = hn::Set(df, ScaleOf(b.absmax));
     for (size_t i = 0; i < Block; i += hn::Lanes(df)) {
       const auto values = hn::GatherIndex(df, detail::nf4_values, hn::PromoteTo(di, hn::LoadU(d8q, idx + i)));
       hn::StoreU(hn::Mul(values, s), df, out + i);

@@ -14,6 +14,13 @@
 #include "../core/api.hpp"
 #include "../core/exec.hpp"
 
+// Highway leaves out AVX3_DL (AVX-512 with VNNI) unless asked; its int8 dot
+// products are what the integer matvec runs on. This takes effect only if
+// Highway was not included before qnt (or defines it for the whole program).
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+
 // Include qnt's headers before defining HWY_TARGET_INCLUDE for your own code.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "qnt/kernels/all-inl.h"
@@ -42,8 +49,11 @@ Fn* choose(const target_table<Fn>& table, Fn* static_target) {
     chosen.Update(hwy::SupportedTargets());
     index = chosen.GetIndex();
   }
-  Fn* fn = table[index];
-  return fn ? fn : static_target;
+  // A target this translation unit did not compile (Highway included before qnt
+  // without HWY_WANT_AVX3_DL): the next one in the table, a subset of its features.
+  for (size_t i = index; i < sizeof(table) / sizeof(table[0]); ++i)
+    if (table[i]) return table[i];
+  return static_target;
 #endif
 }
 

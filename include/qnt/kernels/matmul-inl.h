@@ -11,11 +11,15 @@
 #define QNT_KERNELS_MATMUL_INL_H_
 #endif
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "codec-inl.h"
+#include "codecs-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qnt {
@@ -161,70 +165,224 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
   }
 }
 
-// Columns of x quantized per pass of the integer matvec (8 KiB of int16 on the stack).
+// ---------------------------------------------------------------------------
+// Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
+// columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
+// product of weight codes with activation codes is exact in int32.
+
+inline constexpr size_t kXGroup = 32;
+
+// acc + the products of one vector of weight codes w (int8, or uint8 below 128)
+// with as many int8 activation codes x, summed in int32 lanes. Which lane gets
+// which product is the hardware's choice: callers pass the slice of one unit,
+// whose products are all summed anyway.
+template <class D8, class TW>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> DotI8(D8 d8, const TW* HWY_RESTRICT w, const int8_t* HWY_RESTRICT x,
+                                                       hn::Vec<hn::Repartition<int32_t, D8>> acc) {
+  const hn::Rebind<TW, D8> dw;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
+  // u8 x s8 products: |w| and x with w's sign when w is signed (|w| <= 128 and
+  // |x| <= 127 keep maddubs' int16 pair sums from saturating).
+  auto vw = hn::LoadU(dw, w).raw;
+  auto vx = hn::LoadU(d8, x).raw;
+  if constexpr (sizeof(vw) == 16) {
+    if constexpr (std::is_signed_v<TW>) vx = _mm_sign_epi8(vx, vw), vw = _mm_abs_epi8(vw);
+#if HWY_TARGET <= HWY_AVX3_DL
+    acc.raw = _mm_dpbusd_epi32(acc.raw, vw, vx);
+#else
+    acc.raw = _mm_add_epi32(acc.raw, _mm_madd_epi16(_mm_maddubs_epi16(vw, vx), _mm_set1_epi16(1)));
+#endif
+  } else {
+#if HWY_TARGET <= HWY_AVX2  // 256-bit vectors exist only from AVX2 on
+    if constexpr (std::is_signed_v<TW>) vx = _mm256_sign_epi8(vx, vw), vw = _mm256_abs_epi8(vw);
+#if HWY_TARGET <= HWY_AVX3_DL
+    acc.raw = _mm256_dpbusd_epi32(acc.raw, vw, vx);
+#else
+    acc.raw = _mm256_add_epi32(acc.raw, _mm256_madd_epi16(_mm256_maddubs_epi16(vw, vx), _mm256_set1_epi16(1)));
+#endif
+#endif
+  }
+  return acc;
+#elif HWY_TARGET == HWY_NEON && defined(__ARM_FEATURE_DOTPROD)
+  const auto vw = hn::BitCast(d8, hn::LoadU(dw, w)).raw;
+  const auto vx = hn::LoadU(d8, x).raw;
+  if constexpr (sizeof(vw) == 16) acc.raw = vdotq_s32(acc.raw, vw, vx);
+  else acc.raw = vdot_s32(acc.raw, vw, vx);
+  return acc;
+#elif HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
+  return svdot_s32(acc, hn::BitCast(d8, hn::LoadU(dw, w)), hn::LoadU(d8, x));
+#else
+  (void)dw;
+  const hn::Repartition<int16_t, D8> d16;
+  const hn::Repartition<int32_t, D8> d32;
+  auto aux = hn::Zero(d32);
+  for (size_t i = 0; i < hn::Lanes(d8); i += hn::Lanes(d16)) {
+    const auto a = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<TW, decltype(d16)>(), w + i));
+    const auto b = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<int8_t, decltype(d16)>(), x + i));
+    acc = hn::ReorderWidenMulAccumulate(d32, a, b, acc, aux);
+  }
+  return hn::Add(acc, aux);
+#endif
+}
+
+// Columns of x quantized per pass: a multiple of both the block and the group
+// (8 KiB of int8 on the stack), so that groups never straddle passes.
 template <class F>
-inline constexpr size_t kIntChunk = F::block_size >= 4096 ? F::block_size : 4096 / F::block_size * F::block_size;
+inline constexpr size_t kIntChunk = [] {
+  size_t lcm = F::block_size;
+  while (lcm % kXGroup != 0) lcm *= 2;  // block sizes are multiples of 8
+  return lcm >= 8192 ? lcm : 8192 / lcm * lcm;
+}();
+
+// The bias of the codes the dot products see (value = scale * (code - bias)): wide
+// codes went down by 128.
+template <class C>
+inline constexpr int kDotBias = C::kBias - (C::kWide ? 128 : 0);
+
+// Whether the matvec needs each unit's sum of activations: for offsets.
+template <class C>
+inline constexpr bool kNeedsXSums = C::kOffset;
+
+// |kDotBias| in every byte, halved when it is 128 (DotI8 takes unsigned codes below
+// 128): dotted with a unit's activation codes, the bias term, which all rows share.
+template <class C>
+inline constexpr bool kHalvedBias = kDotBias<C> <= -128 || kDotBias<C> >= 128;
+template <class C>
+alignas(32) inline constexpr std::array<uint8_t, 32> kBiasBytes = [] {
+  std::array<uint8_t, 32> bytes{};
+  for (auto& b : bytes) b = uint8_t((kDotBias<C> < 0 ? -kDotBias<C> : kDotBias<C>) >> (kHalvedBias<C> ? 1 : 0));
+  return bytes;
+}();
+
+// x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
+// element moves by at most half a step). Per codec unit u of U columns: xs[u], its
+// group's step, and xsum[u], the unit's sum of codes times that step.
+template <size_t U, bool kSums>
+HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
+                          float* HWY_RESTRICT xsum) {
+  for (size_t begin = 0; begin < len; begin += kXGroup) {
+    const size_t end = len - begin < kXGroup ? len : begin + kXGroup;
+    float amax = 0;
+    for (size_t i = begin; i < end; ++i) amax = max(amax, abs(x[i]));
+    const float inv = amax > 0 ? 127.f / amax : 0.f, step = amax / 127.f;
+    for (size_t i = begin; i < end; ++i) xq[i] = int8_t(clamp(rne(x[i] * inv), -127, 127));
+    for (size_t u = begin / U; u < end / U; ++u) {
+      xs[u] = step;
+      if constexpr (kSums) {
+        int sum = 0;
+        for (size_t i = 0; i < U; ++i) sum += xq[u * U + i];
+        xsum[u] = float(sum) * step;
+      }
+    }
+  }
+}
+
+// For one weight row's block: comb[k] = weight scale * activation step of each unit
+// k, and acc += the units' offset terms, offset * (sum of x over the unit).
+template <class C, class DU, class V>
+HWY_INLINE void UnitScales(DU du, const CodesBuffer<C>& buf, const float* HWY_RESTRICT xs,
+                           const float* HWY_RESTRICT xsum, float* HWY_RESTRICT comb, V& acc) {
+  if constexpr (C::kSize == C::kUnit) {  // one unit: scalars (the caller forms its scale)
+    (void)comb, (void)xs;
+    if constexpr (kNeedsXSums<C>) acc = hn::Add(acc, hn::Set(du, buf.offset[0] * xsum[0]));
+    return;
+  }
+  for (size_t k = 0; k < C::kSize / C::kUnit; k += hn::Lanes(du)) {
+    hn::StoreU(hn::Mul(hn::LoadU(du, buf.scale + k), hn::LoadU(du, xs + k)), du, comb + k);
+    if constexpr (kNeedsXSums<C>) acc = hn::MulAdd(hn::LoadU(du, buf.offset + k), hn::LoadU(du, xsum + k), acc);
+  }
+}
+
+// Four weight rows (rows[j]: their blocks of this pass) times the quantized x:
+// out[j] = the four dot products. The activation codes are loaded once for all
+// four rows.
+template <class F>
+HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t cb, const int8_t* HWY_RESTRICT xq,
+                           const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U;
+  using TW = std::conditional_t<C::kWide, int8_t, typename C::code_t>;
+  // A unit's codes (at most 32) per load: the codecs store them at least that wide.
+  const hn::CappedTag<int8_t, (U < 32 ? U : 32)> d8;
+  const hn::Repartition<int32_t, decltype(d8)> d32;
+  const hn::Repartition<float, decltype(d32)> df;
+  const hn::CappedTag<float, PowerOfTwoIn(NU)> du;
+  // One prefetch per cache line of each row, far enough ahead to cover memory latency.
+  constexpr size_t kLine = 64, kAhead = 1024;
+  constexpr size_t kEvery = [] {  // a power of two, so that the test is a mask
+    size_t e = 1;
+    while (2 * e * sizeof(typename F::block) <= kLine) e *= 2;
+    return e;
+  }();
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df);
+  auto o0 = hn::Zero(du), o1 = hn::Zero(du), o2 = hn::Zero(du), o3 = hn::Zero(du);
+  CodesBuffer<C> buf[4];
+  HWY_ALIGN float comb[4][NU];
+  for (size_t b = 0; b < cb; ++b) {
+    for (size_t j = 0; j < 4; ++j) {
+      if ((b & (kEvery - 1)) == 0) hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[j] + b) + kAhead);
+      C::Codes(rows[j][b], buf[j]);
+      if constexpr (C::kWide)
+        for (auto& c : buf[j].codes) c = uint8_t(c ^ 0x80);
+    }
+    UnitScales<C>(du, buf[0], xs + b * NU, xsum + b * NU, comb[0], o0);
+    UnitScales<C>(du, buf[1], xs + b * NU, xsum + b * NU, comb[1], o1);
+    UnitScales<C>(du, buf[2], xs + b * NU, xsum + b * NU, comb[2], o2);
+    UnitScales<C>(du, buf[3], xs + b * NU, xsum + b * NU, comb[3], o3);
+    const TW* w0 = reinterpret_cast<const TW*>(buf[0].codes);
+    const TW* w1 = reinterpret_cast<const TW*>(buf[1].codes);
+    const TW* w2 = reinterpret_cast<const TW*>(buf[2].codes);
+    const TW* w3 = reinterpret_cast<const TW*>(buf[3].codes);
+    for (size_t k = 0; k < NU; ++k) {
+      const int8_t* xu = xq + (b * NU + k) * U;
+      // The bias term: -bias * (sum of the unit's activation codes), exact in int32.
+      auto i0 = hn::Zero(d32);
+      if constexpr (kDotBias<C> != 0) {
+        for (size_t v = 0; v < U; v += hn::Lanes(d8)) i0 = DotI8(d8, kBiasBytes<C>.data(), xu + v, i0);
+        if constexpr (kHalvedBias<C>) i0 = hn::Add(i0, i0);
+        if constexpr (kDotBias<C> > 0) i0 = hn::Neg(i0);
+      }
+      auto i1 = i0, i2 = i0, i3 = i0;
+      for (size_t v = k * U; v < k * U + U; v += hn::Lanes(d8), xu += hn::Lanes(d8)) {
+        i0 = DotI8(d8, w0 + v, xu, i0);
+        i1 = DotI8(d8, w1 + v, xu, i1);
+        i2 = DotI8(d8, w2 + v, xu, i2);
+        i3 = DotI8(d8, w3 + v, xu, i3);
+      }
+      const auto scale = [&](size_t j) { return NU == 1 ? buf[j].scale[0] * xs[b] : comb[j][k]; };
+      f0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, scale(0)), f0);
+      f1 = hn::MulAdd(hn::ConvertTo(df, i1), hn::Set(df, scale(1)), f1);
+      f2 = hn::MulAdd(hn::ConvertTo(df, i2), hn::Set(df, scale(2)), f2);
+      f3 = hn::MulAdd(hn::ConvertTo(df, i3), hn::Set(df, scale(3)), f3);
+    }
+  }
+  out[0] = SumLanes(df, f0) + SumLanes(du, o0), out[1] = SumLanes(df, f1) + SumLanes(du, o1);
+  out[2] = SumLanes(df, f2) + SumLanes(du, o2), out[3] = SumLanes(df, f3) + SumLanes(du, o3);
+}
 
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec.
-// x is quantized once per pass to int16 with one scale per codec unit (at most 32
-// weights), which keeps its error near 2^-16 of each unit's largest magnitude; each
-// unit's dot product is then exact in int32 (widening multiply-add of int16 pairs)
-// and is scaled once by weight scale * activation scale. Offsets (affine formats,
-// the k-quants' mins) need only the sum of each unit's activation codes.
+// Each unit's int32 sum is scaled once by weight scale * activation step; offsets
+// and biases need only the unit's sum of activation codes.
 template <class F>
 void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                float* HWY_RESTRICT y, size_t r0, size_t r1) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, U = C::kUnit, K = kIntChunk<F>;
-  // At most 16 codes per load: codecs store codes 16 or 32 bytes at a time, and a
-  // load spanning two stores would stall on store forwarding.
-  const hn::CappedTag<int16_t, (U < 16 ? U : 16)> d16;
-  const hn::Repartition<int32_t, decltype(d16)> d32;
-  const hn::Repartition<float, decltype(d16)> df;
-  const hn::Rebind<typename C::code_t, decltype(d16)> dc;
-  HWY_ALIGN int16_t xq[K];
+  HWY_ALIGN int8_t xq[K];
   float xs[K / U];
-  float xsum[C::kOffset ? K / U : 1];
+  float xsum[kNeedsXSums<C> ? K / U : 1];
   const size_t nb = cols / B;
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
-
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B;
-    const float* xc = x + c0 * B;
-    for (size_t u = 0; u < cb * B / U; ++u) {
-      float amax = 0;
-      for (size_t i = 0; i < U; ++i) amax = max(amax, abs(xc[u * U + i]));
-      const float inv = amax > 0 ? 32767.f / amax : 0.f;
-      int32_t sum = 0;
-      for (size_t i = 0; i < U; ++i) {
-        const int q = clamp(rne(xc[u * U + i] * inv), -32767, 32767);
-        xq[u * U + i] = int16_t(q);
-        sum += q;
-      }
-      xs[u] = amax / 32767.f;
-      if constexpr (C::kOffset) xsum[u] = float(sum);
-    }
-    for (size_t r = r0; r < r1; ++r) {
-      auto acc = hn::Zero(df);
-      float off = 0.f;
-      const typename F::block* row = w + r * nb + c0;
-      for (size_t b = 0; b < cb; ++b) {
-        if (b + 8 < cb) hwy::Prefetch(row + b + 8);
-        CodesBuffer<C> buf;
-        C::Codes(row[b], buf);
-        for (size_t k = 0; k < B / U; ++k) {
-          const size_t u = b * (B / U) + k;
-          auto sum0 = hn::Zero(d32), sum1 = hn::Zero(d32);
-          for (size_t i = 0; i < U; i += hn::Lanes(d16)) {
-            auto a = hn::PromoteTo(d16, hn::LoadU(dc, buf.codes + k * U + i));
-            if constexpr (C::kBias != 0) a = hn::Sub(a, hn::Set(d16, int16_t(C::kBias)));
-            sum0 = hn::ReorderWidenMulAccumulate(d32, a, hn::Load(d16, xq + u * U + i), sum0, sum1);
-          }
-          acc = hn::MulAdd(hn::ConvertTo(df, hn::Add(sum0, sum1)), hn::Set(df, buf.scale[k] * xs[u]), acc);
-          if constexpr (C::kOffset) off += buf.offset[k] * xs[u] * xsum[u];
-        }
-      }
-      y[r] += SumLanes(df, acc) + off;
+    QuantizeX<U, kNeedsXSums<C>>(x + c0 * B, cb * B, xq, xs, xsum);
+    for (size_t r = r0; r < r1; r += 4) {
+      // Fewer than four rows left: the missing ones repeat the last.
+      const typename F::block* rows[4];
+      for (size_t j = 0; j < 4; ++j) rows[j] = w + (r + j < r1 ? r + j : r1 - 1) * nb + c0;
+      float out[4];
+      MatVecInt4<F>(rows, cb, xq, xs, xsum, out);
+      for (size_t j = 0; j < 4 && r + j < r1; ++j) y[r + j] += out[j];
     }
   }
 }
