@@ -2,7 +2,6 @@
 // quantize_rows is quantize row by row (whatever the threads) and checks its input.
 #include <doctest/doctest.h>
 
-#include <qnt/core/rows.hpp>
 #include <qnt/qnt.hpp>
 
 #include <cstdlib>

@@ -10,7 +10,6 @@
 //   qnt-bench [--formats q4_0,q4_K,...] [--threads N] [--size ROWSxCOLS]
 //             [--csv | --json] [--svg FILE] [--quiet] [--quick]
 // --quick uses small buffers: a functional check, its figures mean little.
-#include <qnt/core/rows.hpp>
 #include <qnt/qnt.hpp>
 
 #include <algorithm>

@@ -13,6 +13,7 @@
 
 #include "../core/api.hpp"
 #include "../core/exec.hpp"
+#include "../core/rows.hpp"  // quantize_rows: threads, like the kernels
 
 // Highway leaves out AVX3_DL (AVX-512 with VNNI) unless asked; its int8 dot
 // products are what the integer matvec runs on. This takes effect only if
