@@ -295,9 +295,10 @@ HWY_INLINE void UnitScales(DU du, const CodesBuffer<C>& buf, const float* HWY_RE
 
 // Four weight rows (rows[j]: their blocks of this pass) times the quantized x:
 // out[j] = the four dot products. The activation codes are loaded once for all
-// four rows.
+// four rows. `ahead`: how many blocks further the next four rows' same blocks lie
+// (0 if there are none), fetched meanwhile.
 template <class F>
-HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t cb, const int8_t* HWY_RESTRICT xq,
+HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t ahead, size_t cb, const int8_t* HWY_RESTRICT xq,
                            const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U;
@@ -307,8 +308,9 @@ HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t cb, cons
   const hn::Repartition<int32_t, decltype(d8)> d32;
   const hn::Repartition<float, decltype(d32)> df;
   const hn::CappedTag<float, PowerOfTwoIn(NU)> du;
-  // One prefetch per cache line of each row, far enough ahead to cover memory latency.
-  constexpr size_t kLine = 64, kAhead = 1024;
+  // Every cache line of the next four rows, one tile ahead: four streams read at once
+  // are more than the hardware prefetcher keeps ahead of on its own.
+  constexpr size_t kLine = 64;
   constexpr size_t kEvery = [] {  // a power of two, so that the test is a mask
     size_t e = 1;
     while (2 * e * sizeof(typename F::block) <= kLine) e *= 2;
@@ -320,7 +322,9 @@ HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t cb, cons
   HWY_ALIGN float comb[4][NU];
   for (size_t b = 0; b < cb; ++b) {
     for (size_t j = 0; j < 4; ++j) {
-      if ((b & (kEvery - 1)) == 0) hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[j] + b) + kAhead);
+      if ((b & (kEvery - 1)) == 0)
+        for (size_t o = 0; o < sizeof(typename F::block); o += kLine)
+          hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[j] + b + ahead) + o);
       C::Codes(rows[j][b], buf[j]);
       if constexpr (C::kWide)
         for (auto& c : buf[j].codes) c = uint8_t(c ^ 0x80);
@@ -381,7 +385,7 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
       const typename F::block* rows[4];
       for (size_t j = 0; j < 4; ++j) rows[j] = w + (r + j < r1 ? r + j : r1 - 1) * nb + c0;
       float out[4];
-      MatVecInt4<F>(rows, cb, xq, xs, xsum, out);
+      MatVecInt4<F>(rows, r + 8 <= r1 ? 4 * nb : 0, cb, xq, xs, xsum, out);
       for (size_t j = 0; j < 4 && r + j < r1; ++j) y[r + j] += out[j];
     }
   }
