@@ -16,12 +16,7 @@
 
 namespace {
 
-// Threads for a test call. QNT_TEST_ONE_THREAD=1 (set by tools/cross-test) keeps every
-// call on the calling thread: user-mode emulators may not run threads.
-unsigned threads(unsigned wanted) {
-  const char* one = std::getenv("QNT_TEST_ONE_THREAD");
-  return one && *one == '1' ? 1u : wanted;
-}
+using qnt_test::threads;
 
 // Runs fn() once per compiled and supported target, with dispatch forced to it.
 template <class Fn>

@@ -101,7 +101,8 @@ TEST_CASE("quantizers: lower error than GGUF's reference quantizers on synthetic
       if (!ref) return;
       std::vector<typename F::block> b(n / F::block_size);
       std::vector<float> y(n);
-      REQUIRE(qnt::quantize_rows<F>(x.data(), b.data(), qnt_quality::kRows, qnt_quality::kCols) == qnt::status::ok);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), b.data(), qnt_quality::kRows, qnt_quality::kCols, nullptr,
+                                    {.threads = qnt_test::threads(0)}) == qnt::status::ok);
       REQUIRE(qnt::dequantize<F>(b.data(), y.data(), n) == qnt::status::ok);
       const double e = qnt_quality::rel_rmse(x.data(), y.data(), n);
       CAPTURE(std::string(F::name));
@@ -128,9 +129,9 @@ TEST_CASE("quantize_rows: equals quantize row by row, on any number of threads")
     for (const float* importance : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
       std::vector<typename F::block> expect(n / B);
       REQUIRE(qnt::quantize<F>(x.data(), expect.data(), n, importance ? imp_full.data() : nullptr) == qnt::status::ok);
-      for (const unsigned threads : {1u, 2u, 0u}) {
+      for (const unsigned t : {1u, 2u, 0u}) {
         std::vector<typename F::block> got(n / B);
-        REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, {.threads = threads}) ==
+        REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, {.threads = qnt_test::threads(t)}) ==
                 qnt::status::ok);
         CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
       }
@@ -169,7 +170,8 @@ TEST_CASE("quantize_rows: bad input is reported and nothing is written") {
   // A data condition in one row is reported; every row is still written.
   auto z = x;
   z[2 * cols + 5] = NAN;
-  CHECK(qnt::quantize_rows<F>(z.data(), y.data(), rows, cols, nullptr, {.threads = 2}) == qnt::status::non_finite_input);
+  CHECK(qnt::quantize_rows<F>(z.data(), y.data(), rows, cols, nullptr, {.threads = qnt_test::threads(2)}) ==
+        qnt::status::non_finite_input);
   CHECK(!unchanged());
 }
 
@@ -183,8 +185,9 @@ TEST_CASE("quantize_rows: column importance lowers the importance-weighted error
       std::vector<float> imp(cols);
       for (size_t c = 0; c < cols; ++c) imp[c] = c % 8 == 3 ? 100.f : 1.f;
       std::vector<typename F::block> plain(n / F::block_size), weighted(n / F::block_size);
-      REQUIRE(qnt::quantize_rows<F>(x.data(), plain.data(), rows, cols) == qnt::status::ok);
-      REQUIRE(qnt::quantize_rows<F>(x.data(), weighted.data(), rows, cols, imp.data()) == qnt::status::ok);
+      const qnt::exec e{.threads = qnt_test::threads(0)};
+      REQUIRE(qnt::quantize_rows<F>(x.data(), plain.data(), rows, cols, nullptr, e) == qnt::status::ok);
+      REQUIRE(qnt::quantize_rows<F>(x.data(), weighted.data(), rows, cols, imp.data(), e) == qnt::status::ok);
       std::vector<float> yp(n), yw(n);
       REQUIRE(qnt::dequantize<F>(plain.data(), yp.data(), n) == qnt::status::ok);
       REQUIRE(qnt::dequantize<F>(weighted.data(), yw.data(), n) == qnt::status::ok);
@@ -214,8 +217,9 @@ uint64_t quantized_bytes_hash() {
   std::vector<float> imp(cols);
   for (size_t c = 0; c < cols; ++c) imp[c] = float(1 + (c * 7) % 5);
   std::vector<typename F::block> b(2 * n / B);
-  qnt::quantize_rows<F>(x.data(), b.data(), rows, cols);
-  qnt::quantize_rows<F>(x.data(), b.data() + n / B, rows, cols, imp.data());
+  const qnt::exec e{.threads = qnt_test::threads(0)};
+  qnt::quantize_rows<F>(x.data(), b.data(), rows, cols, nullptr, e);
+  qnt::quantize_rows<F>(x.data(), b.data() + n / B, rows, cols, imp.data(), e);
   uint64_t h = 0xcbf29ce484222325ull;
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
   for (size_t i = 0; i < b.size() * sizeof(typename F::block); ++i) h = (h ^ p[i]) * 0x100000001b3ull;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -20,6 +21,13 @@ using qnt_synthetic::dist;
 using qnt_synthetic::dist_name;
 using qnt_synthetic::rng;
 using qnt_synthetic::weights;
+
+// Threads for a test call. QNT_TEST_ONE_THREAD=1 (set by tools/cross-test) keeps every
+// call on the calling thread: user-mode emulators may not run threads.
+inline unsigned threads(unsigned wanted) {
+  const char* one = std::getenv("QNT_TEST_ONE_THREAD");
+  return one && *one == '1' ? 1u : wanted;
+}
 
 inline double rel_rmse(const float* a, const float* b, size_t n) {
   double e = 0, s = 0;
