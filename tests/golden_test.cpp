@@ -39,12 +39,16 @@ void check_golden(int& files) {
   for (size_t i = 0; i < n; ++i) differ += !qnt_test::same_bits(y[i], g.dequant[i]);
   CHECK_MESSAGE(differ == 0, differ, " of ", n, " dequantized values differ in their bits");
 
+  // Both searches: no worse than the reference on the whole, nor much worse on any row.
+  for (const auto how : {qnt::effort::fast, qnt::effort::thorough}) {
+  const std::string effort_name = how == qnt::effort::fast ? "fast" : "thorough";
+  CAPTURE(effort_name);
   std::vector<typename F::block> q(n / F::block_size);
-  REQUIRE(qnt::quantize<F>(g.input.data(), q.data(), n) == qnt::status::ok);
+  REQUIRE(qnt::quantize<F>(g.input.data(), q.data(), n, nullptr, how) == qnt::status::ok);
   std::vector<float> back(n);
   qnt::dequantize<F>(q.data(), back.data(), n);
   const double err = qnt_test::rel_rmse(g.input.data(), back.data(), n);
-  MESSAGE(g.type, ": rel-RMSE ", err, " (reference ", g.ref_rel_rmse, ")");
+  MESSAGE(g.type, " ", effort_name, ": rel-RMSE ", err, " (reference ", g.ref_rel_rmse, ")");
   CHECK(err <= g.ref_rel_rmse * 1.0001);
 
   // Each row on its own: no row may be much worse than the reference's (the whole
@@ -56,6 +60,7 @@ void check_golden(int& files) {
     const double ref = qnt_test::rel_rmse(in, g.dequant.data() + r * g.cols, g.cols);
     CAPTURE(r);
     CHECK(ours <= ref * 1.02 + 1e-7);
+  }
   }
 }
 

@@ -14,6 +14,19 @@
 
 namespace qnt {
 
+// How hard a quantizer searches for the block of least error. Both are exact
+// functions of the input: the same bytes on every CPU, target and thread count.
+enum class effort : uint8_t {
+  // The reference quantizer's own scale (from the block's extreme weights), refined
+  // by weighted least squares on its codes; each candidate is kept only if its
+  // error is lower. No worse than GGUF's reference quantizers, and many times faster.
+  fast,
+  // Exhaustive walks over every scale at which a code changes, and for the k-quants
+  // a joint search of the integer sub-block scales and the super-scales: the least
+  // error qnt can find, for files made once and used often.
+  thorough,
+};
+
 // What a format tag provides. `encode` receives finite weights and finite,
 // non-negative importance (never null); `decode` is the format's specification.
 template <class F>
@@ -22,7 +35,7 @@ concept block_format = requires(const typename F::block& cb, typename F::block& 
   { F::name } -> std::convertible_to<std::string_view>;
   { F::max_magnitude } -> std::convertible_to<float>;
   { F::decode(cb, y) };
-  { F::encode(x, x, b) } -> std::same_as<status>;
+  { F::encode(x, x, b, effort::fast) } -> std::same_as<status>;
 } && std::is_trivially_copyable_v<typename F::block>;
 
 template <block_format F>
@@ -37,19 +50,36 @@ constexpr bool valid_importance(float v) { return v >= 0 && is_finite(v); }
 template <block_format F>
 inline constexpr float max_magnitude = min(float(F::max_magnitude), 0x1p126f);
 
-// Quantizes one block of F::block_size weights. NaN weights are encoded as 0 and
-// +-Inf as +-FLT_MAX (reported as status::non_finite_input); then weights beyond
-// max_magnitude<F> are clamped to it (status::scale_clamped). The importance, when
-// given, must be finite and non-negative, else nothing is written.
-template <block_format F>
-constexpr status quantize_block(const float* x, typename F::block& y, const float* importance = nullptr) {
-  constexpr size_t B = F::block_size;
-  if (!x) return status::null_pointer;
-  float xs[B], w[B];
-  for (size_t i = 0; i < B; ++i) {
-    w[i] = importance ? importance[i] : 1.f;
-    if (!valid_importance(w[i])) return status::invalid_importance;
+// All n importance weights valid? One branch-free pass.
+constexpr bool valid_importance(const float* w, size_t n) {
+  bool valid = true;
+  for (size_t i = 0; i < n; ++i) valid &= valid_importance(w[i]);
+  return valid;
+}
+
+namespace detail {
+// Importance 1 for every weight, for calls without importance.
+template <size_t B>
+struct unit_importance {
+  float w[B];
+  constexpr unit_importance() : w() {
+    for (size_t i = 0; i < B; ++i) w[i] = 1.f;
   }
+};
+template <size_t B>
+inline constexpr unit_importance<B> ones{};
+
+// Encodes one block of checked arguments (w: valid, never null). NaN weights are
+// encoded as 0 and +-Inf as +-FLT_MAX (status::non_finite_input); then weights
+// beyond max_magnitude<F> are clamped to it (status::scale_clamped).
+template <block_format F>
+constexpr status encode_block(const float* x, const float* w, typename F::block& y, effort e) {
+  constexpr size_t B = F::block_size;
+  // Most blocks need no cleaning: one branch-free pass finds out.
+  bool clean = true;
+  for (size_t i = 0; i < B; ++i) clean &= abs(x[i]) <= max_magnitude<F>;
+  if (clean) return F::encode(x, w, y, e);
+  float xs[B];
   status st = status::ok;
   for (size_t i = 0; i < B; ++i) {
     float v = x[i];
@@ -63,7 +93,29 @@ constexpr status quantize_block(const float* x, typename F::block& y, const floa
     }
     xs[i] = v;
   }
-  return worst(st, F::encode(xs, w, y));
+  return worst(st, F::encode(xs, w, y, e));
+}
+
+// n / F::block_size blocks, arguments checked; `w` null means importance 1.
+template <block_format F>
+constexpr status encode_blocks(const float* x, const float* w, typename F::block* y, size_t n, effort e) {
+  constexpr size_t B = F::block_size;
+  status st = status::ok;
+  for (size_t b = 0; b < n / B; ++b) st = worst(st, encode_block<F>(x + b * B, w ? w + b * B : ones<B>.w, y[b], e));
+  return st;
+}
+}  // namespace detail
+
+// Quantizes one block of F::block_size weights (non-finite and too large weights as
+// in detail::encode_block). The importance, when given, must be finite and
+// non-negative, else nothing is written.
+template <block_format F>
+constexpr status quantize_block(const float* x, typename F::block& y, const float* importance = nullptr,
+                                effort e = effort::fast) {
+  constexpr size_t B = F::block_size;
+  if (!x) return status::null_pointer;
+  if (importance && !valid_importance(importance, B)) return status::invalid_importance;
+  return detail::encode_block<F>(x, importance ? importance : detail::ones<B>.w, y, e);
 }
 
 // Decodes one block: the format's scalar reference, bit-exact with GGUF.
@@ -75,18 +127,14 @@ constexpr void dequantize_block(const typename F::block& x, float* y) {
 // Quantizes n weights (a multiple of F::block_size) into n / F::block_size blocks.
 // `importance` (optional, n entries) weighs each weight's squared error.
 template <block_format F>
-constexpr status quantize(const float* x, typename F::block* y, size_t n, const float* importance = nullptr) {
+constexpr status quantize(const float* x, typename F::block* y, size_t n, const float* importance = nullptr,
+                          effort e = effort::fast) {
   constexpr size_t B = F::block_size;
   if (n % B != 0) return status::invalid_size;
   if (n == 0) return status::ok;
   if (!x || !y) return status::null_pointer;
-  if (importance)
-    for (size_t i = 0; i < n; ++i)
-      if (!valid_importance(importance[i])) return status::invalid_importance;
-  status st = status::ok;
-  for (size_t b = 0; b < n / B; ++b)
-    st = worst(st, quantize_block<F>(x + b * B, y[b], importance ? importance + b * B : nullptr));
-  return st;
+  if (importance && !valid_importance(importance, n)) return status::invalid_importance;
+  return detail::encode_blocks<F>(x, importance, y, n, e);
 }
 
 namespace detail {

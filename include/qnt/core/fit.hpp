@@ -60,6 +60,17 @@ struct stored_scale {
   }
 };
 
+// The stored scale for a least-squares optimum `target` found from the codes of the
+// stored scale `from` (both on the normalized axis). Where the scale type is too
+// coarse to move (bf16 scales of large groups), the neighbour of `from` on the side
+// of the optimum: the optimum lies between the two.
+template <scale_cell Scale>
+constexpr stored_scale<Scale> refit_scale(float target, const stored_scale<Scale>& from, float p) {
+  const stored_scale<Scale> s(target, p);
+  if (s.stored != from.stored || from.stored == 0 || target == from.dn) return s;
+  return stored_scale<Scale>(Scale::neighbour(from.stored, (target > from.dn) == (from.stored > 0) ? 1 : -1) * p, p);
+}
+
 // The block on the normalized axis.
 template <size_t n>
 struct normalized {
@@ -178,6 +189,60 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
   return s.best;
 }
 
+// The fast search (effort::fast): the reference's scale, which maps the extreme
+// weight onto the end of the code range, and the least-squares scale for its codes;
+// the better of the two. Codes come from multiplying by the inverse scale, in
+// branch-free element-wise loops with sums in pairwise_sum's fixed order, so
+// compilers vectorize them and every build writes the same bytes. Writes the codes
+// (q in [qmin, qmax]) and returns the scale to store.
+
+// One candidate: codes for the decoded scale dn (normalized axis), their weighted
+// squared error and the sums of the least-squares scale for those codes.
+struct lsq_pass {
+  float err = 0, xq = 0, qq = 0;
+};
+
+template <size_t n>
+constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, float qmin, float qmax, float* q) {
+  const float id = dn != 0 ? 1.f / dn : 0.f;
+  float e[n], xq[n], qq[n];
+  for (size_t i = 0; i < n; ++i) {
+    q[i] = round_clamped(x[i] * id, qmin, qmax);
+    const float r = x[i] - dn * q[i], wq = w[i] * q[i];
+    e[i] = w[i] * r * r, xq[i] = wq * x[i], qq[i] = wq * q[i];
+  }
+  return {pairwise_sum<n>(e), pairwise_sum<n>(xq), pairwise_sum<n>(qq)};
+}
+
+template <scale_cell Scale, size_t n>
+constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int qmax, bool& clamped, int* codes) {
+  const normalized<n> b(x);
+  const float m = signed_max(b.x, n);
+  float qa[n], qb[n];
+  const float* best = qa;
+  float d = 0;
+  if (m != 0) {
+    // GGUF's choice: the extreme weight onto qmin (q4_0, q5_0), or onto +-qmax for
+    // a symmetric code range (q8_0).
+    const float end = qmin == -qmax ? copy_sign(float(qmax), m) : float(qmin);
+    const float code_max = float(max(-qmin, qmax));
+    const stored_scale<Scale> s0(m / end, b.p);
+    const lsq_pass p0 = symmetric_pass<n>(b.x, w, s0.dn, float(qmin), float(qmax), qa);
+    d = s0.stored, clamped = s0.clamped;
+    if (p0.qq > 0) {
+      const stored_scale<Scale> s1 = refit_scale<Scale>(p0.xq / p0.qq, s0, b.p);
+      if (is_finite(s1.stored * code_max)) {
+        const lsq_pass p1 = symmetric_pass<n>(b.x, w, s1.dn, float(qmin), float(qmax), qb);
+        if (p1.err < p0.err) d = s1.stored, clamped = s1.clamped, best = qb;
+      }
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) qa[i] = 0;
+  }
+  for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
+  return d;
+}
+
 // ---------------------------------------------------------------------------
 // Affine: y = d * q + m, q in [0, nmax].
 
@@ -238,6 +303,57 @@ constexpr affine_fit fit_affine(const float* x, const float* w, int nmax, bool& 
   return best;
 }
 
+// The fast affine search: the reference's (range / nmax, min), and the two-parameter
+// least-squares fit on its codes; the better of the two (as fit_symmetric_fast).
+// The sums of x are taken relative to the origin mn (u = x - mn), which keeps
+// them free of cancellation when the weights sit far from zero.
+struct affine_pass_sums {
+  float err = 0, w = 0, u = 0, q = 0, qq = 0, uq = 0;
+};
+
+template <size_t n>
+constexpr affine_pass_sums affine_pass(const float* x, const float* w, float dn, float mn, float nmax, float* q) {
+  const float id = dn > 0 ? 1.f / dn : 0.f;
+  float e[n], sx[n], sq[n], sqq[n], sxq[n], sw[n];
+  for (size_t i = 0; i < n; ++i) {
+    const float u = x[i] - mn;
+    q[i] = round_clamped(u * id, 0.f, nmax);
+    const float r = x[i] - (dn * q[i] + mn), wq = w[i] * q[i];
+    e[i] = w[i] * r * r, sw[i] = w[i], sx[i] = w[i] * u, sq[i] = wq, sqq[i] = wq * q[i], sxq[i] = wq * u;
+  }
+  return {pairwise_sum<n>(e), pairwise_sum<n>(sw), pairwise_sum<n>(sx), pairwise_sum<n>(sq), pairwise_sum<n>(sqq),
+          pairwise_sum<n>(sxq)};
+}
+
+struct affine_result {
+  float d = 0, m = 0;  // values to store
+};
+
+template <scale_cell Scale, size_t n>
+constexpr affine_result fit_affine_fast(const float* x, const float* w, int nmax, bool& clamped, int* codes) {
+  const normalized<n> b(x);
+  float lo = b.x[0], hi = b.x[0];
+  for (size_t i = 1; i < n; ++i) lo = min(lo, b.x[i]), hi = max(hi, b.x[i]);
+  const float top = float(nmax);
+  float qa[n], qb[n];
+  const stored_scale<Scale> d0(hi > lo ? (hi - lo) / top : 0.f, b.p), m0(lo, b.p);
+  const affine_pass_sums p0 = affine_pass<n>(b.x, w, d0.dn, m0.dn, top, qa);
+  affine_result r{d0.stored, m0.stored};
+  clamped = d0.clamped || m0.clamped;
+  const float* best = qa;
+  const float det = p0.w * p0.qq - p0.q * p0.q;
+  if (hi > lo && det > 0) {
+    const stored_scale<Scale> d1((p0.w * p0.uq - p0.u * p0.q) / det, b.p),
+        m1(m0.dn + (p0.qq * p0.u - p0.q * p0.uq) / det, b.p);
+    if (d1.stored >= 0 && is_finite(d1.stored * top + m1.stored)) {
+      const affine_pass_sums p1 = affine_pass<n>(b.x, w, d1.dn, m1.dn, top, qb);
+      if (p1.err < p0.err) r = {d1.stored, m1.stored}, clamped = d1.clamped || m1.clamped, best = qb;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
+  return r;
+}
+
 // ---------------------------------------------------------------------------
 // Code table: y = d * values[q], values sorted ascending (iq4_nl's int8 table, NF4).
 
@@ -291,6 +407,63 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
   }
   clamped = s.clamped;
   return s.best;
+}
+
+// The fast table search: the scales that map the extreme weight onto either end of
+// the table (the one of its sign only, if `positive_only`), and the least-squares
+// scale for the codes of the better one. A code is found by counting the midpoints
+// between table values below x / d, which vectorizes where a search would not.
+template <size_t n>
+constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn, int* c) {
+  const float id = dn != 0 ? 1.f / dn : 0.f;
+  float e[n], xv[n], vv[n];
+  for (size_t i = 0; i < n; ++i) c[i] = 0;
+  for (int k = 0; k + 1 < count; ++k) {
+    const float mid = 0.5f * (values[k] + values[k + 1]);
+    for (size_t i = 0; i < n; ++i) c[i] += x[i] * id >= mid ? 1 : 0;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const float v = values[c[i]], r = x[i] - dn * v, wv = w[i] * v;
+    e[i] = w[i] * r * r, xv[i] = wv * x[i], vv[i] = wv * v;
+  }
+  return {pairwise_sum<n>(e), pairwise_sum<n>(xv), pairwise_sum<n>(vv)};
+}
+
+template <scale_cell Scale, size_t n>
+constexpr float fit_table_fast(const float* x, const float* w, const float* values, int count, bool positive_only,
+                               bool& clamped, int* codes) {
+  const normalized<n> b(x);
+  const float m = signed_max(b.x, n);
+  const float code_max = max(abs(values[0]), abs(values[count - 1]));
+  int qa[n], qb[n];
+  int* best = qa;
+  int* spare = qb;
+  float d = 0, err = 0;
+  lsq_pass bp;
+  stored_scale<Scale> bs(0.f, b.p);
+  bool any = false;
+  auto offer = [&](const stored_scale<Scale>& s) {
+    if (!is_finite(s.dn) || (positive_only && s.dn < 0)) return;
+    if (!is_finite(s.stored * code_max)) return;
+    const lsq_pass p = table_pass<n>(b.x, w, values, count, s.dn, spare);
+    if (!any || p.err < err) {
+      any = true, d = s.stored, clamped = s.clamped, err = p.err, bp = p, bs = s;
+      int* t = best;
+      best = spare, spare = t;
+    }
+  };
+  if (m != 0) {
+    offer(stored_scale<Scale>(m / values[0], b.p));
+    offer(stored_scale<Scale>(m / values[count - 1], b.p));
+    if (any && bp.qq > 0) offer(refit_scale<Scale>(bp.xq / bp.qq, bs, b.p));
+  }
+  if (!any) {  // an all-zero block: the code of the value nearest 0
+    const int zero = nearest_index(values, count, 0.f);
+    for (size_t i = 0; i < n; ++i) codes[i] = zero;
+    return 0.f;
+  }
+  for (size_t i = 0; i < n; ++i) codes[i] = best[i];
+  return d;
 }
 
 }  // namespace qnt::fit

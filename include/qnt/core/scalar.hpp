@@ -39,6 +39,32 @@ constexpr int rne(float v) {
 }
 static_assert(rne(2.5f) == 2 && rne(3.5f) == 4 && rne(-2.5f) == -2 && rne(-0.5f) == 0);
 
+// The integer nearest to t (ties to even) within [lo, hi], as a float; lo and hi are
+// integers of magnitude below 2^22. Clamping first keeps t where adding and
+// subtracting 1.5 * 2^23 rounds it. Branch-free, so element-wise loops over it
+// vectorize; NaN gives lo.
+constexpr float round_clamped(float t, float lo, float hi) {
+  t = t > lo ? t : lo;
+  t = t < hi ? t : hi;
+  return (t + 12582912.f) - 12582912.f;
+}
+static_assert(round_clamped(2.5f, -8, 7) == 2 && round_clamped(-7.5f, -8, 7) == -8 && round_clamped(9.f, -8, 7) == 7);
+
+// Sum of kCount values in a fixed pairwise order (the upper part folds onto the
+// lower until one value is left; the array is overwritten). The order is part of
+// the quantizers' definition: the same bytes on every machine whether or not the
+// compiler vectorizes the loops.
+template <size_t kCount>
+constexpr float pairwise_sum(float* v) {
+  static_assert(kCount > 0);
+  for (size_t count = kCount; count > 1;) {
+    const size_t half = count / 2, rest = count - half;
+    for (size_t i = 0; i < half; ++i) v[i] += v[i + rest];
+    count = rest;
+  }
+  return v[0];
+}
+
 // C's roundf: ties away from zero (used by q8_0 / q8_1).
 constexpr int round_away(float v) {
   v = min(max(v, -4194303.f), 4194303.f);

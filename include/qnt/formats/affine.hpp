@@ -70,13 +70,19 @@ struct affine {
     }
   }
 
-  static constexpr status encode(const float* x, const float* w, block& b) {
+  static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
-    const fit::affine_fit f = fit::fit_affine<Scale, Group>(x, w, nmax, clamped);
-    b.d.set(f.d);
-    b.m.set(f.m);
     int q[Group];
-    for (size_t i = 0; i < Group; ++i) q[i] = fit::affine_code(x[i], f.d, f.m, nmax);
+    if (e == effort::fast) {
+      const fit::affine_result f = fit::fit_affine_fast<Scale, Group>(x, w, nmax, clamped, q);
+      b.d.set(f.d);
+      b.m.set(f.m);
+    } else {
+      const fit::affine_fit f = fit::fit_affine<Scale, Group>(x, w, nmax, clamped);
+      b.d.set(f.d);
+      b.m.set(f.m);
+      for (size_t i = 0; i < Group; ++i) q[i] = fit::affine_code(x[i], f.d, f.m, nmax);
+    }
     if constexpr (Bits == 5) planes::set_all(b.qh, b.qs, q);
     else planes::set_all(nullptr, b.qs, q);
     return clamped ? status::scale_clamped : status::ok;

@@ -34,12 +34,16 @@ struct iq4_nl {
     for (size_t i = 0; i < 32; ++i) y[i] = d * float(detail::kv_nl[planes::get(nullptr, b.qs, i)]);
   }
 
-  static constexpr status encode(const float* x, const float* w, block& b) {
+  static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
-    const fit::symmetric_fit f = fit::fit_table<f16, 32>(x, w, detail::kv_nl_f, 16, false, clamped);
-    b.d.set(f.d);
     int q[32];
-    for (size_t i = 0; i < 32; ++i) q[i] = fit::table_code(detail::kv_nl_f, 16, x[i], f.d);
+    if (e == effort::fast) {
+      b.d.set(fit::fit_table_fast<f16, 32>(x, w, detail::kv_nl_f, 16, false, clamped, q));
+    } else {
+      const fit::symmetric_fit f = fit::fit_table<f16, 32>(x, w, detail::kv_nl_f, 16, false, clamped);
+      b.d.set(f.d);
+      for (size_t i = 0; i < 32; ++i) q[i] = fit::table_code(detail::kv_nl_f, 16, x[i], f.d);
+    }
     planes::set_all(nullptr, b.qs, q);
     return clamped ? status::scale_clamped : status::ok;
   }

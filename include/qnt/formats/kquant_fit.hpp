@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../core/api.hpp"
 #include "../core/fit.hpp"
 #include "../core/sweep.hpp"
 #include "../core/scalar.hpp"
@@ -88,18 +89,32 @@ inline constexpr float kAffineSpan = 1.5f;
 // Rounds of alternating sub-block choice and super-scale refit (most blocks settle
 // in two or three).
 inline constexpr int kRefits = 6;
+// Candidates the fast fits evaluate per sub-block, and rounds of the super-scale
+// refit.
+inline constexpr int kFastRefits = 2;
+// Scales the fast affine sub-block fit rounds at: range / (nmax + kFastStart0 +
+// k kFastStartStep), k < kFastStarts.
+inline constexpr int kFastStarts = 5;
+inline constexpr float kFastStart0 = -0.6f, kFastStartStep = 0.3f;
+
+// The integers a sub-block scale or min may take, given its ideal value t in units
+// of the super-scale: the two that bracket t (fast), or the nearest and two either
+// side of it (thorough); within [lo, hi].
+struct int_range {
+  int first, last;
+};
+constexpr int_range choices(float t, int lo, int hi, effort e) {
+  t = t > float(lo) ? t : float(lo);  // NaN: lo
+  t = t < float(hi) ? t : float(hi);
+  if (e == effort::thorough) return {max(rne(t) - 2, lo), min(rne(t) + 2, hi)};
+  int below = int(t);
+  if (float(below) > t) --below;
+  return {below, min(below + 1, hi)};
+}
+constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 
 // Largest number of level changes the walks of one sub-block may visit.
 inline constexpr size_t kSubEvents = 32 * 40;
-
-// The integer nearest to t (ties to even) within [0, top], as a float. Clamping
-// first keeps t below 2^22, where adding and subtracting 1.5 * 2^23 rounds it;
-// unlike rne() this form has no branches, so loops over it vectorize.
-constexpr float nearest_level(float t, float top) {
-  t = t < 0.f ? 0.f : t;
-  t = t > top ? top : t;
-  return (t + 12582912.f) - 12582912.f;
-}
 
 // A sub-block's optimal float scale and min (min <= 0, returned negated), from the
 // walk over inverse scales around the one that spans its range with nmax steps.
@@ -128,13 +143,43 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
   return {best.d, -best.m};
 }
 
-// Sum of kCount values (a power of two) in a fixed pairwise order, the same on every
-// machine whether or not the compiler vectorizes it.
-template <int kCount>
-constexpr float pairwise_sum(float* v) {
-  for (int half = kCount / 2; half >= 1; half /= 2)
-    for (int i = 0; i < half; ++i) v[i] += v[i + half];
-  return v[0];
+// The fast sub-block fit (effort::fast): codes rounded from the minimum at a few
+// scales around the one that spans the range in nmax steps, and for each the
+// least-squares (scale, min) of those codes; the best of these, by an error that
+// follows from the sums in closed form (codes re-rounded for that fit can only do
+// better).
+template <int kSub>
+constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax) {
+  float lo = 0, hi = x[0];
+  for (int i = 0; i < kSub; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
+  if (!(hi > lo)) return {0.f, -lo};
+  // Sums relative to the minimum (fit::affine_pass_sums), so the least-squares
+  // fits and their closed-form errors do not cancel.
+  float uu[kSub], q[kSub];
+  for (int i = 0; i < kSub; ++i) uu[i] = w[i] * (x[i] - lo) * (x[i] - lo);
+  const float suu = pairwise_sum<kSub>(uu), range = hi - lo;
+  affine_sub best{range / float(nmax), -lo};
+  float best_err = -1;
+  for (int k = 0; k < kFastStarts; ++k) {
+    const float d = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
+    const fit::affine_pass_sums p = fit::affine_pass<kSub>(x, w, d, lo, float(nmax), q);
+    if (k == 0 || p.err < best_err) best = {d, -lo}, best_err = p.err;
+    // With a single code value in use (a constant sub-block) only the scale is fitted.
+    const float det = p.w * p.qq - p.q * p.q;
+    // u ~ s q + t, the min m = lo + t.
+    float s = det > 0 ? (p.w * p.uq - p.u * p.q) / det : 0.f, t = det > 0 ? (p.qq * p.u - p.q * p.uq) / det : 0.f;
+    if (!(det > 0) || lo + t > 0) {  // the format's min is never above 0
+      t = -lo;
+      const float v = p.uq + lo * p.q;  // sum w x q
+      s = p.qq > 0 ? v / p.qq : 0.f;
+    }
+    if (!(s > 0) || !is_finite(s) || !is_finite(t)) continue;
+    // Rounding can take the closed form below zero; an exact fit is zero.
+    const float err = max(suu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
+    const float m = lo + t;
+    if (err < best_err) best = {s, -m}, best_err = err;
+  }
+  return best;
 }
 
 // The nearest affine codes of a sub-block for the decoded scale dl and min ml, and
@@ -145,7 +190,7 @@ constexpr float affine_codes(const float* xn, const float* imp, int nmax, float 
   const float idl = dl > 0 ? 1.f / dl : 0.f;
   float e[kSub], c[kSub];
   for (int i = 0; i < kSub; ++i) {
-    c[i] = nearest_level((xn[i] + ml) * idl, float(nmax));
+    c[i] = round_clamped((xn[i] + ml) * idl, 0.f, float(nmax));
     const float r = xn[i] - (dl * c[i] - ml);
     e[i] = imp[i] * r * r;
   }
@@ -156,13 +201,13 @@ constexpr float affine_codes(const float* xn, const float* imp, int nmax, float 
 // For one sub-block and given super-scales (normalized axis), the integer scale and
 // min within `radius` of the ideal ones, and their codes, of least weighted error.
 constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
-                                  const affine_sub& ideal, int radius, uint8_t& sc, uint8_t& mn, uint8_t* L) {
-  const int c_sc = dn > 0 ? clamp(rne(ideal.scale / dn), 0, P.levels) : 0;
-  const int c_mn = mdn > 0 ? clamp(rne(ideal.neg_min / mdn), 0, P.levels) : 0;
+                                  const affine_sub& ideal, effort e, uint8_t& sc, uint8_t& mn, uint8_t* L) {
+  const int_range ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
+  const int_range rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
   float best = -1;
   uint8_t q[32];
-  for (int a = max(c_sc - radius, 0); a <= min(c_sc + radius, P.levels); ++a) {
-    for (int b = max(c_mn - radius, 0); b <= min(c_mn + radius, P.levels); ++b) {
+  for (int a = ra.first; a <= ra.last; ++a) {
+    for (int b = rb.first; b <= rb.last; ++b) {
       const float dl = dn * float(a), ml = mdn * float(b);
       const float err = P.sub == 16 ? affine_codes<16>(xn, imp, P.nmax, dl, ml, q) : affine_codes<32>(xn, imp, P.nmax, dl, ml, q);
       if (best < 0 || err < best) {
@@ -176,16 +221,16 @@ constexpr float choose_affine_sub(const float* xn, const float* imp, const affin
 
 // Every sub-block chosen for the super-scales (d, dmin); returns the block's error.
 constexpr float choose_affine_all(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
-                                  float dn, float mdn, affine_superblock& r) {
+                                  float dn, float mdn, effort e, affine_superblock& r) {
   float err = 0;
   for (int j = 0; j < 256 / P.sub; ++j) {
     const int o = j * P.sub;
-    err += choose_affine_sub(xn + o, imp + o, P, dn, mdn, ideal[j], 2, r.sc[j], r.mn[j], r.L + o);
+    err += choose_affine_sub(xn + o, imp + o, P, dn, mdn, ideal[j], e, r.sc[j], r.mn[j], r.L + o);
   }
   return err;
 }
 
-constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P) {
+constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P, effort e) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
   const float* xn = nb.x;
@@ -193,7 +238,10 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   affine_sub ideal[16];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < nsub; ++j) {
-    ideal[j] = fit_affine_sub(xn + j * P.sub, imp + j * P.sub, P.sub, P.nmax);
+    const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
+    ideal[j] = e == effort::thorough ? fit_affine_sub(xs, ws, P.sub, P.nmax)
+               : P.sub == 16         ? fit_affine_sub_fast<16>(xs, ws, P.nmax)
+                                     : fit_affine_sub_fast<32>(xs, ws, P.nmax);
     max_scale = max(max_scale, ideal[j].scale);
     max_min = max(max_min, ideal[j].neg_min);
   }
@@ -204,13 +252,13 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     const fit::stored_scale<f16> d(D, p), dmin(M, p);
     affine_superblock t;
     t.d = d.stored, t.dmin = dmin.stored, t.clamped = d.clamped || dmin.clamped;
-    const float err = choose_affine_all(xn, imp, P, ideal, d.dn, dmin.dn, t);
+    const float err = choose_affine_all(xn, imp, P, ideal, d.dn, dmin.dn, e, t);
     const bool better = best_err < 0 || err < best_err;
     if (better) best = t, best_err = err;
     return better;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
-  for (int iter = 0; iter < kRefits && trial(D, M); ++iter) {
+  for (int round = 1; trial(D, M) && round < refit_rounds(e); ++round) {
     // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn.
     float A = 0, B = 0, C = 0, X = 0, Y = 0;
     for (int i = 0; i < 256; ++i) {
@@ -228,12 +276,14 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
   // Each super-scale alone 2% either side (the integer scales re-round into
-  // another local optimum), its f16 neighbours, and the all-zero block, which wins
-  // where f16 cannot resolve the weights at all.
-  for (const float f : {0.98f, 1.02f}) trial(best.d * p * f, best.dmin * p), trial(best.d * p, best.dmin * p * f);
-  const float d0 = best.d, m0 = best.dmin;
-  for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p, m0 * p);
-  for (const int k : {-1, 1}) trial(best.d * p, f16::neighbour(m0, k) * p);
+  // another local optimum) and its f16 neighbours; and, for both efforts, the
+  // all-zero block, which wins where f16 cannot resolve the weights at all.
+  if (e == effort::thorough) {
+    for (const float f : {0.98f, 1.02f}) trial(best.d * p * f, best.dmin * p), trial(best.d * p, best.dmin * p * f);
+    const float d0 = best.d, m0 = best.dmin;
+    for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p, m0 * p);
+    for (const int k : {-1, 1}) trial(best.d * p, f16::neighbour(m0, k) * p);
+  }
   trial(0.f, 0.f);
   return best;
 }
@@ -247,6 +297,10 @@ struct symmetric_params {
   int sub;               // weights per sub-block (16 or 32)
   fit::level_set codes;  // code values, ascending
   int sc_lo, sc_hi;      // integer sub-block scale range; sc_lo < 0 has the larger magnitude
+  // The fast sub-block fit's scales: the extreme weight onto the most negative code
+  // value shrunk by fast_step * k, k < fast_scales (each with its least-squares scale).
+  int fast_scales;
+  float fast_step;
 };
 
 // Code values of q3_K (-4..3) and q6_K (-32..31); code index = code + 4 / + 32.
@@ -263,13 +317,14 @@ struct symmetric_superblock {
 // squared error (element-wise loops, as affine_codes). A table level is found by
 // counting the midpoints below the value, which vectorizes where a search would not.
 template <int kSub>
-constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, uint8_t* q) {
+constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, uint8_t* q,
+                                fit::lsq_pass* lsq = nullptr) {
   const float idl = dl != 0 ? 1.f / dl : 0.f;
   float e[kSub];
   int c[kSub];
   if (L.consecutive()) {
     for (int i = 0; i < kSub; ++i) {
-      const float level = nearest_level(xn[i] * idl - L.first, float(L.count - 1));
+      const float level = round_clamped(xn[i] * idl - L.first, 0.f, float(L.count - 1));
       c[i] = int(level);
       const float r = xn[i] - dl * (level + L.first);
       e[i] = imp[i] * r * r;
@@ -286,17 +341,25 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
     }
   }
   for (int i = 0; i < kSub; ++i) q[i] = uint8_t(c[i]);
+  if (lsq) {  // the sums of the least-squares scale for these codes
+    float xa[kSub], aa[kSub];
+    for (int i = 0; i < kSub; ++i) {
+      const float a = L.value(c[i]), wa = imp[i] * a;
+      xa[i] = wa * xn[i], aa[i] = wa * a;
+    }
+    lsq->xq = pairwise_sum<kSub>(xa), lsq->qq = pairwise_sum<kSub>(aa);
+  }
   return pairwise_sum<kSub>(e);
 }
 
 // For one sub-block and a given super-scale, the integer scale within `radius` of
 // the ideal one, with its codes, of least weighted error.
 constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
-                                     float ideal, int radius, int8_t& sc, uint8_t* L) {
-  const int c = dn != 0 ? clamp(rne(ideal / dn), P.sc_lo, P.sc_hi) : 0;
+                                     float ideal, effort e, int8_t& sc, uint8_t* L) {
+  const int_range ra = choices(dn != 0 ? ideal / dn : 0.f, P.sc_lo, P.sc_hi, e);
   float best = -1;
   uint8_t q[32];
-  for (int a = max(c - radius, P.sc_lo); a <= min(c + radius, P.sc_hi); ++a) {
+  for (int a = ra.first; a <= ra.last; ++a) {
     const float dl = dn * float(a);
     const float err = P.sub == 16 ? symmetric_codes<16>(xn, imp, P.codes, dl, q) : symmetric_codes<32>(xn, imp, P.codes, dl, q);
     if (best < 0 || err < best) {
@@ -307,7 +370,33 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
   return best;
 }
 
-constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P) {
+// The fast sub-block scale: the one that maps the extreme weight onto the most
+// negative code value (GGUF's choice), or the least-squares scale for its codes if
+// that fits better.
+template <int kSub>
+constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m) {
+  const fit::level_set& L = P.codes;
+  uint8_t q[kSub];
+  float xx[kSub];
+  for (int i = 0; i < kSub; ++i) xx[i] = w[i] * x[i] * x[i];
+  const float sxx = pairwise_sum<kSub>(xx);
+  float best = 0, best_err = 0;
+  for (int k = 0; k < P.fast_scales; ++k) {
+    const float d = m / (L.value(0) * (1.f - P.fast_step * float(k)));
+    fit::lsq_pass p;
+    const float err = symmetric_codes<kSub>(x, w, L, d, q, &p);
+    if (k == 0 || err < best_err) best = d, best_err = err;
+    // The least-squares scale of these codes; its error in closed form (which
+    // rounding can take below zero, where an exact fit is zero).
+    if (p.qq > 0) {
+      const float lsq = p.xq / p.qq, lsq_err = max(sxx - p.xq * lsq, 0.f);
+      if (lsq_err < best_err) best = lsq, best_err = lsq_err;
+    }
+  }
+  return best;
+}
+
+constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
   const float* xn = nb.x;
@@ -318,6 +407,12 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     const float* xs = xn + j * P.sub;
     const float m = abs(fit::signed_max(xs, P.sub));
     if (m < group_max_eps) continue;
+    if (e == effort::fast) {
+      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<16>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub))
+                             : fit_symmetric_sub_fast<32>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub));
+      if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
+      continue;
+    }
     const float span = min(0.4f * end, 8.f) + 1;
     fit::walk_result best;
     for (const float sign : {1.f, -1.f}) {
@@ -347,14 +442,14 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     float err = 0;
     for (int j = 0; j < nsub; ++j) {
       const int o = j * P.sub;
-      err += choose_symmetric_sub(xn + o, imp + o, P, d.dn, ideal[j], 2, t.sc[j], t.L + o);
+      err += choose_symmetric_sub(xn + o, imp + o, P, d.dn, ideal[j], e, t.sc[j], t.L + o);
     }
     const bool better = best_err < 0 || err < best_err;
     if (better) best = t, best_err = err;
     return better;
   };
   float D = max_scale / float(P.sc_lo);
-  for (int iter = 0; iter < kRefits && trial(D); ++iter) {
+  for (int round = 1; trial(D) && round < refit_rounds(e); ++round) {
     float sxa = 0, saa = 0;
     for (int i = 0; i < 256; ++i) {
       const float a = float(best.sc[i / P.sub]) * P.codes.value(best.L[i]);
@@ -363,9 +458,11 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     if (!(saa > 0)) break;
     D = sxa / saa;
   }
-  for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
-  const float d0 = best.d;
-  for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
+  if (e == effort::thorough) {
+    for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
+    const float d0 = best.d;
+    for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
+  }
   trial(0.f);
   return best;
 }

@@ -57,7 +57,7 @@ struct mxfp4 {
   // (floor(log2(amax)) - 2); one step down and one step up are tried as well. The
   // largest exponent used is 254, whose codes reach 12 * 2^126 ~ 2^129.6: a block
   // beyond FLT_MAX / 6 still saturates into a finite code.
-  static constexpr status encode(const float* x, const float* w, block& b) {
+  static constexpr status encode(const float* x, const float* w, block& b, effort) {
     float amax = 0;
     for (size_t i = 0; i < 32; ++i) amax = max(amax, abs(x[i]));
     uint8_t e = 0;

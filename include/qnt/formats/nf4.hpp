@@ -51,15 +51,18 @@ struct basic_nf4 {
 
   // The scale is searched around absmax (which bitsandbytes would store) and kept
   // non-negative, so the block stays valid for bitsandbytes' own kernels.
-  static constexpr status encode(const float* x, const float* w, block& b) {
+  static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
-    const fit::symmetric_fit f = fit::fit_table<Scale, Block>(x, w, detail::nf4_values, 16, true, clamped);
-    b.absmax.set(f.d);
-    for (size_t k = 0; k < Block / 2; ++k) {
-      const int hi = f.d == 0 ? detail::nf4_zero_code : fit::table_code(detail::nf4_values, 16, x[2 * k], f.d);
-      const int lo = f.d == 0 ? detail::nf4_zero_code : fit::table_code(detail::nf4_values, 16, x[2 * k + 1], f.d);
-      b.qs[k] = uint8_t(hi << 4 | lo);
+    int q[Block];
+    if (e == effort::fast) {
+      b.absmax.set(fit::fit_table_fast<Scale, Block>(x, w, detail::nf4_values, 16, true, clamped, q));
+    } else {
+      const fit::symmetric_fit f = fit::fit_table<Scale, Block>(x, w, detail::nf4_values, 16, true, clamped);
+      b.absmax.set(f.d);
+      for (size_t i = 0; i < Block; ++i)
+        q[i] = f.d == 0 ? detail::nf4_zero_code : fit::table_code(detail::nf4_values, 16, x[i], f.d);
     }
+    for (size_t k = 0; k < Block / 2; ++k) b.qs[k] = uint8_t(q[2 * k] << 4 | q[2 * k + 1]);
     return clamped ? status::scale_clamped : status::ok;
   }
 };

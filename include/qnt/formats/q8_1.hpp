@@ -29,7 +29,7 @@ struct q8_1 {
 
   // An activation type is quantized once per matrix product, so it keeps GGUF's
   // single-pass max-based rounding (and reproduces GGUF's bytes); the weights are ignored.
-  static constexpr status encode(const float* x, const float*, block& b) {
+  static constexpr status encode(const float* x, const float*, block& b, effort) {
     float amax = 0;
     for (size_t i = 0; i < 32; ++i) amax = max(amax, abs(x[i]));
     bool clamped = false;

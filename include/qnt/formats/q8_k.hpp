@@ -30,7 +30,7 @@ struct q8_k {
 
   // An activation type keeps GGUF's single-pass max-based rounding (and its exact
   // bytes): the scale takes the sign opposite to the largest-magnitude weight.
-  static constexpr status encode(const float* x, const float*, block& b) {
+  static constexpr status encode(const float* x, const float*, block& b, effort) {
     const float m = fit::signed_max(x, 256);
     if (m == 0) {
       b.d.set(0.f);

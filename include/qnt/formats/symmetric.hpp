@@ -66,12 +66,18 @@ struct symmetric {
     for (size_t i = 0; i < Group; ++i) y[i] = float(code(b, i)) * d;
   }
 
-  static constexpr status encode(const float* x, const float* w, block& b) {
+  static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
-    const fit::symmetric_fit f = fit::fit_symmetric<Scale, Group>(x, w, qmin, qmax, clamped);
-    b.d.set(f.d);
     int q[Group];
-    for (size_t i = 0; i < Group; ++i) q[i] = fit::symmetric_code(x[i], f.d, qmin, qmax) - (Bits == 8 ? 0 : qmin);
+    if (e == effort::fast) {
+      b.d.set(fit::fit_symmetric_fast<Scale, Group>(x, w, qmin, qmax, clamped, q));
+    } else {
+      const fit::symmetric_fit f = fit::fit_symmetric<Scale, Group>(x, w, qmin, qmax, clamped);
+      b.d.set(f.d);
+      for (size_t i = 0; i < Group; ++i) q[i] = fit::symmetric_code(x[i], f.d, qmin, qmax);
+    }
+    if constexpr (Bits != 8)
+      for (size_t i = 0; i < Group; ++i) q[i] -= qmin;
     if constexpr (Bits == 8) {
       for (size_t i = 0; i < Group; ++i) b.qs[i] = int8_t(q[i]);
     } else if constexpr (Bits == 5) {
