@@ -120,6 +120,45 @@ TEST_CASE("kernels: SIMD dequantize equals the scalar reference bit for bit, on 
   for_each_target([] { qnt_test::for_each_format([]<class F>() { check_dequantize<F>(); }); });
 }
 
+// The SIMD fast quantizers write the scalar reference's bytes (detail::encode_block,
+// compiled once for the baseline) on every target: blocks of every distribution,
+// with and without importance, all-zero and constant blocks, and blocks that need
+// cleaning (NaN, Inf, beyond max_magnitude), from an unaligned pointer.
+template <class F>
+void check_quantize_fast() {
+  constexpr size_t B = F::block_size;
+  std::vector<float> x;
+  for (const auto d : qnt_synthetic::all_dists) {
+    auto part = qnt_test::weights(d, 6 * B, 300 + uint64_t(d));
+    for (size_t i = 0; i < part.size(); ++i) part[i] *= std::ldexp(1.f, int(i / B) * 9 - 20);  // 2^-20 .. 2^25
+    x.insert(x.end(), part.begin(), part.end());
+  }
+  const size_t special = x.size();
+  x.resize(x.size() + 4 * B, 0.f);                             // an all-zero block
+  for (size_t i = 0; i < B; ++i) x[special + B + i] = -0.375f;  // a constant block
+  x[special + 2 * B + 3] = NAN, x[special + 2 * B + 5] = -INFINITY;
+  x[special + 3 * B + 1] = 1e38f;
+  const size_t n = x.size();
+  std::vector<float> imp(n), xu(n + 1);
+  for (size_t i = 0; i < n; ++i) imp[i] = float(1 + (i * 13) % 7), xu[i + 1] = x[i];
+  for (const float* w : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+    std::vector<typename F::block> expect(n / B), got(n / B);
+    for (size_t b = 0; b < n / B; ++b)
+      qnt::detail::encode_block<F>(x.data() + b * B, w ? w + b * B : qnt::detail::ones<B>.w, expect[b], qnt::effort::fast);
+    qnt::quantize<F>(xu.data() + 1, got.data(), n, w);
+    CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
+  }
+}
+
+TEST_CASE("kernels: SIMD fast quantizers equal the scalar reference bit for bit, on every target") {
+  for_each_target([] {
+    qnt_test::for_each_format([]<class F>() {
+      CAPTURE(std::string(F::name));
+      if constexpr (qnt::detail::has_simd_quantizer<F>) check_quantize_fast<F>();
+    });
+  });
+}
+
 TEST_CASE("kernels: matvec and matmul match a double-precision product, on every target") {
   for_each_target([] {
     qnt_test::for_each_format([]<class F>() {

@@ -40,12 +40,15 @@ constexpr float store_scale(float d, bool& clamped) {
 // Searches run on the block scaled by a power of two that brings its largest
 // magnitude into [1, 2): the scaling is exact, the search becomes independent of
 // the weights' magnitude, and sums of squares can neither overflow nor underflow.
-constexpr float normalizer(const float* x, size_t n) {
-  float amax = 0;
-  for (size_t i = 0; i < n; ++i) amax = max(amax, abs(x[i]));
+constexpr float normalizer_of(float amax) {
   const int e = int((float_bits(amax) >> 23) & 255) - 127;
   if (amax == 0) return 1.f;
   return bits_float(uint32_t(127 + clamp(-e, -126, 126)) << 23);
+}
+constexpr float normalizer(const float* x, size_t n) {
+  float amax = 0;
+  for (size_t i = 0; i < n; ++i) amax = max(amax, abs(x[i]));
+  return normalizer_of(amax);
 }
 
 // A candidate scale `dn` of the normalized block: the value stored for it (real
@@ -214,10 +217,12 @@ constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, floa
   return {pairwise_sum<n>(e), pairwise_sum<n>(xq), pairwise_sum<n>(qq)};
 }
 
-template <scale_cell Scale, size_t n>
-constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int qmax, bool& clamped, int* codes) {
-  const normalized<n> b(x);
-  const float m = signed_max(b.x, n);
+// The fast search on the normalized block xn (scale factor p, signed maximum m),
+// with `pass` computing symmetric_pass: the scalar one here, or the same arithmetic
+// in SIMD lanes (kernels/quantize-inl.h).
+template <scale_cell Scale, size_t n, class Pass>
+constexpr float symmetric_fast_search(const float* xn, float p, float m, const float* w, int qmin, int qmax,
+                                      bool& clamped, int* codes, Pass&& pass) {
   float qa[n], qb[n];
   const float* best = qa;
   float d = 0;
@@ -226,13 +231,13 @@ constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int
     // a symmetric code range (q8_0).
     const float end = qmin == -qmax ? copy_sign(float(qmax), m) : float(qmin);
     const float code_max = float(max(-qmin, qmax));
-    const stored_scale<Scale> s0(m / end, b.p);
-    const lsq_pass p0 = symmetric_pass<n>(b.x, w, s0.dn, float(qmin), float(qmax), qa);
+    const stored_scale<Scale> s0(m / end, p);
+    const lsq_pass p0 = pass(xn, w, s0.dn, float(qmin), float(qmax), qa);
     d = s0.stored, clamped = s0.clamped;
     if (p0.qq > 0) {
-      const stored_scale<Scale> s1 = refit_scale<Scale>(p0.xq / p0.qq, s0, b.p);
+      const stored_scale<Scale> s1 = refit_scale<Scale>(p0.xq / p0.qq, s0, p);
       if (is_finite(s1.stored * code_max)) {
-        const lsq_pass p1 = symmetric_pass<n>(b.x, w, s1.dn, float(qmin), float(qmax), qb);
+        const lsq_pass p1 = pass(xn, w, s1.dn, float(qmin), float(qmax), qb);
         if (p1.err < p0.err) d = s1.stored, clamped = s1.clamped, best = qb;
       }
     }
@@ -241,6 +246,13 @@ constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int
   }
   for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
   return d;
+}
+
+template <scale_cell Scale, size_t n>
+constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int qmax, bool& clamped, int* codes) {
+  const normalized<n> b(x);
+  return symmetric_fast_search<Scale, n>(b.x, b.p, signed_max(b.x, n), w, qmin, qmax, clamped, codes,
+                                         symmetric_pass<n>);
 }
 
 // ---------------------------------------------------------------------------

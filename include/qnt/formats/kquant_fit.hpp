@@ -106,10 +106,10 @@ struct int_range {
 constexpr int_range choices(float t, int lo, int hi, effort e) {
   t = t > float(lo) ? t : float(lo);  // NaN: lo
   t = t < float(hi) ? t : float(hi);
-  if (e == effort::thorough) return {max(rne(t) - 2, lo), min(rne(t) + 2, hi)};
+  if (e == effort::thorough) return {clamp(rne(t) - 2, lo, hi), clamp(rne(t) + 2, lo, hi)};
   int below = int(t);
   if (float(below) > t) --below;
-  return {below, min(below + 1, hi)};
+  return {below, clamp(below + 1, lo, hi)};
 }
 constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 

@@ -39,6 +39,7 @@ struct symmetric_block<Scale, 8, G> {
 template <unsigned Bits, size_t Group, scale_cell Scale = f16>
 struct symmetric {
   using block = detail::symmetric_block<Scale, Bits, Group>;
+  using scale = Scale;
   using planes = detail::code_planes<Bits, Group>;
   static constexpr unsigned bits = Bits;
   static constexpr size_t block_size = Group;
@@ -66,25 +67,32 @@ struct symmetric {
     for (size_t i = 0; i < Group; ++i) y[i] = float(code(b, i)) * d;
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  // Stores the scale d and codes q (in [qmin, qmax]; overwritten).
+  static constexpr void store(block& b, float d, int* q) {
+    b.d.set(d);
+    if constexpr (Bits == 8) {
+      for (size_t i = 0; i < Group; ++i) b.qs[i] = int8_t(q[i]);
+    } else {
+      for (size_t i = 0; i < Group; ++i) q[i] -= qmin;
+      if constexpr (Bits == 5) planes::set_all(b.qh, b.qs, q);
+      else planes::set_all(nullptr, b.qs, q);
+    }
+  }
+
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
     int q[Group];
+    float d = 0;
     if (e == effort::fast) {
-      b.d.set(fit::fit_symmetric_fast<Scale, Group>(x, w, qmin, qmax, clamped, q));
+      d = fit::fit_symmetric_fast<Scale, Group>(x, w, qmin, qmax, clamped, q);
     } else {
-      const fit::symmetric_fit f = fit::fit_symmetric<Scale, Group>(x, w, qmin, qmax, clamped);
-      b.d.set(f.d);
-      for (size_t i = 0; i < Group; ++i) q[i] = fit::symmetric_code(x[i], f.d, qmin, qmax);
+      d = fit::fit_symmetric<Scale, Group>(x, w, qmin, qmax, clamped).d;
+      for (size_t i = 0; i < Group; ++i) q[i] = fit::symmetric_code(x[i], d, qmin, qmax);
     }
-    if constexpr (Bits != 8)
-      for (size_t i = 0; i < Group; ++i) q[i] -= qmin;
-    if constexpr (Bits == 8) {
-      for (size_t i = 0; i < Group; ++i) b.qs[i] = int8_t(q[i]);
-    } else if constexpr (Bits == 5) {
-      planes::set_all(b.qh, b.qs, q);
-    } else {
-      planes::set_all(nullptr, b.qs, q);
-    }
+    store(b, d, q);
     return clamped ? status::scale_clamped : status::ok;
   }
 };

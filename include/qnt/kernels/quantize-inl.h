@@ -1,0 +1,147 @@
+// Per-target fast quantizers: the fast scale search of core/fit.hpp with its
+// element-wise passes in SIMD lanes. Every lane does the scalar reference's
+// operations in the same order (no FMA, the same rounding and clamping), and sums
+// fold in pairwise_sum's fixed order, so the bytes equal the scalar reference's on
+// every target (the kernel tests compare them). The decisions between candidates
+// are the reference's own code (fit::symmetric_fast_search).
+
+#if defined(QNT_KERNELS_QUANTIZE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNT_KERNELS_QUANTIZE_INL_H_
+#undef QNT_KERNELS_QUANTIZE_INL_H_
+#else
+#define QNT_KERNELS_QUANTIZE_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/highway.h"
+#include "../core/api.hpp"
+#include "../core/fit.hpp"
+#include "codecs-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qnt {
+namespace HWY_NAMESPACE {
+
+// The sum of v's lanes folding the upper half onto the lower until one lane is
+// left: pairwise_sum's order for a power-of-two count of lanes.
+template <class D>
+HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
+#if HWY_TARGET == HWY_SCALAR  // one lane, and no UpperHalf
+  (void)d;
+  return hn::GetLane(v);
+#else
+  if constexpr (hn::MaxLanes(D()) == 1) {
+    (void)d;
+    return hn::GetLane(v);
+  } else {
+    const hn::Half<D> dh;
+    return FoldHalves(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  }
+#endif
+}
+
+// pairwise_sum<kCount> (core/scalar.hpp): the upper part folds onto the lower, a
+// vector at a time where the lower part holds whole vectors, and by halving one
+// vector once the rest fits in one.
+template <size_t kCount>
+HWY_INLINE float PairwiseSum(float* HWY_RESTRICT v) {
+  const hn::CappedTag<float, PowerOfTwoIn(kCount)> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t count = kCount; count > 1;) {
+    if (count == N && N == hn::MaxLanes(d)) return FoldHalves(d, hn::LoadU(d, v));
+    const size_t half = count / 2, rest = count - half;
+    size_t i = 0;
+    // Reads [rest, count) and writes [0, half): disjoint, as half <= rest.
+    for (; i + N <= half; i += N) hn::StoreU(hn::Add(hn::LoadU(d, v + i), hn::LoadU(d, v + i + rest)), d, v + i);
+    for (; i < half; ++i) v[i] += v[i + rest];
+    count = rest;
+  }
+  return v[0];
+}
+
+// fit::symmetric_pass in lanes.
+template <size_t n>
+HWY_INLINE fit::lsq_pass SymmetricPass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn, float qmin,
+                                       float qmax, float* HWY_RESTRICT q) {
+  const hn::CappedTag<float, PowerOfTwoIn(n)> d;
+  const size_t N = hn::Lanes(d);
+  const float id = dn != 0 ? 1.f / dn : 0.f;
+  const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), lo = hn::Set(d, qmin), hi = hn::Set(d, qmax);
+  const auto magic = hn::Set(d, 12582912.f);  // round_clamped's 1.5 * 2^23
+  float e[n], xq[n], qq[n];
+  for (size_t i = 0; i < n; i += N) {
+    const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
+    // The operands are never NaN, so Max / Min equal round_clamped's comparisons.
+    const auto t = hn::Min(hn::Max(hn::Mul(vx, vid), lo), hi);
+    const auto vq = hn::Sub(hn::Add(t, magic), magic);
+    const auto r = hn::Sub(vx, hn::Mul(vdn, vq)), wq = hn::Mul(vw, vq);
+    hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+    hn::StoreU(hn::Mul(wq, vx), d, xq + i);
+    hn::StoreU(hn::Mul(wq, vq), d, qq + i);
+    hn::StoreU(vq, d, q + i);
+  }
+  return {PairwiseSum<n>(e), PairwiseSum<n>(xq), PairwiseSum<n>(qq)};
+}
+
+// Quantizes blocks [0, blocks) of a symmetric format with the fast search (w null:
+// importance 1). Blocks that need cleaning (non-finite or too large weights) take
+// the scalar path, which treats them as quantize documents.
+template <class F>
+status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typename F::block* HWY_RESTRICT y,
+                    size_t blocks) {
+  constexpr size_t n = F::block_size;
+  const hn::CappedTag<float, PowerOfTwoIn(n)> d;
+  const size_t N = hn::Lanes(d);
+  const auto limit = hn::Set(d, max_magnitude<F>);
+  status st = status::ok;
+  for (size_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * n;
+    const float* wb = w ? w + b * n : detail::ones<n>.w;
+    auto amax = hn::Zero(d);
+    auto clean = hn::Eq(amax, amax);  // all true
+    for (size_t i = 0; i < n; i += N) {
+      const auto a = hn::Abs(hn::LoadU(d, xb + i));
+      clean = hn::And(clean, hn::Le(a, limit));  // false for NaN
+      amax = hn::Max(amax, a);
+    }
+    if (!hn::AllTrue(d, clean)) {
+      st = worst(st, detail::encode_block<F>(xb, wb, y[b], effort::fast));
+      continue;
+    }
+    // fit::normalized and fit::signed_max: the block scaled by a power of two, and
+    // its first element of largest magnitude.
+    const float p = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
+    float xn[n];
+    const auto vp = hn::Set(d, p);
+    auto amax_n = hn::Zero(d);
+    for (size_t i = 0; i < n; i += N) {
+      const auto v = hn::Mul(hn::LoadU(d, xb + i), vp);
+      hn::StoreU(v, d, xn + i);
+      amax_n = hn::Max(amax_n, hn::Abs(v));
+    }
+    const auto top = hn::MaxOfLanes(d, amax_n);
+    float m = 0;
+    for (size_t i = 0; i < n; i += N) {
+      const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, xn + i)), top));
+      if (k >= 0) {
+        m = xn[i + size_t(k)];
+        break;
+      }
+    }
+    bool clamped = false;
+    int q[n];
+    const float scale = fit::symmetric_fast_search<typename F::scale, n>(xn, p, m, wb, F::qmin, F::qmax, clamped, q,
+                                                                          SymmetricPass<n>);
+    F::store(y[b], scale, q);
+    if (clamped) st = worst(st, status::scale_clamped);
+  }
+  return st;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnt
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
