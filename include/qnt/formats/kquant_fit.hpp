@@ -23,6 +23,11 @@
 
 namespace qnt::kq {
 
+// The element-wise passes of the fits (codes, errors and sums of a sub-block) come
+// from a policy type: scalar_ops, defined below, is the reference; the per-target
+// SIMD form (kernels/quantize-inl.h) does the same arithmetic in vector lanes.
+struct scalar_ops;
+
 // Sub-blocks whose largest magnitude (on the normalized axis) is below this are zero.
 inline constexpr float group_max_eps = 1e-15f;
 
@@ -148,7 +153,7 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
 // least-squares (scale, min) of those codes; the best of these, by an error that
 // follows from the sums in closed form (codes re-rounded for that fit can only do
 // better).
-template <int kSub>
+template <class Ops, int kSub>
 constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax) {
   float lo = 0, hi = x[0];
   for (int i = 0; i < kSub; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
@@ -157,12 +162,12 @@ constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nma
   // fits and their closed-form errors do not cancel.
   float uu[kSub], q[kSub];
   for (int i = 0; i < kSub; ++i) uu[i] = w[i] * (x[i] - lo) * (x[i] - lo);
-  const float suu = pairwise_sum<kSub>(uu), range = hi - lo;
+  const float suu = Ops::template sum<kSub>(uu), range = hi - lo;
   affine_sub best{range / float(nmax), -lo};
   float best_err = -1;
   for (int k = 0; k < kFastStarts; ++k) {
     const float d = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
-    const fit::affine_pass_sums p = fit::affine_pass<kSub>(x, w, d, lo, float(nmax), q);
+    const fit::affine_pass_sums p = Ops::template affine_pass<kSub>(x, w, d, lo, float(nmax), q);
     if (k == 0 || p.err < best_err) best = {d, -lo}, best_err = p.err;
     // With a single code value in use (a constant sub-block) only the scale is fitted.
     const float det = p.w * p.qq - p.q * p.q;
@@ -186,33 +191,34 @@ constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nma
 // their weighted squared error. Written as plain element-wise loops so that
 // compilers vectorize them.
 template <int kSub>
-constexpr float affine_codes(const float* xn, const float* imp, int nmax, float dl, float ml, uint8_t* q) {
+constexpr float affine_codes(const float* xn, const float* imp, float nmax, float dl, float ml, float* q) {
   const float idl = dl > 0 ? 1.f / dl : 0.f;
-  float e[kSub], c[kSub];
+  float e[kSub];
   for (int i = 0; i < kSub; ++i) {
-    c[i] = round_clamped((xn[i] + ml) * idl, 0.f, float(nmax));
-    const float r = xn[i] - (dl * c[i] - ml);
+    q[i] = round_clamped((xn[i] + ml) * idl, 0.f, nmax);
+    const float r = xn[i] - (dl * q[i] - ml);
     e[i] = imp[i] * r * r;
   }
-  for (int i = 0; i < kSub; ++i) q[i] = uint8_t(c[i]);
   return pairwise_sum<kSub>(e);
 }
 
 // For one sub-block and given super-scales (normalized axis), the integer scale and
 // min within `radius` of the ideal ones, and their codes, of least weighted error.
+template <class Ops>
 constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
                                   const affine_sub& ideal, effort e, uint8_t& sc, uint8_t& mn, uint8_t* L) {
   const int_range ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
   const int_range rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
   float best = -1;
-  uint8_t q[32];
+  float q[32];
   for (int a = ra.first; a <= ra.last; ++a) {
     for (int b = rb.first; b <= rb.last; ++b) {
       const float dl = dn * float(a), ml = mdn * float(b);
-      const float err = P.sub == 16 ? affine_codes<16>(xn, imp, P.nmax, dl, ml, q) : affine_codes<32>(xn, imp, P.nmax, dl, ml, q);
+      const float err = P.sub == 16 ? Ops::template affine_codes<16>(xn, imp, float(P.nmax), dl, ml, q)
+                                    : Ops::template affine_codes<32>(xn, imp, float(P.nmax), dl, ml, q);
       if (best < 0 || err < best) {
         best = err, sc = uint8_t(a), mn = uint8_t(b);
-        for (int i = 0; i < P.sub; ++i) L[i] = q[i];
+        for (int i = 0; i < P.sub; ++i) L[i] = uint8_t(q[i]);
       }
     }
   }
@@ -220,16 +226,18 @@ constexpr float choose_affine_sub(const float* xn, const float* imp, const affin
 }
 
 // Every sub-block chosen for the super-scales (d, dmin); returns the block's error.
+template <class Ops>
 constexpr float choose_affine_all(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
                                   float dn, float mdn, effort e, affine_superblock& r) {
   float err = 0;
   for (int j = 0; j < 256 / P.sub; ++j) {
     const int o = j * P.sub;
-    err += choose_affine_sub(xn + o, imp + o, P, dn, mdn, ideal[j], e, r.sc[j], r.mn[j], r.L + o);
+    err += choose_affine_sub<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], e, r.sc[j], r.mn[j], r.L + o);
   }
   return err;
 }
 
+template <class Ops = scalar_ops>
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P, effort e) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
@@ -240,8 +248,8 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   for (int j = 0; j < nsub; ++j) {
     const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
     ideal[j] = e == effort::thorough ? fit_affine_sub(xs, ws, P.sub, P.nmax)
-               : P.sub == 16         ? fit_affine_sub_fast<16>(xs, ws, P.nmax)
-                                     : fit_affine_sub_fast<32>(xs, ws, P.nmax);
+               : P.sub == 16         ? fit_affine_sub_fast<Ops, 16>(xs, ws, P.nmax)
+                                     : fit_affine_sub_fast<Ops, 32>(xs, ws, P.nmax);
     max_scale = max(max_scale, ideal[j].scale);
     max_min = max(max_min, ideal[j].neg_min);
   }
@@ -252,7 +260,7 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     const fit::stored_scale<f16> d(D, p), dmin(M, p);
     affine_superblock t;
     t.d = d.stored, t.dmin = dmin.stored, t.clamped = d.clamped || dmin.clamped;
-    const float err = choose_affine_all(xn, imp, P, ideal, d.dn, dmin.dn, e, t);
+    const float err = choose_affine_all<Ops>(xn, imp, P, ideal, d.dn, dmin.dn, e, t);
     const bool better = best_err < 0 || err < best_err;
     if (better) best = t, best_err = err;
     return better;
@@ -317,7 +325,7 @@ struct symmetric_superblock {
 // squared error (element-wise loops, as affine_codes). A table level is found by
 // counting the midpoints below the value, which vectorizes where a search would not.
 template <int kSub>
-constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, uint8_t* q,
+constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, float* q,
                                 fit::lsq_pass* lsq = nullptr) {
   const float idl = dl != 0 ? 1.f / dl : 0.f;
   float e[kSub];
@@ -340,7 +348,7 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
       e[i] = imp[i] * r * r;
     }
   }
-  for (int i = 0; i < kSub; ++i) q[i] = uint8_t(c[i]);
+  for (int i = 0; i < kSub; ++i) q[i] = float(c[i]);
   if (lsq) {  // the sums of the least-squares scale for these codes
     float xa[kSub], aa[kSub];
     for (int i = 0; i < kSub; ++i) {
@@ -352,19 +360,42 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
   return pairwise_sum<kSub>(e);
 }
 
+struct scalar_ops {
+  template <int kSub>
+  static constexpr float affine_codes(const float* xn, const float* imp, float nmax, float dl, float ml, float* q) {
+    return kq::affine_codes<kSub>(xn, imp, nmax, dl, ml, q);
+  }
+  template <int kSub>
+  static constexpr fit::affine_pass_sums affine_pass(const float* x, const float* w, float dn, float mn, float nmax,
+                                                     float* q) {
+    return fit::affine_pass<size_t(kSub)>(x, w, dn, mn, nmax, q);
+  }
+  template <int kSub>
+  static constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, float* q,
+                                         fit::lsq_pass* lsq = nullptr) {
+    return kq::symmetric_codes<kSub>(xn, imp, L, dl, q, lsq);
+  }
+  template <int kCount>
+  static constexpr float sum(float* v) {
+    return pairwise_sum<size_t(kCount)>(v);
+  }
+};
+
 // For one sub-block and a given super-scale, the integer scale within `radius` of
 // the ideal one, with its codes, of least weighted error.
+template <class Ops>
 constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
                                      float ideal, effort e, int8_t& sc, uint8_t* L) {
   const int_range ra = choices(dn != 0 ? ideal / dn : 0.f, P.sc_lo, P.sc_hi, e);
   float best = -1;
-  uint8_t q[32];
+  float q[32];
   for (int a = ra.first; a <= ra.last; ++a) {
     const float dl = dn * float(a);
-    const float err = P.sub == 16 ? symmetric_codes<16>(xn, imp, P.codes, dl, q) : symmetric_codes<32>(xn, imp, P.codes, dl, q);
+    const float err = P.sub == 16 ? Ops::template symmetric_codes<16>(xn, imp, P.codes, dl, q)
+                                  : Ops::template symmetric_codes<32>(xn, imp, P.codes, dl, q);
     if (best < 0 || err < best) {
       best = err, sc = int8_t(a);
-      for (int i = 0; i < P.sub; ++i) L[i] = q[i];
+      for (int i = 0; i < P.sub; ++i) L[i] = uint8_t(q[i]);
     }
   }
   return best;
@@ -373,18 +404,17 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
 // The fast sub-block scale: the one that maps the extreme weight onto the most
 // negative code value (GGUF's choice), or the least-squares scale for its codes if
 // that fits better.
-template <int kSub>
+template <class Ops, int kSub>
 constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m) {
   const fit::level_set& L = P.codes;
-  uint8_t q[kSub];
-  float xx[kSub];
+  float q[kSub], xx[kSub];
   for (int i = 0; i < kSub; ++i) xx[i] = w[i] * x[i] * x[i];
-  const float sxx = pairwise_sum<kSub>(xx);
+  const float sxx = Ops::template sum<kSub>(xx);
   float best = 0, best_err = 0;
   for (int k = 0; k < P.fast_scales; ++k) {
     const float d = m / (L.value(0) * (1.f - P.fast_step * float(k)));
     fit::lsq_pass p;
-    const float err = symmetric_codes<kSub>(x, w, L, d, q, &p);
+    const float err = Ops::template symmetric_codes<kSub>(x, w, L, d, q, &p);
     if (k == 0 || err < best_err) best = d, best_err = err;
     // The least-squares scale of these codes; its error in closed form (which
     // rounding can take below zero, where an exact fit is zero).
@@ -396,6 +426,7 @@ constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const sym
   return best;
 }
 
+template <class Ops = scalar_ops>
 constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
   const fit::normalized<256> nb(x);
   const float p = nb.p;
@@ -408,8 +439,8 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     const float m = abs(fit::signed_max(xs, P.sub));
     if (m < group_max_eps) continue;
     if (e == effort::fast) {
-      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<16>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub))
-                             : fit_symmetric_sub_fast<32>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub));
+      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub))
+                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub));
       if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
       continue;
     }
@@ -442,7 +473,7 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     float err = 0;
     for (int j = 0; j < nsub; ++j) {
       const int o = j * P.sub;
-      err += choose_symmetric_sub(xn + o, imp + o, P, d.dn, ideal[j], e, t.sc[j], t.L + o);
+      err += choose_symmetric_sub<Ops>(xn + o, imp + o, P, d.dn, ideal[j], e, t.sc[j], t.L + o);
     }
     const bool better = best_err < 0 || err < best_err;
     if (better) best = t, best_err = err;

@@ -35,9 +35,13 @@ struct q2_k {
     }
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     constexpr kq::affine_params params{16, 3, 15};
-    const kq::affine_superblock r = kq::fit_affine_superblock(x, w, params, e);
+    const kq::affine_superblock r = kq::fit_affine_superblock<Ops>(x, w, params, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = uint8_t(r.sc[j] | r.mn[j] << 4);
     for (int h = 0; h < 2; ++h)
       for (int l = 0; l < 32; ++l) {

@@ -42,8 +42,12 @@ struct q3_k {
     for (int e = 0; e < 256; ++e) y[e] = (d * float(scale(b, e / 16))) * float(code(b, e));
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q3_levels, -32, 31, 4, 0.03f}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q3_levels, -32, 31, 4, 0.03f}, e);
     for (int k = 0; k < 12; ++k) b.scales[k] = 0;
     for (int j = 0; j < 16; ++j) {
       const int s = r.sc[j] + 32;

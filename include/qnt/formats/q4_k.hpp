@@ -27,9 +27,13 @@ struct q4_k {
 
   static constexpr void decode(const block& b, float* y) { kq::decode_scale_min(b, code, y); }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     constexpr kq::affine_params params{32, 15, 63};
-    const kq::affine_superblock r = kq::fit_affine_superblock(x, w, params, e);
+    const kq::affine_superblock r = kq::fit_affine_superblock<Ops>(x, w, params, e);
     kq::pack_scale_min(r.sc, r.mn, b.scales);
     kq::set_low4(r.L, b.qs);
     b.d.set(r.d);

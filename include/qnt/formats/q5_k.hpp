@@ -27,9 +27,13 @@ struct q5_k {
 
   static constexpr void decode(const block& b, float* y) { kq::decode_scale_min(b, code, y); }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     constexpr kq::affine_params params{32, 31, 63};
-    const kq::affine_superblock r = kq::fit_affine_superblock(x, w, params, e);
+    const kq::affine_superblock r = kq::fit_affine_superblock<Ops>(x, w, params, e);
     kq::pack_scale_min(r.sc, r.mn, b.scales);
     for (int l = 0; l < 32; ++l) b.qh[l] = 0;
     for (int e = 0; e < 256; ++e) b.qh[e % 32] = uint8_t(b.qh[e % 32] | (r.L[e] >> 4) << (e / 32));

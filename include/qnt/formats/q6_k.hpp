@@ -38,8 +38,12 @@ struct q6_k {
     for (int e = 0; e < 256; ++e) y[e] = (d * float(b.scales[e / 16])) * float(code(b, e));
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f}, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
     for (int k = 0; k < 64; ++k) b.qh[k] = 0;
     for (int e = 0; e < 256; ++e) {

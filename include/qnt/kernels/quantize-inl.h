@@ -18,6 +18,7 @@
 #include "hwy/highway.h"
 #include "../core/api.hpp"
 #include "../core/fit.hpp"
+#include "../formats/kquant_fit.hpp"
 #include "codecs-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -85,9 +86,105 @@ HWY_INLINE fit::lsq_pass SymmetricPass(const float* HWY_RESTRICT x, const float*
   return {PairwiseSum<n>(e), PairwiseSum<n>(xq), PairwiseSum<n>(qq)};
 }
 
-// Quantizes blocks [0, blocks) of a symmetric format with the fast search (w null:
-// importance 1). Blocks that need cleaning (non-finite or too large weights) take
-// the scalar path, which treats them as quantize documents.
+// kq::scalar_ops in lanes: the passes over a k-quant sub-block of 16 or 32 weights.
+// Called from the k-quant fits, which are compiled once for the baseline, so these
+// are ordinary calls, not forced inline (a target's code cannot be inlined there).
+struct KquantOps {
+  template <int kSub>
+  static HWY_NOINLINE float affine_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax, float dl,
+                                       float ml, float* HWY_RESTRICT q) {
+    const hn::CappedTag<float, kSub> d;
+    const size_t N = hn::Lanes(d);
+    const float idl = dl > 0 ? 1.f / dl : 0.f;
+    const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), vml = hn::Set(d, ml), top = hn::Set(d, nmax);
+    const auto zero = hn::Zero(d), magic = hn::Set(d, 12582912.f);
+    float e[kSub];
+    for (size_t i = 0; i < size_t(kSub); i += N) {
+      const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
+      const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(vx, vml), vidl), zero), top);
+      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto r = hn::Sub(vx, hn::Sub(hn::Mul(vdl, vq), vml));
+      hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+      hn::StoreU(vq, d, q + i);
+    }
+    return PairwiseSum<size_t(kSub)>(e);
+  }
+
+  template <int kSub>
+  static HWY_NOINLINE fit::affine_pass_sums affine_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn,
+                                                      float mn, float nmax, float* HWY_RESTRICT q) {
+    const hn::CappedTag<float, kSub> d;
+    const size_t N = hn::Lanes(d);
+    const float id = dn > 0 ? 1.f / dn : 0.f;
+    const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), vmn = hn::Set(d, mn), top = hn::Set(d, nmax);
+    const auto zero = hn::Zero(d), magic = hn::Set(d, 12582912.f);
+    float e[kSub], sw[kSub], sx[kSub], sq[kSub], sqq[kSub], sxq[kSub];
+    for (size_t i = 0; i < size_t(kSub); i += N) {
+      const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
+      const auto u = hn::Sub(vx, vmn);
+      const auto t = hn::Min(hn::Max(hn::Mul(u, vid), zero), top);
+      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto r = hn::Sub(vx, hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(vw, vq);
+      hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+      hn::StoreU(vw, d, sw + i);
+      hn::StoreU(hn::Mul(vw, u), d, sx + i);
+      hn::StoreU(wq, d, sq + i);
+      hn::StoreU(hn::Mul(wq, vq), d, sqq + i);
+      hn::StoreU(hn::Mul(wq, u), d, sxq + i);
+      hn::StoreU(vq, d, q + i);
+    }
+    constexpr size_t n = size_t(kSub);
+    return {PairwiseSum<n>(e), PairwiseSum<n>(sw), PairwiseSum<n>(sx), PairwiseSum<n>(sq), PairwiseSum<n>(sqq),
+            PairwiseSum<n>(sxq)};
+  }
+
+  template <int kSub>
+  static HWY_NOINLINE float symmetric_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                          const fit::level_set& L, float dl, float* HWY_RESTRICT q,
+                                          fit::lsq_pass* lsq = nullptr) {
+    const hn::CappedTag<float, kSub> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const size_t N = hn::Lanes(d);
+    const float idl = dl != 0 ? 1.f / dl : 0.f;
+    const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), first = hn::Set(d, L.first);
+    float e[kSub], xa[kSub], aa[kSub];
+    for (size_t i = 0; i < size_t(kSub); i += N) {
+      const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
+      hn::Vec<decltype(d)> level, a;
+      if (L.consecutive()) {
+        const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(vx, vidl), first), hn::Zero(d)), hn::Set(d, float(L.count - 1)));
+        level = hn::Sub(hn::Add(t, hn::Set(d, 12582912.f)), hn::Set(d, 12582912.f));
+        a = hn::Add(level, first);
+      } else {
+        // The number of midpoints between table values at or below x / dl.
+        const auto t = hn::Mul(vx, vidl);
+        level = hn::Zero(d);
+        for (int k = 0; k + 1 < L.count; ++k) {
+          const float mid = 0.5f * (L.value(k) + L.value(k + 1));
+          level = hn::Add(level, hn::IfThenElseZero(hn::Ge(t, hn::Set(d, mid)), hn::Set(d, 1.f)));
+        }
+        a = hn::GatherIndex(d, L.v, hn::ConvertTo(di, level));
+      }
+      const auto r = hn::Sub(vx, hn::Mul(vdl, a)), wa = hn::Mul(vw, a);
+      hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+      hn::StoreU(level, d, q + i);
+      hn::StoreU(hn::Mul(wa, vx), d, xa + i);
+      hn::StoreU(hn::Mul(wa, a), d, aa + i);
+    }
+    if (lsq) lsq->xq = PairwiseSum<size_t(kSub)>(xa), lsq->qq = PairwiseSum<size_t(kSub)>(aa);
+    return PairwiseSum<size_t(kSub)>(e);
+  }
+
+  template <int kCount>
+  static HWY_NOINLINE float sum(float* HWY_RESTRICT v) {
+    return PairwiseSum<size_t(kCount)>(v);
+  }
+};
+
+// Quantizes blocks [0, blocks) with the fast search (w null: importance 1): the
+// symmetric formats here, the k-quants through their encoder with KquantOps.
+// Blocks that need cleaning (non-finite or too large weights) take the scalar
+// path, which treats them as quantize documents.
 template <class F>
 status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typename F::block* HWY_RESTRICT y,
                     size_t blocks) {
@@ -110,6 +207,10 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
       st = worst(st, detail::encode_block<F>(xb, wb, y[b], effort::fast));
       continue;
     }
+    if constexpr (requires { F::template encode<KquantOps>(xb, wb, y[b], effort::fast); }) {
+      st = worst(st, F::template encode<KquantOps>(xb, wb, y[b], effort::fast));
+      continue;
+    } else {
     // fit::normalized and fit::signed_max: the block scaled by a power of two, and
     // its first element of largest magnitude.
     const float p = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
@@ -136,6 +237,7 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
                                                                           SymmetricPass<n>);
     F::store(y[b], scale, q);
     if (clamped) st = worst(st, status::scale_clamped);
+    }
   }
   return st;
 }
