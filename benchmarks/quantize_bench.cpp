@@ -1,4 +1,5 @@
-// Scalar reference quantize / dequantize, one format at a time, on 64 Ki weights.
+// quantize (fast, the default, and thorough) and dequantize, one format at a time,
+// on 64 Ki weights.
 // Run: ./build/benchmarks/qnt_benchmarks [format name, e.g. "[q4_K]"]
 #include <catch2/catch.hpp>
 
@@ -28,6 +29,9 @@ void bench_format() {
   std::vector<float> y(n);
   const std::string name(F::name);
   BENCHMARK("quantize " + name) { return qnt::quantize<F>(x.data(), b.data(), n); };
+  BENCHMARK("quantize thorough " + name) {
+    return qnt::quantize<F>(x.data(), b.data(), n, nullptr, qnt::effort::thorough);
+  };
   BENCHMARK("dequantize " + name) {
     qnt::dequantize<F>(b.data(), y.data(), n);
     return y[n - 1];
@@ -36,6 +40,6 @@ void bench_format() {
 
 }  // namespace
 
-TEST_CASE("scalar quantize and dequantize, 64 Ki weights", "[scalar]") {
+TEST_CASE("quantize and dequantize, 64 Ki weights", "[quantize]") {
   qnt::all_formats::for_each([]<class F>() { bench_format<F>(); });
 }

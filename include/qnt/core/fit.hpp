@@ -122,13 +122,14 @@ inline constexpr size_t kWalkMax = 64;
 
 // The walk over inverse scales that map the largest magnitude `amax` to within
 // `span` of the level magnitude `end`, for scales of the sign `sign` (a negative
-// scale is the walk of -x).
-template <int n>
-constexpr walk_result walk_signed(const float* x, const float* w, const level_set& L, float sign, float amax, float end,
-                                  float span) {
-  float xs[n];
+// scale is the walk of -x), over n <= kMax weights.
+template <int kMax>
+constexpr walk_result walk_signed(const float* x, const float* w, int n, const level_set& L, float sign, float amax,
+                                  float end, float span) {
+  float xs[kMax];
   for (int i = 0; i < n; ++i) xs[i] = sign * x[i];
-  walk_result r = walk_symmetric<n, size_t(n) * 40>(xs, w, n, L, max(end - span, 0.5f) / amax, (end + span) / amax);
+  walk_result r =
+      walk_symmetric<kMax, size_t(kMax) * 40>(xs, w, n, L, max(end - span, 0.5f) / amax, (end + span) / amax);
   r.d *= sign;
   return r;
 }
@@ -186,7 +187,7 @@ constexpr symmetric_fit fit_symmetric(const float* x, const float* w, int qmin, 
   }
   if constexpr (walk) {
     const float end = float(max(-qmin, qmax)), span = min(0.5f * end, 8.f) + 1;
-    for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, level_set::integers(qmin, qmax), sign, abs(m), end, span).d, 2, error);
+    for (const float sign : {1.f, -1.f}) s.offer_around(walk_signed<n>(b.x, w, n, level_set::integers(qmin, qmax), sign, abs(m), end, span).d, 2, error);
   }
   clamped = s.clamped;
   return s.best;
@@ -413,7 +414,7 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
   if constexpr (walk) {
     const float end = max(abs(values[0]), abs(values[count - 1]));
     for (const float sign : {1.f, -1.f}) {
-      const float dn = walk_signed<n>(b.x, w, {values, count}, sign, abs(m), end, 0.4f * end).d;
+      const float dn = walk_signed<n>(b.x, w, n, {values, count}, sign, abs(m), end, 0.4f * end).d;
       if (!(positive_only && dn < 0)) s.offer_around(dn, 2, error);
     }
   }

@@ -447,11 +447,7 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     const float span = min(0.4f * end, 8.f) + 1;
     fit::walk_result best;
     for (const float sign : {1.f, -1.f}) {
-      float xv[32];
-      for (int i = 0; i < P.sub; ++i) xv[i] = sign * xs[i];
-      fit::walk_result r = fit::walk_symmetric<32, kSubEvents>(xv, imp + j * P.sub, P.sub, P.codes,
-                                                               max(end - span, 0.5f) / m, (end + span) / m);
-      r.d *= sign;
+      const fit::walk_result r = fit::walk_signed<32>(xs, imp + j * P.sub, P.sub, P.codes, sign, m, end, span);
       // Of two equal fits (a constant sub-block fits exactly either way) the
       // smaller scale leaves the super-scale finer.
       if (r.found && (!best.found || r.gain > best.gain || (r.gain == best.gain && abs(r.d) < abs(best.d)))) best = r;

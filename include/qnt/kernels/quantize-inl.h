@@ -25,14 +25,14 @@ HWY_BEFORE_NAMESPACE();
 namespace qnt {
 namespace HWY_NAMESPACE {
 
+// Fixed-size vectors halve down to one lane; scalable ones (SVE, RVV) cannot always
+// form the smaller halves, and finish in scalar code there, as does SCALAR.
+#if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) && HWY_TARGET != HWY_SCALAR
+#define QNT_FOLD_HALVES 1
 // The sum of v's lanes folding the upper half onto the lower until one lane is
 // left: pairwise_sum's order for a power-of-two count of lanes.
 template <class D>
 HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
-#if HWY_TARGET == HWY_SCALAR  // one lane, and no UpperHalf
-  (void)d;
-  return hn::GetLane(v);
-#else
   if constexpr (hn::MaxLanes(D()) == 1) {
     (void)d;
     return hn::GetLane(v);
@@ -40,8 +40,10 @@ HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
     const hn::Half<D> dh;
     return FoldHalves(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
   }
-#endif
 }
+#else
+#define QNT_FOLD_HALVES 0
+#endif
 
 // pairwise_sum<kCount> (core/scalar.hpp): the upper part folds onto the lower, a
 // vector at a time where the lower part holds whole vectors, and by halving one
@@ -51,7 +53,9 @@ HWY_INLINE float PairwiseSum(float* HWY_RESTRICT v) {
   const hn::CappedTag<float, PowerOfTwoIn(kCount)> d;
   const size_t N = hn::Lanes(d);
   for (size_t count = kCount; count > 1;) {
+#if QNT_FOLD_HALVES
     if (count == N && N == hn::MaxLanes(d)) return FoldHalves(d, hn::LoadU(d, v));
+#endif
     const size_t half = count / 2, rest = count - half;
     size_t i = 0;
     // Reads [rest, count) and writes [0, half): disjoint, as half <= rest.
@@ -143,7 +147,6 @@ struct KquantOps {
                                           const fit::level_set& L, float dl, float* HWY_RESTRICT q,
                                           fit::lsq_pass* lsq = nullptr) {
     const hn::CappedTag<float, kSub> d;
-    const hn::RebindToSigned<decltype(d)> di;
     const size_t N = hn::Lanes(d);
     const float idl = dl != 0 ? 1.f / dl : 0.f;
     const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), first = hn::Set(d, L.first);
@@ -156,14 +159,16 @@ struct KquantOps {
         level = hn::Sub(hn::Add(t, hn::Set(d, 12582912.f)), hn::Set(d, 12582912.f));
         a = hn::Add(level, first);
       } else {
-        // The number of midpoints between table values at or below x / dl.
+        // The number of midpoints between table values at or below x / dl, and the
+        // value it indexes (the midpoints ascend: the last one passed selects it).
         const auto t = hn::Mul(vx, vidl);
         level = hn::Zero(d);
+        a = hn::Set(d, L.value(0));
         for (int k = 0; k + 1 < L.count; ++k) {
-          const float mid = 0.5f * (L.value(k) + L.value(k + 1));
-          level = hn::Add(level, hn::IfThenElseZero(hn::Ge(t, hn::Set(d, mid)), hn::Set(d, 1.f)));
+          const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (L.value(k) + L.value(k + 1))));
+          level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
+          a = hn::IfThenElse(passed, hn::Set(d, L.value(k + 1)), a);
         }
-        a = hn::GatherIndex(d, L.v, hn::ConvertTo(di, level));
       }
       const auto r = hn::Sub(vx, hn::Mul(vdl, a)), wa = hn::Mul(vw, a);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
@@ -245,5 +250,7 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
 }  // namespace HWY_NAMESPACE
 }  // namespace qnt
 HWY_AFTER_NAMESPACE();
+
+#undef QNT_FOLD_HALVES
 
 #endif  // per-target include guard
