@@ -54,17 +54,16 @@ struct q3_k {
       b.scales[j % 8] = uint8_t(b.scales[j % 8] | (s & 15) << (j < 8 ? 0 : 4));
       b.scales[8 + j % 4] = uint8_t(b.scales[8 + j % 4] | (s >> 4) << (2 * (j / 4)));
     }
-    for (int l = 0; l < 32; ++l) b.hmask[l] = 0;
-    uint8_t low[256];
-    for (int e = 0; e < 256; ++e) {
-      const int L = r.L[e];  // code + 4
-      if (L > 3) b.hmask[e % 32] = uint8_t(b.hmask[e % 32] | 1 << (e / 32));
-      low[e] = uint8_t(L > 3 ? L - 4 : L);
+    // r.L is code + 4: bit 2 goes to hmask, bits 0-1 to qs (branch-free loops).
+    for (int l = 0; l < 32; ++l) {
+      int h = 0;
+      for (int k = 0; k < 8; ++k) h |= (r.L[32 * k + l] >> 2) << k;
+      b.hmask[l] = uint8_t(h);
     }
     for (int h = 0; h < 2; ++h)
       for (int l = 0; l < 32; ++l) {
-        const uint8_t* q = low + 128 * h + l;
-        b.qs[32 * h + l] = uint8_t(q[0] | q[32] << 2 | q[64] << 4 | q[96] << 6);
+        const uint8_t* q = r.L + 128 * h + l;
+        b.qs[32 * h + l] = uint8_t((q[0] & 3) | (q[32] & 3) << 2 | (q[64] & 3) << 4 | (q[96] & 3) << 6);
       }
     b.d.set(r.d);
     return r.clamped ? status::scale_clamped : status::ok;

@@ -35,8 +35,11 @@ struct q5_k {
     constexpr kq::affine_params params{32, 31, 63};
     const kq::affine_superblock r = kq::fit_affine_superblock<Ops>(x, w, params, e);
     kq::pack_scale_min(r.sc, r.mn, b.scales);
-    for (int l = 0; l < 32; ++l) b.qh[l] = 0;
-    for (int e = 0; e < 256; ++e) b.qh[e % 32] = uint8_t(b.qh[e % 32] | (r.L[e] >> 4) << (e / 32));
+    for (int l = 0; l < 32; ++l) {
+      int h = 0;
+      for (int k = 0; k < 8; ++k) h |= (r.L[32 * k + l] >> 4) << k;
+      b.qh[l] = uint8_t(h);
+    }
     kq::set_low4(r.L, b.qs);
     b.d.set(r.d);
     b.dmin.set(r.dmin);

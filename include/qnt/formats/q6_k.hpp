@@ -45,13 +45,15 @@ struct q6_k {
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f}, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
-    for (int k = 0; k < 64; ++k) b.qh[k] = 0;
-    for (int e = 0; e < 256; ++e) {
-      const int h = e / 128, g = (e % 128) / 32, l = e % 32, L = r.L[e];  // code + 32
-      uint8_t& lq = b.ql[64 * h + 32 * (g % 2) + l];
-      lq = uint8_t(g < 2 ? (L & 15) : ((lq & 15) | (L & 15) << 4));
-      b.qh[32 * h + l] = uint8_t(b.qh[32 * h + l] | (L >> 4) << (2 * g));
-    }
+    // r.L is code + 32. Per 128 weights: ql holds groups 0/1 in the low nibbles and
+    // groups 2/3 in the high ones, qh the two high bits of all four groups.
+    for (int h = 0; h < 2; ++h)
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t* L = r.L + 128 * h + l;
+        b.ql[64 * h + l] = uint8_t((L[0] & 15) | (L[64] & 15) << 4);
+        b.ql[64 * h + 32 + l] = uint8_t((L[32] & 15) | (L[96] & 15) << 4);
+        b.qh[32 * h + l] = uint8_t((L[0] >> 4) | (L[32] >> 4) << 2 | (L[64] >> 4) << 4 | (L[96] >> 4) << 6);
+      }
     b.d.set(r.d);
     return r.clamped ? status::scale_clamped : status::ok;
   }
