@@ -342,7 +342,24 @@ struct affine_result {
   float d = 0, m = 0;  // values to store
 };
 
-template <scale_cell Scale, size_t n>
+template <size_t n>
+constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn, float* c);
+
+// The element-wise passes of the fast searches as a policy type: this one is the
+// scalar reference; kernels/quantize-inl.h does the same arithmetic in SIMD lanes.
+struct scalar_passes {
+  template <int n>
+  static constexpr affine_pass_sums affine_pass(const float* x, const float* w, float dn, float mn, float nmax, float* q) {
+    return fit::affine_pass<size_t(n)>(x, w, dn, mn, nmax, q);
+  }
+  template <int n>
+  static constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn,
+                                       float* c) {
+    return fit::table_pass<size_t(n)>(x, w, values, count, dn, c);
+  }
+};
+
+template <scale_cell Scale, size_t n, class Ops = scalar_passes>
 constexpr affine_result fit_affine_fast(const float* x, const float* w, int nmax, bool& clamped, int* codes) {
   const normalized<n> b(x);
   float lo = b.x[0], hi = b.x[0];
@@ -350,7 +367,7 @@ constexpr affine_result fit_affine_fast(const float* x, const float* w, int nmax
   const float top = float(nmax);
   float qa[n], qb[n];
   const stored_scale<Scale> d0(hi > lo ? (hi - lo) / top : 0.f, b.p), m0(lo, b.p);
-  const affine_pass_sums p0 = affine_pass<n>(b.x, w, d0.dn, m0.dn, top, qa);
+  const affine_pass_sums p0 = Ops::template affine_pass<int(n)>(b.x, w, d0.dn, m0.dn, top, qa);
   affine_result r{d0.stored, m0.stored};
   clamped = d0.clamped || m0.clamped;
   const float* best = qa;
@@ -359,7 +376,7 @@ constexpr affine_result fit_affine_fast(const float* x, const float* w, int nmax
     const stored_scale<Scale> d1((p0.w * p0.uq - p0.u * p0.q) / det, b.p),
         m1(m0.dn + (p0.qq * p0.u - p0.q * p0.uq) / det, b.p);
     if (d1.stored >= 0 && is_finite(d1.stored * top + m1.stored)) {
-      const affine_pass_sums p1 = affine_pass<n>(b.x, w, d1.dn, m1.dn, top, qb);
+      const affine_pass_sums p1 = Ops::template affine_pass<int(n)>(b.x, w, d1.dn, m1.dn, top, qb);
       if (p1.err < p0.err) r = {d1.stored, m1.stored}, clamped = d1.clamped || m1.clamped, best = qb;
     }
   }
@@ -426,31 +443,32 @@ constexpr symmetric_fit fit_table(const float* x, const float* w, const float* v
 // the table (the one of its sign only, if `positive_only`), and the least-squares
 // scale for the codes of the better one. A code is found by counting the midpoints
 // between table values below x / d, which vectorizes where a search would not.
+// c: the code (index into values) of each weight, as a float.
 template <size_t n>
-constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn, int* c) {
+constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn, float* c) {
   const float id = dn != 0 ? 1.f / dn : 0.f;
   float e[n], xv[n], vv[n];
   for (size_t i = 0; i < n; ++i) c[i] = 0;
   for (int k = 0; k + 1 < count; ++k) {
     const float mid = 0.5f * (values[k] + values[k + 1]);
-    for (size_t i = 0; i < n; ++i) c[i] += x[i] * id >= mid ? 1 : 0;
+    for (size_t i = 0; i < n; ++i) c[i] += x[i] * id >= mid ? 1.f : 0.f;
   }
   for (size_t i = 0; i < n; ++i) {
-    const float v = values[c[i]], r = x[i] - dn * v, wv = w[i] * v;
+    const float v = values[int(c[i])], r = x[i] - dn * v, wv = w[i] * v;
     e[i] = w[i] * r * r, xv[i] = wv * x[i], vv[i] = wv * v;
   }
   return {pairwise_sum<n>(e), pairwise_sum<n>(xv), pairwise_sum<n>(vv)};
 }
 
-template <scale_cell Scale, size_t n>
+template <scale_cell Scale, size_t n, class Ops = scalar_passes>
 constexpr float fit_table_fast(const float* x, const float* w, const float* values, int count, bool positive_only,
                                bool& clamped, int* codes) {
   const normalized<n> b(x);
   const float m = signed_max(b.x, n);
   const float code_max = max(abs(values[0]), abs(values[count - 1]));
-  int qa[n], qb[n];
-  int* best = qa;
-  int* spare = qb;
+  float qa[n], qb[n];
+  float* best = qa;
+  float* spare = qb;
   float d = 0, err = 0;
   lsq_pass bp;
   stored_scale<Scale> bs(0.f, b.p);
@@ -458,10 +476,10 @@ constexpr float fit_table_fast(const float* x, const float* w, const float* valu
   auto offer = [&](const stored_scale<Scale>& s) {
     if (!is_finite(s.dn) || (positive_only && s.dn < 0)) return;
     if (!is_finite(s.stored * code_max)) return;
-    const lsq_pass p = table_pass<n>(b.x, w, values, count, s.dn, spare);
+    const lsq_pass p = Ops::template table_pass<int(n)>(b.x, w, values, count, s.dn, spare);
     if (!any || p.err < err) {
       any = true, d = s.stored, clamped = s.clamped, err = p.err, bp = p, bs = s;
-      int* t = best;
+      float* t = best;
       best = spare, spare = t;
     }
   };
@@ -475,7 +493,7 @@ constexpr float fit_table_fast(const float* x, const float* w, const float* valu
     for (size_t i = 0; i < n; ++i) codes[i] = zero;
     return 0.f;
   }
-  for (size_t i = 0; i < n; ++i) codes[i] = best[i];
+  for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
   return d;
 }
 

@@ -70,11 +70,15 @@ struct affine {
     }
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = fit::scalar_passes>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
     int q[Group];
     if (e == effort::fast) {
-      const fit::affine_result f = fit::fit_affine_fast<Scale, Group>(x, w, nmax, clamped, q);
+      const fit::affine_result f = fit::fit_affine_fast<Scale, Group, Ops>(x, w, nmax, clamped, q);
       b.d.set(f.d);
       b.m.set(f.m);
     } else {

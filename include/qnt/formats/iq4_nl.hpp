@@ -34,11 +34,15 @@ struct iq4_nl {
     for (size_t i = 0; i < 32; ++i) y[i] = d * float(detail::kv_nl[planes::get(nullptr, b.qs, i)]);
   }
 
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = fit::scalar_passes>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
     int q[32];
     if (e == effort::fast) {
-      b.d.set(fit::fit_table_fast<f16, 32>(x, w, detail::kv_nl_f, 16, false, clamped, q));
+      b.d.set(fit::fit_table_fast<f16, 32, Ops>(x, w, detail::kv_nl_f, 16, false, clamped, q));
     } else {
       const fit::symmetric_fit f = fit::fit_table<f16, 32>(x, w, detail::kv_nl_f, 16, false, clamped);
       b.d.set(f.d);

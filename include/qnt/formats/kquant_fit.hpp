@@ -360,15 +360,10 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
   return pairwise_sum<kSub>(e);
 }
 
-struct scalar_ops {
+struct scalar_ops : fit::scalar_passes {
   template <int kSub>
   static constexpr float affine_codes(const float* xn, const float* imp, float nmax, float dl, float ml, float* q) {
     return kq::affine_codes<kSub>(xn, imp, nmax, dl, ml, q);
-  }
-  template <int kSub>
-  static constexpr fit::affine_pass_sums affine_pass(const float* x, const float* w, float dn, float mn, float nmax,
-                                                     float* q) {
-    return fit::affine_pass<size_t(kSub)>(x, w, dn, mn, nmax, q);
   }
   template <int kSub>
   static constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, float* q,

@@ -51,11 +51,15 @@ struct basic_nf4 {
 
   // The scale is searched around absmax (which bitsandbytes would store) and kept
   // non-negative, so the block stays valid for bitsandbytes' own kernels.
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
+
+  template <class Ops = fit::scalar_passes>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
     bool clamped = false;
     int q[Block];
     if (e == effort::fast) {
-      b.absmax.set(fit::fit_table_fast<Scale, Block>(x, w, detail::nf4_values, 16, true, clamped, q));
+      b.absmax.set(fit::fit_table_fast<Scale, Block, Ops>(x, w, detail::nf4_values, 16, true, clamped, q));
     } else {
       const fit::symmetric_fit f = fit::fit_table<Scale, Block>(x, w, detail::nf4_values, 16, true, clamped);
       b.absmax.set(f.d);

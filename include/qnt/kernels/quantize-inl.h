@@ -90,10 +90,11 @@ HWY_INLINE fit::lsq_pass SymmetricPass(const float* HWY_RESTRICT x, const float*
   return {PairwiseSum<n>(e), PairwiseSum<n>(xq), PairwiseSum<n>(qq)};
 }
 
-// kq::scalar_ops in lanes: the passes over a k-quant sub-block of 16 or 32 weights.
-// Called from the k-quant fits, which are compiled once for the baseline, so these
-// are ordinary calls, not forced inline (a target's code cannot be inlined there).
-struct KquantOps {
+// kq::scalar_ops (and fit::scalar_passes) in lanes: the passes of the fast searches
+// of the k-quants, the affine formats and the code tables. Called from the fits,
+// which are compiled once for the baseline, so these are ordinary calls, not forced
+// inline (a target's code cannot be inlined there).
+struct SearchOps {
   template <int kSub>
   static HWY_NOINLINE float affine_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax, float dl,
                                        float ml, float* HWY_RESTRICT q) {
@@ -117,7 +118,7 @@ struct KquantOps {
   template <int kSub>
   static HWY_NOINLINE fit::affine_pass_sums affine_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn,
                                                       float mn, float nmax, float* HWY_RESTRICT q) {
-    const hn::CappedTag<float, kSub> d;
+    const hn::CappedTag<float, PowerOfTwoIn(size_t(kSub))> d;
     const size_t N = hn::Lanes(d);
     const float id = dn > 0 ? 1.f / dn : 0.f;
     const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), vmn = hn::Set(d, mn), top = hn::Set(d, nmax);
@@ -180,6 +181,33 @@ struct KquantOps {
     return PairwiseSum<size_t(kSub)>(e);
   }
 
+  template <int n>
+  static HWY_NOINLINE fit::lsq_pass table_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                                               const float* values, int count, float dn, float* HWY_RESTRICT c) {
+    const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
+    const size_t N = hn::Lanes(d);
+    const float id = dn != 0 ? 1.f / dn : 0.f;
+    const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn);
+    float e[n], xv[n], vv[n];
+    for (size_t i = 0; i < size_t(n); i += N) {
+      const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i), t = hn::Mul(vx, vid);
+      // As symmetric_codes: the midpoint count, and the value the last midpoint passed selects.
+      auto level = hn::Zero(d), v = hn::Set(d, values[0]);
+      for (int k = 0; k + 1 < count; ++k) {
+        const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (values[k] + values[k + 1])));
+        level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
+        v = hn::IfThenElse(passed, hn::Set(d, values[k + 1]), v);
+      }
+      const auto r = hn::Sub(vx, hn::Mul(vdn, v)), wv = hn::Mul(vw, v);
+      hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+      hn::StoreU(hn::Mul(wv, vx), d, xv + i);
+      hn::StoreU(hn::Mul(wv, v), d, vv + i);
+      hn::StoreU(level, d, c + i);
+    }
+    constexpr size_t m = size_t(n);
+    return {PairwiseSum<m>(e), PairwiseSum<m>(xv), PairwiseSum<m>(vv)};
+  }
+
   template <int kCount>
   static HWY_NOINLINE float sum(float* HWY_RESTRICT v) {
     return PairwiseSum<size_t(kCount)>(v);
@@ -187,7 +215,7 @@ struct KquantOps {
 };
 
 // Quantizes blocks [0, blocks) with the fast search (w null: importance 1): the
-// symmetric formats here, the k-quants through their encoder with KquantOps.
+// symmetric formats here, the others through their encoder with SearchOps.
 // Blocks that need cleaning (non-finite or too large weights) take the scalar
 // path, which treats them as quantize documents.
 template <class F>
@@ -212,8 +240,8 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
       st = worst(st, detail::encode_block<F>(xb, wb, y[b], effort::fast));
       continue;
     }
-    if constexpr (requires { F::template encode<KquantOps>(xb, wb, y[b], effort::fast); }) {
-      st = worst(st, F::template encode<KquantOps>(xb, wb, y[b], effort::fast));
+    if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], effort::fast); }) {
+      st = worst(st, F::template encode<SearchOps>(xb, wb, y[b], effort::fast));
       continue;
     } else {
     // fit::normalized and fit::signed_max: the block scaled by a power of two, and
