@@ -218,12 +218,15 @@ constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, floa
   return {pairwise_sum<n>(e), pairwise_sum<n>(xq), pairwise_sum<n>(qq)};
 }
 
-// The fast search on the normalized block xn (scale factor p, signed maximum m),
-// with `pass` computing symmetric_pass: the scalar one here, or the same arithmetic
-// in SIMD lanes (kernels/quantize-inl.h).
-template <scale_cell Scale, size_t n, class Pass>
+// The element-wise passes of the fast searches come from a policy type (defined
+// below): scalar_passes is the reference; kernels/quantize-inl.h does the same
+// arithmetic in SIMD lanes.
+struct scalar_passes;
+
+// The fast search on the normalized block xn (scale factor p, signed maximum m).
+template <scale_cell Scale, size_t n, class Ops>
 constexpr float symmetric_fast_search(const float* xn, float p, float m, const float* w, int qmin, int qmax,
-                                      bool& clamped, int* codes, Pass&& pass) {
+                                      bool& clamped, int* codes) {
   float qa[n], qb[n];
   const float* best = qa;
   float d = 0;
@@ -233,12 +236,12 @@ constexpr float symmetric_fast_search(const float* xn, float p, float m, const f
     const float end = qmin == -qmax ? copy_sign(float(qmax), m) : float(qmin);
     const float code_max = float(max(-qmin, qmax));
     const stored_scale<Scale> s0(m / end, p);
-    const lsq_pass p0 = pass(xn, w, s0.dn, float(qmin), float(qmax), qa);
+    const lsq_pass p0 = Ops::template symmetric_pass<int(n)>(xn, w, s0.dn, float(qmin), float(qmax), qa);
     d = s0.stored, clamped = s0.clamped;
     if (p0.qq > 0) {
       const stored_scale<Scale> s1 = refit_scale<Scale>(p0.xq / p0.qq, s0, p);
       if (is_finite(s1.stored * code_max)) {
-        const lsq_pass p1 = pass(xn, w, s1.dn, float(qmin), float(qmax), qb);
+        const lsq_pass p1 = Ops::template symmetric_pass<int(n)>(xn, w, s1.dn, float(qmin), float(qmax), qb);
         if (p1.err < p0.err) d = s1.stored, clamped = s1.clamped, best = qb;
       }
     }
@@ -249,11 +252,10 @@ constexpr float symmetric_fast_search(const float* xn, float p, float m, const f
   return d;
 }
 
-template <scale_cell Scale, size_t n>
+template <scale_cell Scale, size_t n, class Ops = scalar_passes>
 constexpr float fit_symmetric_fast(const float* x, const float* w, int qmin, int qmax, bool& clamped, int* codes) {
   const normalized<n> b(x);
-  return symmetric_fast_search<Scale, n>(b.x, b.p, signed_max(b.x, n), w, qmin, qmax, clamped, codes,
-                                         symmetric_pass<n>);
+  return symmetric_fast_search<Scale, n, Ops>(b.x, b.p, signed_max(b.x, n), w, qmin, qmax, clamped, codes);
 }
 
 // ---------------------------------------------------------------------------
@@ -345,9 +347,11 @@ struct affine_result {
 template <size_t n>
 constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn, float* c);
 
-// The element-wise passes of the fast searches as a policy type: this one is the
-// scalar reference; kernels/quantize-inl.h does the same arithmetic in SIMD lanes.
 struct scalar_passes {
+  template <int n>
+  static constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, float qmin, float qmax, float* q) {
+    return fit::symmetric_pass<size_t(n)>(x, w, dn, qmin, qmax, q);
+  }
   template <int n>
   static constexpr affine_pass_sums affine_pass(const float* x, const float* w, float dn, float mn, float nmax, float* q) {
     return fit::affine_pass<size_t(n)>(x, w, dn, mn, nmax, q);

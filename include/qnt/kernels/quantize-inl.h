@@ -66,35 +66,35 @@ HWY_INLINE float PairwiseSum(float* HWY_RESTRICT v) {
   return v[0];
 }
 
-// fit::symmetric_pass in lanes.
-template <size_t n>
-HWY_INLINE fit::lsq_pass SymmetricPass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn, float qmin,
-                                       float qmax, float* HWY_RESTRICT q) {
-  const hn::CappedTag<float, PowerOfTwoIn(n)> d;
-  const size_t N = hn::Lanes(d);
-  const float id = dn != 0 ? 1.f / dn : 0.f;
-  const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), lo = hn::Set(d, qmin), hi = hn::Set(d, qmax);
-  const auto magic = hn::Set(d, 12582912.f);  // round_clamped's 1.5 * 2^23
-  float e[n], xq[n], qq[n];
-  for (size_t i = 0; i < n; i += N) {
-    const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
-    // The operands are never NaN, so Max / Min equal round_clamped's comparisons.
-    const auto t = hn::Min(hn::Max(hn::Mul(vx, vid), lo), hi);
-    const auto vq = hn::Sub(hn::Add(t, magic), magic);
-    const auto r = hn::Sub(vx, hn::Mul(vdn, vq)), wq = hn::Mul(vw, vq);
-    hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
-    hn::StoreU(hn::Mul(wq, vx), d, xq + i);
-    hn::StoreU(hn::Mul(wq, vq), d, qq + i);
-    hn::StoreU(vq, d, q + i);
-  }
-  return {PairwiseSum<n>(e), PairwiseSum<n>(xq), PairwiseSum<n>(qq)};
-}
-
 // kq::scalar_ops (and fit::scalar_passes) in lanes: the passes of the fast searches
-// of the k-quants, the affine formats and the code tables. Called from the fits,
+// of every format with a SIMD form. Called from the fits,
 // which are compiled once for the baseline, so these are ordinary calls, not forced
 // inline (a target's code cannot be inlined there).
 struct SearchOps {
+  template <int n>
+  static HWY_NOINLINE fit::lsq_pass symmetric_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn,
+                                                  float qmin, float qmax, float* HWY_RESTRICT q) {
+    const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
+    const size_t N = hn::Lanes(d);
+    const float id = dn != 0 ? 1.f / dn : 0.f;
+    const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), lo = hn::Set(d, qmin), hi = hn::Set(d, qmax);
+    const auto magic = hn::Set(d, 12582912.f);  // round_clamped's 1.5 * 2^23
+    float e[n], xq[n], qq[n];
+    for (size_t i = 0; i < size_t(n); i += N) {
+      const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
+      // The operands are never NaN, so Max / Min equal round_clamped's comparisons.
+      const auto t = hn::Min(hn::Max(hn::Mul(vx, vid), lo), hi);
+      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto r = hn::Sub(vx, hn::Mul(vdn, vq)), wq = hn::Mul(vw, vq);
+      hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
+      hn::StoreU(hn::Mul(wq, vx), d, xq + i);
+      hn::StoreU(hn::Mul(wq, vq), d, qq + i);
+      hn::StoreU(vq, d, q + i);
+    }
+    constexpr size_t m = size_t(n);
+    return {PairwiseSum<m>(e), PairwiseSum<m>(xq), PairwiseSum<m>(qq)};
+  }
+
   template <int kSub>
   static HWY_NOINLINE float affine_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax, float dl,
                                        float ml, float* HWY_RESTRICT q) {
@@ -214,6 +214,41 @@ struct SearchOps {
   }
 };
 
+// fit::fit_symmetric_fast with the block's scaling in lanes too: fit::normalized and
+// fit::signed_max (the first element of largest magnitude) from `amax`, the
+// largest |x| of the clean block.
+template <class F>
+HWY_INLINE status EncodeSymmetricFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float amax,
+                                      typename F::block& y) {
+  constexpr size_t n = F::block_size;
+  const hn::CappedTag<float, PowerOfTwoIn(n)> d;
+  const size_t N = hn::Lanes(d);
+  const float p = fit::normalizer_of(amax);
+  float xn[n];
+  const auto vp = hn::Set(d, p);
+  auto amax_n = hn::Zero(d);
+  for (size_t i = 0; i < n; i += N) {
+    const auto v = hn::Mul(hn::LoadU(d, x + i), vp);
+    hn::StoreU(v, d, xn + i);
+    amax_n = hn::Max(amax_n, hn::Abs(v));
+  }
+  const auto top = hn::MaxOfLanes(d, amax_n);
+  float m = 0;
+  for (size_t i = 0; i < n; i += N) {
+    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, xn + i)), top));
+    if (k >= 0) {
+      m = xn[i + size_t(k)];
+      break;
+    }
+  }
+  bool clamped = false;
+  int q[n];
+  const float scale =
+      fit::symmetric_fast_search<typename F::scale, n, SearchOps>(xn, p, m, w, F::qmin, F::qmax, clamped, q);
+  F::store(y, scale, q);
+  return clamped ? status::scale_clamped : status::ok;
+}
+
 // Quantizes blocks [0, blocks) with the fast search (w null: importance 1): the
 // symmetric formats here, the others through their encoder with SearchOps.
 // Blocks that need cleaning (non-finite or too large weights) take the scalar
@@ -240,37 +275,10 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
       st = worst(st, detail::encode_block<F>(xb, wb, y[b], effort::fast));
       continue;
     }
-    if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], effort::fast); }) {
+    if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], effort::fast); })
       st = worst(st, F::template encode<SearchOps>(xb, wb, y[b], effort::fast));
-      continue;
-    } else {
-    // fit::normalized and fit::signed_max: the block scaled by a power of two, and
-    // its first element of largest magnitude.
-    const float p = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
-    float xn[n];
-    const auto vp = hn::Set(d, p);
-    auto amax_n = hn::Zero(d);
-    for (size_t i = 0; i < n; i += N) {
-      const auto v = hn::Mul(hn::LoadU(d, xb + i), vp);
-      hn::StoreU(v, d, xn + i);
-      amax_n = hn::Max(amax_n, hn::Abs(v));
-    }
-    const auto top = hn::MaxOfLanes(d, amax_n);
-    float m = 0;
-    for (size_t i = 0; i < n; i += N) {
-      const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, xn + i)), top));
-      if (k >= 0) {
-        m = xn[i + size_t(k)];
-        break;
-      }
-    }
-    bool clamped = false;
-    int q[n];
-    const float scale = fit::symmetric_fast_search<typename F::scale, n>(xn, p, m, wb, F::qmin, F::qmax, clamped, q,
-                                                                          SymmetricPass<n>);
-    F::store(y[b], scale, q);
-    if (clamped) st = worst(st, status::scale_clamped);
-    }
+    else
+      st = worst(st, EncodeSymmetricFast<F>(xb, wb, hn::GetLane(hn::MaxOfLanes(d, amax)), y[b]));
   }
   return st;
 }
