@@ -94,8 +94,7 @@ inline constexpr float kAffineSpan = 1.5f;
 // Rounds of alternating sub-block choice and super-scale refit (most blocks settle
 // in two or three).
 inline constexpr int kRefits = 6;
-// Candidates the fast fits evaluate per sub-block, and rounds of the super-scale
-// refit.
+// Rounds of the fast search's sub-block choice and super-scale refit.
 inline constexpr int kFastRefits = 2;
 // Scales the fast affine sub-block fit rounds at: range / (nmax + kFastStart0 +
 // k kFastStartStep), k < kFastStarts.
@@ -327,32 +326,22 @@ struct symmetric_superblock {
 template <int kSub>
 constexpr float symmetric_codes(const float* xn, const float* imp, const fit::level_set& L, float dl, float* q,
                                 fit::lsq_pass* lsq = nullptr) {
+  if (!L.consecutive()) {  // a code table: the fast table search's pass
+    const fit::lsq_pass p = fit::table_pass<size_t(kSub)>(xn, imp, L.v, L.count, dl, q);
+    if (lsq) lsq->xq = p.xq, lsq->qq = p.qq;
+    return p.err;
+  }
   const float idl = dl != 0 ? 1.f / dl : 0.f;
   float e[kSub];
-  int c[kSub];
-  if (L.consecutive()) {
-    for (int i = 0; i < kSub; ++i) {
-      const float level = round_clamped(xn[i] * idl - L.first, 0.f, float(L.count - 1));
-      c[i] = int(level);
-      const float r = xn[i] - dl * (level + L.first);
-      e[i] = imp[i] * r * r;
-    }
-  } else {
-    for (int i = 0; i < kSub; ++i) c[i] = 0;
-    for (int k = 0; k + 1 < L.count; ++k) {
-      const float mid = 0.5f * (L.value(k) + L.value(k + 1));
-      for (int i = 0; i < kSub; ++i) c[i] += xn[i] * idl >= mid ? 1 : 0;
-    }
-    for (int i = 0; i < kSub; ++i) {
-      const float r = xn[i] - dl * L.value(c[i]);
-      e[i] = imp[i] * r * r;
-    }
+  for (int i = 0; i < kSub; ++i) {
+    q[i] = round_clamped(xn[i] * idl - L.first, 0.f, float(L.count - 1));
+    const float r = xn[i] - dl * (q[i] + L.first);
+    e[i] = imp[i] * r * r;
   }
-  for (int i = 0; i < kSub; ++i) q[i] = float(c[i]);
   if (lsq) {  // the sums of the least-squares scale for these codes
     float xa[kSub], aa[kSub];
     for (int i = 0; i < kSub; ++i) {
-      const float a = L.value(c[i]), wa = imp[i] * a;
+      const float a = L.first + q[i], wa = imp[i] * a;
       xa[i] = wa * xn[i], aa[i] = wa * a;
     }
     lsq->xq = pairwise_sum<kSub>(xa), lsq->qq = pairwise_sum<kSub>(aa);

@@ -147,31 +147,22 @@ struct SearchOps {
   static HWY_NOINLINE float symmetric_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
                                           const fit::level_set& L, float dl, float* HWY_RESTRICT q,
                                           fit::lsq_pass* lsq = nullptr) {
+    if (!L.consecutive()) {  // a code table, as kq::symmetric_codes
+      const fit::lsq_pass p = table_pass<kSub>(xn, imp, L.v, L.count, dl, q);
+      if (lsq) lsq->xq = p.xq, lsq->qq = p.qq;
+      return p.err;
+    }
     const hn::CappedTag<float, kSub> d;
     const size_t N = hn::Lanes(d);
     const float idl = dl != 0 ? 1.f / dl : 0.f;
     const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), first = hn::Set(d, L.first);
+    const auto top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
     float e[kSub], xa[kSub], aa[kSub];
     for (size_t i = 0; i < size_t(kSub); i += N) {
       const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
-      hn::Vec<decltype(d)> level, a;
-      if (L.consecutive()) {
-        const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(vx, vidl), first), hn::Zero(d)), hn::Set(d, float(L.count - 1)));
-        level = hn::Sub(hn::Add(t, hn::Set(d, 12582912.f)), hn::Set(d, 12582912.f));
-        a = hn::Add(level, first);
-      } else {
-        // The number of midpoints between table values at or below x / dl, and the
-        // value it indexes (the midpoints ascend: the last one passed selects it).
-        const auto t = hn::Mul(vx, vidl);
-        level = hn::Zero(d);
-        a = hn::Set(d, L.value(0));
-        for (int k = 0; k + 1 < L.count; ++k) {
-          const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (L.value(k) + L.value(k + 1))));
-          level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
-          a = hn::IfThenElse(passed, hn::Set(d, L.value(k + 1)), a);
-        }
-      }
-      const auto r = hn::Sub(vx, hn::Mul(vdl, a)), wa = hn::Mul(vw, a);
+      const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(vx, vidl), first), hn::Zero(d)), top);
+      const auto level = hn::Sub(hn::Add(t, magic), magic), a = hn::Add(first, level);
+      const auto r = hn::Sub(vx, hn::Mul(vdl, hn::Add(level, first))), wa = hn::Mul(vw, a);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(level, d, q + i);
       hn::StoreU(hn::Mul(wa, vx), d, xa + i);
@@ -191,7 +182,8 @@ struct SearchOps {
     float e[n], xv[n], vv[n];
     for (size_t i = 0; i < size_t(n); i += N) {
       const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i), t = hn::Mul(vx, vid);
-      // As symmetric_codes: the midpoint count, and the value the last midpoint passed selects.
+      // The number of midpoints between table values at or below x / dn, and the
+      // value it indexes (the midpoints ascend: the last one passed selects it).
       auto level = hn::Zero(d), v = hn::Set(d, values[0]);
       for (int k = 0; k + 1 < count; ++k) {
         const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (values[k] + values[k + 1])));
