@@ -41,26 +41,25 @@ void check_golden(int& files) {
 
   // Both searches: no worse than the reference on the whole, nor much worse on any row.
   for (const auto how : {qnt::effort::fast, qnt::effort::thorough}) {
-  const std::string effort_name = how == qnt::effort::fast ? "fast" : "thorough";
-  CAPTURE(effort_name);
-  std::vector<typename F::block> q(n / F::block_size);
-  REQUIRE(qnt::quantize<F>(g.input.data(), q.data(), n, nullptr, how) == qnt::status::ok);
-  std::vector<float> back(n);
-  qnt::dequantize<F>(q.data(), back.data(), n);
-  const double err = qnt_test::rel_rmse(g.input.data(), back.data(), n);
-  MESSAGE(g.type, " ", effort_name, ": rel-RMSE ", err, " (reference ", g.ref_rel_rmse, ")");
-  CHECK(err <= g.ref_rel_rmse * 1.0001);
+    const std::string effort_name = how == qnt::effort::fast ? "fast" : "thorough";
+    CAPTURE(effort_name);
+    std::vector<typename F::block> q(n / F::block_size);
+    REQUIRE(qnt::quantize<F>(g.input.data(), q.data(), n, nullptr, how) == qnt::status::ok);
+    std::vector<float> back(n);
+    qnt::dequantize<F>(q.data(), back.data(), n);
+    const double err = qnt_test::rel_rmse(g.input.data(), back.data(), n);
+    MESSAGE(g.type, " ", effort_name, ": rel-RMSE ", err, " (reference ", g.ref_rel_rmse, ")");
+    CHECK(err <= g.ref_rel_rmse * 1.0001);
 
-  // Each row on its own: no row may be much worse than the reference's (the whole
-  // matrix hides the edge-case rows).
-  std::vector<float> ref_back(n);
-  for (size_t r = 0; r < g.rows; ++r) {
-    const float* in = g.input.data() + r * g.cols;
-    const double ours = qnt_test::rel_rmse(in, back.data() + r * g.cols, g.cols);
-    const double ref = qnt_test::rel_rmse(in, g.dequant.data() + r * g.cols, g.cols);
-    CAPTURE(r);
-    CHECK(ours <= ref * 1.02 + 1e-7);
-  }
+    // Each row on its own: no row may be much worse than the reference's (the whole
+    // matrix hides the edge-case rows).
+    for (size_t r = 0; r < g.rows; ++r) {
+      const float* in = g.input.data() + r * g.cols;
+      const double ours = qnt_test::rel_rmse(in, back.data() + r * g.cols, g.cols);
+      const double ref = qnt_test::rel_rmse(in, g.dequant.data() + r * g.cols, g.cols);
+      CAPTURE(r);
+      CHECK(ours <= ref * 1.02 + 1e-7);
+    }
   }
 }
 

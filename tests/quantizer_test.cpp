@@ -133,25 +133,26 @@ TEST_CASE("quantize_rows: equals quantize row by row, on any number of threads")
     std::vector<float> imp(cols), imp_full(n);
     for (size_t c = 0; c < cols; ++c) imp[c] = c % 3 == 0 ? 20.f : 0.5f;
     for (size_t i = 0; i < n; ++i) imp_full[i] = imp[i % cols];
-    for (const auto how : {qnt::effort::fast, qnt::effort::thorough})
-    for (const float* importance : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
-      std::vector<typename F::block> expect(n / B);
-      REQUIRE(qnt::quantize<F>(x.data(), expect.data(), n, importance ? imp_full.data() : nullptr, how) ==
-              qnt::status::ok);
-      for (const unsigned t : {1u, 2u, 0u}) {
+    for (const auto how : {qnt::effort::fast, qnt::effort::thorough}) {
+      for (const float* importance : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+        std::vector<typename F::block> expect(n / B);
+        REQUIRE(qnt::quantize<F>(x.data(), expect.data(), n, importance ? imp_full.data() : nullptr, how) ==
+                qnt::status::ok);
+        for (const unsigned t : {1u, 2u, 0u}) {
+          std::vector<typename F::block> got(n / B);
+          REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, {.threads = qnt_test::threads(t)},
+                                        how) == qnt::status::ok);
+          CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
+        }
+        // An engine's own parallel-for (here: tasks in reverse order).
+        const qnt::exec own{.parallel_for =
+                                [](void*, size_t count, void (*task)(void*, size_t), void* ctx) {
+                                  for (size_t i = count; i-- > 0;) task(ctx, i);
+                                }};
         std::vector<typename F::block> got(n / B);
-        REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, {.threads = qnt_test::threads(t)},
-                                      how) == qnt::status::ok);
+        REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, own, how) == qnt::status::ok);
         CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
       }
-      // An engine's own parallel-for (here: tasks in reverse order).
-      const qnt::exec own{.parallel_for =
-                              [](void*, size_t count, void (*task)(void*, size_t), void* ctx) {
-                                for (size_t i = count; i-- > 0;) task(ctx, i);
-                              }};
-      std::vector<typename F::block> got(n / B);
-      REQUIRE(qnt::quantize_rows<F>(x.data(), got.data(), rows, cols, importance, own, how) == qnt::status::ok);
-      CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
     }
   });
 }
@@ -194,21 +195,21 @@ TEST_CASE("quantize_rows: column importance lowers the importance-weighted error
       std::vector<float> imp(cols);
       for (size_t c = 0; c < cols; ++c) imp[c] = c % 8 == 3 ? 100.f : 1.f;
       for (const auto how : {qnt::effort::fast, qnt::effort::thorough}) {
-      const std::string effort_name = how == qnt::effort::fast ? "fast" : "thorough";
-  CAPTURE(effort_name);
-      std::vector<typename F::block> plain(n / F::block_size), weighted(n / F::block_size);
-      const qnt::exec e{.threads = qnt_test::threads(0)};
-      REQUIRE(qnt::quantize_rows<F>(x.data(), plain.data(), rows, cols, nullptr, e, how) == qnt::status::ok);
-      REQUIRE(qnt::quantize_rows<F>(x.data(), weighted.data(), rows, cols, imp.data(), e, how) == qnt::status::ok);
-      std::vector<float> yp(n), yw(n);
-      REQUIRE(qnt::dequantize<F>(plain.data(), yp.data(), n) == qnt::status::ok);
-      REQUIRE(qnt::dequantize<F>(weighted.data(), yw.data(), n) == qnt::status::ok);
-      double ep = 0, ew = 0;
-      for (size_t i = 0; i < n; ++i) {
-        const double w = imp[i % cols];
-        ep += w * (x[i] - yp[i]) * (x[i] - yp[i]), ew += w * (x[i] - yw[i]) * (x[i] - yw[i]);
-      }
-      CHECK(ew < ep);
+        const std::string effort_name = how == qnt::effort::fast ? "fast" : "thorough";
+        CAPTURE(effort_name);
+        std::vector<typename F::block> plain(n / F::block_size), weighted(n / F::block_size);
+        const qnt::exec e{.threads = qnt_test::threads(0)};
+        REQUIRE(qnt::quantize_rows<F>(x.data(), plain.data(), rows, cols, nullptr, e, how) == qnt::status::ok);
+        REQUIRE(qnt::quantize_rows<F>(x.data(), weighted.data(), rows, cols, imp.data(), e, how) == qnt::status::ok);
+        std::vector<float> yp(n), yw(n);
+        REQUIRE(qnt::dequantize<F>(plain.data(), yp.data(), n) == qnt::status::ok);
+        REQUIRE(qnt::dequantize<F>(weighted.data(), yw.data(), n) == qnt::status::ok);
+        double ep = 0, ew = 0;
+        for (size_t i = 0; i < n; ++i) {
+          const double w = imp[i % cols];
+          ep += w * (x[i] - yp[i]) * (x[i] - yp[i]), ew += w * (x[i] - yw[i]) * (x[i] - yw[i]);
+        }
+        CHECK(ew < ep);
       }
     }
   });
