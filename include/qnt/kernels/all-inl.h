@@ -6,5 +6,6 @@
 #include "codecs-inl.h"
 #include "dequantize-inl.h"
 #include "matmul-inl.h"
+#include "matmul_int8-inl.h"
 #include "quantize-inl.h"
 #include "target-inl.h"

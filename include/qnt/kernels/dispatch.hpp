@@ -113,16 +113,17 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
     return status::ok;
   }
   if (!w || !x || !y) return status::null_pointer;
-  // One activation row: the integer path (MatVecInt); more rows
-  // share the float decode of each weight tile.
+  // One activation row: MatVecInt, in tiles of 4 rows; more: the tiles of up to
+  // 32 rows of the integer matmul.
   detail::matmul_fn<F>* fn = n == 1 ? detail::choose(detail::matvec_table<F>, &HWY_STATIC_DISPATCH(MatVec<F>))
                                     : detail::choose(detail::matmul_table<F>, &HWY_STATIC_DISPATCH(MatMul<F>));
-  // Tasks of whole 4-row tiles, a few per thread so that uneven progress evens out.
-  const size_t tiles = (rows + 3) / 4;
+  // Tasks of whole tiles, a few per thread so that uneven progress evens out.
+  const size_t tile = n == 1 ? 4 : 32;
+  const size_t tiles = (rows + tile - 1) / tile;
   const size_t threads = detail::thread_count(e);
   const size_t tasks = threads <= 1 ? 1 : (tiles < 4 * threads ? tiles : 4 * threads);
   detail::parallel_for(e, tasks, [&](size_t t) {
-    const size_t r0 = tiles * t / tasks * 4, r1 = tiles * (t + 1) / tasks * 4;
+    const size_t r0 = tiles * t / tasks * tile, r1 = tiles * (t + 1) / tasks * tile;
     fn(w, rows, cols, x, n, y, r0, r1 < rows ? r1 : rows);
   });
   return status::ok;

@@ -105,8 +105,8 @@ inline constexpr size_t kStride = (kChunk<F> + 15) / 16 * 16;
 // y[i * rows + r] = sum_c W[r][c] * x[i * cols + c] for the weight rows [r0, r1)
 // and all n activation rows.
 template <class F>
-void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
-            float* HWY_RESTRICT y, size_t r0, size_t r1) {
+void MatMulFloat(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x,
+                 size_t n, float* HWY_RESTRICT y, size_t r0, size_t r1) {
   constexpr size_t B = F::block_size, C = kChunk<F>, S = kStride<F>;
   const hn::ScalableTag<float> df;
   const size_t nb = cols / B;
@@ -172,6 +172,93 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
 
 inline constexpr size_t kXGroup = 32;
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
+// The x86 int8 dot products, one overload per register width: acc + in each int32
+// lane, the products of its four unsigned bytes of u with the four signed bytes of
+// s. maddubs' int16 pair sums cannot saturate while u <= 128 and |s| <= 127.
+#if HWY_TARGET <= HWY_AVX3_DL
+HWY_INLINE __m128i DotU8I8(__m128i acc, __m128i u, __m128i s) { return _mm_dpbusd_epi32(acc, u, s); }
+HWY_INLINE __m256i DotU8I8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+// Highway 1.0's AVX3_DL target string lacks avx512vnni (it has avxvnni, the 128- and
+// 256-bit forms), so the 512-bit instruction is written out; the CPUs of the target have it.
+HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+  return acc;
+}
+#else
+HWY_INLINE __m128i DotU8I8(__m128i acc, __m128i u, __m128i s) {
+  return _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1)));
+}
+#if HWY_TARGET <= HWY_AVX2
+HWY_INLINE __m256i DotU8I8(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#endif
+#if HWY_TARGET <= HWY_AVX3
+HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) {
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+}
+#endif
+#endif
+// Signed w times s as |w| times s with w's sign (|w| <= 128 fits the unsigned operand).
+HWY_INLINE void MoveSign(__m128i& w, __m128i& s) { s = _mm_sign_epi8(s, w), w = _mm_abs_epi8(w); }
+#if HWY_TARGET <= HWY_AVX2
+HWY_INLINE void MoveSign(__m256i& w, __m256i& s) { s = _mm256_sign_epi8(s, w), w = _mm256_abs_epi8(w); }
+#endif
+#if HWY_TARGET <= HWY_AVX3
+HWY_INLINE void MoveSign(__m512i& w, __m512i& s) {  // AVX-512 has no sign_epi8: negate under w's sign mask
+  s = _mm512_mask_sub_epi8(s, _mm512_movepi8_mask(w), _mm512_setzero_si512(), s), w = _mm512_abs_epi8(w);
+}
+#endif
+#endif
+
+// Whether this target has an int8 dot product instruction (DotQuads' fast paths).
+inline constexpr bool kDotInstruction =
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3) || (HWY_TARGET == HWY_NEON && defined(__ARM_FEATURE_DOTPROD)) || \
+    HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
+    true;
+#else
+    false;
+#endif
+
+// acc + in each int32 lane the sum of the products of its own four bytes of w and
+// x (what vpdpbusd, maddubs + madd and sdot compute). x: int8 codes; w: int8, or
+// uint8 below 128 (any uint8 where the target has VNNI, whose operand is unsigned).
+template <class D32, class VW, class VX>
+HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
+  using TW = hn::TFromV<VW>;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
+  (void)d32;
+  auto vw = w.raw;
+  auto vx = x.raw;
+  if constexpr (std::is_signed_v<TW>) MoveSign(vw, vx);
+  acc.raw = DotU8I8(acc.raw, vw, vx);
+  return acc;
+#elif HWY_TARGET == HWY_NEON && defined(__ARM_FEATURE_DOTPROD)
+  const hn::Repartition<int8_t, D32> d8;
+  const auto vw = hn::BitCast(d8, w).raw;
+  if constexpr (sizeof(vw) == 16) acc.raw = vdotq_s32(acc.raw, vw, x.raw);
+  else acc.raw = vdot_s32(acc.raw, vw, x.raw);
+  return acc;
+#elif HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
+  return svdot_s32(acc, hn::BitCast(hn::Repartition<int8_t, D32>(), w), x);
+#else
+  // Each byte k of every lane, sign- or zero-extended in place, then multiplied.
+  const hn::Repartition<int32_t, D32> di;
+  const auto wi = hn::BitCast(di, w), xi = hn::BitCast(di, x);
+  const auto byte = [&](auto v, auto k, bool sign) {
+    constexpr int kShift = 8 * (3 - decltype(k)::value);
+    const auto top = hn::ShiftLeft<kShift>(v);
+    return sign ? hn::ShiftRight<24>(top) : hn::BitCast(di, hn::ShiftRight<24>(hn::BitCast(hn::RebindToUnsigned<decltype(di)>(), top)));
+  };
+  constexpr bool kSignedW = std::is_signed_v<TW>;
+  acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 0>(), kSignedW), byte(xi, std::integral_constant<int, 0>(), true)));
+  acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 1>(), kSignedW), byte(xi, std::integral_constant<int, 1>(), true)));
+  acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 2>(), kSignedW), byte(xi, std::integral_constant<int, 2>(), true)));
+  return hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 3>(), kSignedW), byte(xi, std::integral_constant<int, 3>(), true)));
+#endif
+}
+
 // acc + the products of one vector of weight codes w (int8, or uint8 below 128)
 // with as many int8 activation codes x, summed in int32 lanes. Which lane gets
 // which product is the hardware's choice: callers pass the slice of one unit,
@@ -180,49 +267,19 @@ template <class D8, class TW>
 HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> DotI8(D8 d8, const TW* HWY_RESTRICT w, const int8_t* HWY_RESTRICT x,
                                                        hn::Vec<hn::Repartition<int32_t, D8>> acc) {
   const hn::Rebind<TW, D8> dw;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
-  // u8 x s8 products: |w| and x with w's sign when w is signed (|w| <= 128 and
-  // |x| <= 127 keep maddubs' int16 pair sums from saturating).
-  auto vw = hn::LoadU(dw, w).raw;
-  auto vx = hn::LoadU(d8, x).raw;
-  if constexpr (sizeof(vw) == 16) {
-    if constexpr (std::is_signed_v<TW>) vx = _mm_sign_epi8(vx, vw), vw = _mm_abs_epi8(vw);
-#if HWY_TARGET <= HWY_AVX3_DL
-    acc.raw = _mm_dpbusd_epi32(acc.raw, vw, vx);
-#else
-    acc.raw = _mm_add_epi32(acc.raw, _mm_madd_epi16(_mm_maddubs_epi16(vw, vx), _mm_set1_epi16(1)));
-#endif
-  } else {
-#if HWY_TARGET <= HWY_AVX2  // 256-bit vectors exist only from AVX2 on
-    if constexpr (std::is_signed_v<TW>) vx = _mm256_sign_epi8(vx, vw), vw = _mm256_abs_epi8(vw);
-#if HWY_TARGET <= HWY_AVX3_DL
-    acc.raw = _mm256_dpbusd_epi32(acc.raw, vw, vx);
-#else
-    acc.raw = _mm256_add_epi32(acc.raw, _mm256_madd_epi16(_mm256_maddubs_epi16(vw, vx), _mm256_set1_epi16(1)));
-#endif
-#endif
-  }
-  return acc;
-#elif HWY_TARGET == HWY_NEON && defined(__ARM_FEATURE_DOTPROD)
-  const auto vw = hn::BitCast(d8, hn::LoadU(dw, w)).raw;
-  const auto vx = hn::LoadU(d8, x).raw;
-  if constexpr (sizeof(vw) == 16) acc.raw = vdotq_s32(acc.raw, vw, vx);
-  else acc.raw = vdot_s32(acc.raw, vw, vx);
-  return acc;
-#elif HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
-  return svdot_s32(acc, hn::BitCast(d8, hn::LoadU(dw, w)), hn::LoadU(d8, x));
-#else
-  (void)dw;
-  const hn::Repartition<int16_t, D8> d16;
   const hn::Repartition<int32_t, D8> d32;
-  auto aux = hn::Zero(d32);
-  for (size_t i = 0; i < hn::Lanes(d8); i += hn::Lanes(d16)) {
-    const auto a = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<TW, decltype(d16)>(), w + i));
-    const auto b = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<int8_t, decltype(d16)>(), x + i));
-    acc = hn::ReorderWidenMulAccumulate(d32, a, b, acc, aux);
+  if constexpr (kDotInstruction) {
+    return DotQuads(d32, hn::LoadU(dw, w), hn::LoadU(d8, x), acc);
+  } else {  // any pairing will do: widening multiply-adds are cheaper than DotQuads' shifts
+    const hn::Repartition<int16_t, D8> d16;
+    auto aux = hn::Zero(d32);
+    for (size_t i = 0; i < hn::Lanes(d8); i += hn::Lanes(d16)) {
+      const auto a = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<TW, decltype(d16)>(), w + i));
+      const auto b = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<int8_t, decltype(d16)>(), x + i));
+      acc = hn::ReorderWidenMulAccumulate(d32, a, b, acc, aux);
+    }
+    return hn::Add(acc, aux);
   }
-  return hn::Add(acc, aux);
-#endif
 }
 
 // Columns of x quantized per pass: a multiple of both the block and the group
@@ -256,10 +313,11 @@ alignas(32) inline constexpr std::array<uint8_t, 32> kBiasBytes = [] {
 
 // x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
 // element moves by at most half a step). Per codec unit u of U columns: xs[u], its
-// group's step, and xsum[u], the unit's sum of codes times that step.
-template <size_t U, bool kSums>
+// group's step; xsumi[u], the unit's sum of codes (kIntSums) and xsum[u], that sum
+// times the step (kSums).
+template <size_t U, bool kIntSums, bool kSums>
 HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
-                          float* HWY_RESTRICT xsum) {
+                          int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {
   for (size_t begin = 0; begin < len; begin += kXGroup) {
     const size_t end = len - begin < kXGroup ? len : begin + kXGroup;
     float amax = 0;
@@ -268,10 +326,11 @@ HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_R
     for (size_t i = begin; i < end; ++i) xq[i] = int8_t(clamp(rne(x[i] * inv), -127, 127));
     for (size_t u = begin / U; u < end / U; ++u) {
       xs[u] = step;
-      if constexpr (kSums) {
-        int sum = 0;
+      if constexpr (kIntSums || kSums) {
+        int32_t sum = 0;
         for (size_t i = 0; i < U; ++i) sum += xq[u * U + i];
-        xsum[u] = float(sum) * step;
+        if constexpr (kIntSums) xsumi[u] = sum;
+        if constexpr (kSums) xsum[u] = float(sum) * step;
       }
     }
   }
@@ -379,7 +438,7 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B;
-    QuantizeX<U, kNeedsXSums<C>>(x + c0 * B, cb * B, xq, xs, xsum);
+    QuantizeX<U, false, kNeedsXSums<C>>(x + c0 * B, cb * B, xq, xs, nullptr, xsum);
     for (size_t r = r0; r < r1; r += 4) {
       // Fewer than four rows left: the missing ones repeat the last.
       const typename F::block* rows[4];
@@ -389,15 +448,6 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
       for (size_t j = 0; j < 4 && r + j < r1; ++j) y[r + j] += out[j];
     }
   }
-}
-
-// The matmul signature over MatVecInt (n == 1), for the dispatch tables; formats
-// without an integer codec take the float path.
-template <class F>
-void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
-            float* HWY_RESTRICT y, size_t r0, size_t r1) {
-  if constexpr (Codec<F>::kInteger) MatVecInt<F>(w, cols, x, y, r0, r1);
-  else MatMul<F>(w, rows, cols, x, n, y, r0, r1);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -1,0 +1,248 @@
+// The integer matrix product (n activation rows) and the per-target entry points
+// MatMul<F> / MatVec<F> that the dispatch tables hold.
+//
+// Weight rows sit in vector lanes: a tile of R rows (one or two vectors of int32
+// lanes) by K columns is unpacked from the GGUF blocks into the L1 cache, four
+// codes of a row per int32 lane ([column / 4][row] words). Each activation's four
+// int8 codes of the same columns are broadcast to every lane, and one dot
+// instruction (vpdpbusd, maddubs + madd, sdot) adds the four products of each row
+// in its own lane: four activations times R rows per loaded weight vector, and no
+// horizontal sums. A codec unit's int32 sums are scaled once per unit, by the
+// weight scales in lanes and the activation's step. The tile is unpacked once per
+// kTileActs activation rows, which share the activation codes quantized for it.
+
+#if defined(QNT_KERNELS_MATMUL_INT8_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNT_KERNELS_MATMUL_INT8_INL_H_
+#undef QNT_KERNELS_MATMUL_INT8_INL_H_
+#else
+#define QNT_KERNELS_MATMUL_INT8_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+#include "codec-inl.h"
+#include "codecs-inl.h"
+#include "matmul-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qnt {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET != HWY_SCALAR  // one lane cannot hold a row's four codes
+
+// Vectors of rows per tile: two where the ISA has 32 vector registers (4
+// activations x 2 row vectors of int32 and of float accumulators fit), else one.
+inline constexpr size_t kRowVectors = HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3 ? 1 : 2;
+// Rows per tile at most (16 int32 lanes per vector at most: CappedTag).
+inline constexpr size_t kMaxTileRows = 32;
+// Activation rows quantized per tile unpacking.
+inline constexpr size_t kTileActs = 64;
+// Columns per tile: at least 256, a multiple of the block and of the activation group.
+template <class F>
+inline constexpr size_t kTileCols = [] {
+  size_t lcm = F::block_size;
+  while (lcm % kXGroup != 0) lcm += F::block_size;
+  return (256 + lcm - 1) / lcm * lcm;
+}();
+
+// How the tile holds a codec's codes for this target's dot instruction:
+// value = scale * (stored - kBias) (+ offset).
+template <class C>
+struct TileOperand {
+  static constexpr bool kSignedCodes = std::is_signed_v<typename C::code_t>;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3_DL
+  // vpdpbusd takes any unsigned byte: signed codes move up by 128 (one xor).
+  using type = uint8_t;
+  static constexpr uint32_t kFlip = kSignedCodes ? 0x80808080u : 0u;
+  static constexpr int kBias = C::kBias + (kSignedCodes ? 128 : 0);
+#else
+  using type = std::conditional_t<kSignedCodes || C::kWide, int8_t, uint8_t>;
+  static constexpr uint32_t kFlip = C::kWide ? 0x80808080u : 0u;
+  static constexpr int kBias = kDotBias<C>;
+#endif
+};
+
+// Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
+// block column c0 into the tile: codes[(k / 4) * R + j] holds codes k..k+3 of row
+// j; scale and offset [unit * R + j].
+template <class F>
+HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, size_t c0, size_t cb, size_t r,
+                           size_t r1, size_t R, uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale,
+                           float* HWY_RESTRICT offset) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
+  CodesBuffer<C> buf;
+  for (size_t j = 0; j < R; ++j) {
+    const typename F::block* row = w + (r + j < r1 ? r + j : r1 - 1) * nb + c0;
+    for (size_t b = 0; b < cb; ++b) {
+      C::Codes(row[b], buf);
+      uint32_t* out = codes + b * Q * R + j;
+      for (size_t q = 0; q < Q; ++q) {
+        uint32_t word;
+        std::memcpy(&word, buf.codes + 4 * q, 4);
+        out[q * R] = word ^ TileOperand<C>::kFlip;
+      }
+      for (size_t u = 0; u < NU; ++u) {
+        scale[(b * NU + u) * R + j] = buf.scale[u];
+        if constexpr (C::kOffset) offset[(b * NU + u) * R + j] = buf.offset[u];
+      }
+    }
+  }
+}
+
+// The activation side of a tile: kTileActs rows of K columns, quantized.
+template <class F>
+struct TileActs {
+  static constexpr size_t K = kTileCols<F>, KU = K / Codec<F>::kUnit;
+  HWY_ALIGN int8_t q[kTileActs * K];
+  float step[kTileActs * KU];  // per unit
+  int32_t sumi[kTileActs * KU];
+  float sum[Codec<F>::kOffset ? kTileActs * KU : 1];
+};
+
+// y[a][r .. r + nr) += the tile (R rows, len columns) times activations a .. a + 3
+// (those from `count` on repeat the last and are not written).
+template <class F>
+HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* HWY_RESTRICT scale,
+                              const float* HWY_RESTRICT offset, const TileActs<F>& xa, size_t a, size_t count,
+                              size_t len, float* HWY_RESTRICT y, size_t rows, size_t nr) {
+  using C = Codec<F>;
+  using Op = TileOperand<C>;
+  constexpr size_t U = C::kUnit, K = TileActs<F>::K, KU = TileActs<F>::KU, RV = kRowVectors;
+  const hn::CappedTag<int32_t, kMaxTileRows / RV> d32;
+  const hn::Repartition<typename Op::type, decltype(d32)> dw;
+  const hn::Repartition<int8_t, decltype(d32)> dx;
+  const hn::Rebind<float, decltype(d32)> df;
+  const size_t N = hn::Lanes(d32), R = RV * N;
+  size_t act[4];
+  for (size_t i = 0; i < 4; ++i) act[i] = a + i < count ? a + i : count - 1;
+  // Accumulators, named (scalable vectors cannot live in arrays): f<activation><row vector>.
+  auto f00 = hn::Zero(df), f01 = hn::Zero(df), f10 = hn::Zero(df), f11 = hn::Zero(df);
+  auto f20 = hn::Zero(df), f21 = hn::Zero(df), f30 = hn::Zero(df), f31 = hn::Zero(df);
+  for (size_t u = 0; u < len / U; ++u) {
+    // The bias term of each activation, -bias * (sum of its codes), starts the sums.
+    const auto start = [&](size_t i) { return hn::Set(d32, -Op::kBias * xa.sumi[act[i] * KU + u]); };
+    auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
+    auto i01 = i00, i11 = i10, i21 = i20, i31 = i30;
+    for (size_t q = u * U / 4; q < (u + 1) * U / 4; ++q) {
+      const auto w0 = hn::BitCast(dw, hn::Load(d32, reinterpret_cast<const int32_t*>(codes) + q * R));
+      const auto w1 = RV == 2 ? hn::BitCast(dw, hn::Load(d32, reinterpret_cast<const int32_t*>(codes) + q * R + N)) : w0;
+      const auto dot = [&](size_t i, auto& lo, auto& hi) {
+        int32_t word;
+        std::memcpy(&word, xa.q + act[i] * K + 4 * q, 4);
+        const auto xb = hn::BitCast(dx, hn::Set(d32, word));
+        lo = DotQuads(d32, w0, xb, lo);
+        if constexpr (RV == 2) hi = DotQuads(d32, w1, xb, hi);
+      };
+      dot(0, i00, i01), dot(1, i10, i11), dot(2, i20, i21), dot(3, i30, i31);
+    }
+    const auto s0 = hn::Load(df, scale + u * R), s1 = RV == 2 ? hn::Load(df, scale + u * R + N) : s0;
+    const auto add = [&](size_t i, auto ilo, auto ihi, auto& lo, auto& hi) {
+      const auto step = hn::Set(df, xa.step[act[i] * KU + u]);
+      lo = hn::MulAdd(hn::ConvertTo(df, ilo), hn::Mul(s0, step), lo);
+      if constexpr (RV == 2) hi = hn::MulAdd(hn::ConvertTo(df, ihi), hn::Mul(s1, step), hi);
+      if constexpr (C::kOffset) {
+        const auto sum = hn::Set(df, xa.sum[act[i] * KU + u]);
+        lo = hn::MulAdd(hn::Load(df, offset + u * R), sum, lo);
+        if constexpr (RV == 2) hi = hn::MulAdd(hn::Load(df, offset + u * R + N), sum, hi);
+      }
+    };
+    add(0, i00, i01, f00, f01), add(1, i10, i11, f10, f11), add(2, i20, i21, f20, f21), add(3, i30, i31, f30, f31);
+  }
+  const auto store = [&](size_t i, auto lo, auto hi) {
+    if (a + i >= count) return;
+    float* out = y + act[i] * rows;
+    if (nr == R) {
+      hn::StoreU(hn::Add(hn::LoadU(df, out), lo), df, out);
+      if constexpr (RV == 2) hn::StoreU(hn::Add(hn::LoadU(df, out + N), hi), df, out + N);
+      return;
+    }
+    HWY_ALIGN float part[kMaxTileRows];
+    hn::Store(lo, df, part);
+    if constexpr (RV == 2) hn::Store(hi, df, part + N);
+    for (size_t j = 0; j < nr; ++j) out[j] += part[j];
+  };
+  store(0, f00, f01), store(1, f10, f11), store(2, f20, f21), store(3, f30, f31);
+}
+
+// y[i * rows + r] = sum_c W[r][c] * x[i * cols + c] for rows [r0, r1), n >= 1, for
+// formats with an integer codec.
+template <class F>
+void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x,
+                size_t n, float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, U = C::kUnit, K = kTileCols<F>, KU = K / U;
+  const hn::CappedTag<int32_t, kMaxTileRows / kRowVectors> d32;
+  const size_t R = kRowVectors * hn::Lanes(d32);
+  const size_t nb = cols / B;
+  HWY_ALIGN uint32_t codes[K / 4 * kMaxTileRows];
+  HWY_ALIGN float scale[KU * kMaxTileRows];
+  HWY_ALIGN float offset[C::kOffset ? KU * kMaxTileRows : 1];
+  TileActs<F> xa;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
+  for (size_t c0 = 0; c0 < nb; c0 += K / B) {
+    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
+    for (size_t a0 = 0; a0 < n; a0 += kTileActs) {
+      const size_t count = n - a0 < kTileActs ? n - a0 : kTileActs;
+      for (size_t i = 0; i < count; ++i)
+        QuantizeX<U, true, C::kOffset>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
+                                       xa.sumi + i * KU, xa.sum + (C::kOffset ? i * KU : 0));
+      for (size_t r = r0; r < r1; r += R) {
+        UnpackTile<F>(w, nb, c0, cb, r, r1, R, codes, scale, offset);
+        // The next tile's blocks load while this one computes: its R rows are
+        // R streams, more than the hardware prefetcher follows.
+        const bool last = r + R >= r1;
+        const size_t next_r = last ? r0 : r + R;
+        const size_t next_c = last && a0 + kTileActs >= n ? c0 + cb : c0;
+        if (next_c < nb)
+          for (size_t j = 0; j < R && next_r + j < r1; ++j) {
+            const uint8_t* p = reinterpret_cast<const uint8_t*>(w + (next_r + j) * nb + next_c);
+            const size_t bytes = (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block);
+            for (size_t o = 0; o < bytes; o += 64) hwy::Prefetch(p + o);
+          }
+        const size_t nr = r1 - r < R ? r1 - r : R;
+        for (size_t a = 0; a < count; a += 4)
+          TileTimesActs<F>(codes, scale, offset, xa, a, count, len, y + a0 * rows + r, rows, nr);
+      }
+    }
+  }
+}
+
+#endif  // HWY_TARGET != HWY_SCALAR
+
+// The per-target entry points of the dispatch tables (and of engines that compile
+// per target): y[i * rows + r] for rows [r0, r1). Integer formats multiply int8
+// activation codes: one row (or a few) through MatVecInt, which reads each weight
+// once per row, more through the tile. nf4 decodes to floats.
+template <class F>
+void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
+            float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  if constexpr (!Codec<F>::kInteger) {
+    MatMulFloat<F>(w, rows, cols, x, n, y, r0, r1);
+  } else {
+#if HWY_TARGET != HWY_SCALAR
+    if (n >= 4) return MatMulInt8<F>(w, rows, cols, x, n, y, r0, r1);
+#endif
+    for (size_t i = 0; i < n; ++i) MatVecInt<F>(w, cols, x + i * cols, y + i * rows, r0, r1);
+  }
+}
+
+// MatMul for n == 1 (its own table entry, so that a matvec call skips the checks).
+template <class F>
+void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
+            float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  if constexpr (Codec<F>::kInteger) MatVecInt<F>(w, cols, x, y, r0, r1);
+  else MatMulFloat<F>(w, rows, cols, x, n, y, r0, r1);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnt
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
