@@ -179,6 +179,11 @@ TEST_CASE("kernels: large n and many rows, with qnt's pool") {
   for_each_target([] {
     check_matmul<qnt::q4_k>(33, 512, 512, {.threads = threads(0)}, false);
     check_matmul<qnt::q8_0>(64, 1024, 17, {.threads = threads(2)}, true);
+    // More activations than one quantized block of them, rows past a whole tile;
+    // units of 16 with a bias, offsets, signed table codes.
+    check_matmul<qnt::q6_k>(40, 512, 131, {.threads = threads(2)}, true);
+    check_matmul<qnt::q4_1>(37, 288, 130, {.threads = 1}, false);
+    check_matmul<qnt::iq4_nl>(35, 320, 4, {.threads = 1}, true);
   });
 }
 

@@ -41,7 +41,7 @@ inline constexpr size_t kRowVectors = HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3 ? 1 
 // Rows per tile at most (16 int32 lanes per vector at most: CappedTag).
 inline constexpr size_t kMaxTileRows = 32;
 // Activation rows quantized per tile unpacking.
-inline constexpr size_t kTileActs = 64;
+inline constexpr size_t kTileActs = 128;
 // Columns per tile: at least 256, a multiple of the block and of the activation group.
 template <class F>
 inline constexpr size_t kTileCols = [] {
@@ -69,28 +69,50 @@ struct TileOperand {
 
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
 // block column c0 into the tile: codes[(k / 4) * R + j] holds codes k..k+3 of row
-// j; scale and offset [unit * R + j].
+// j; scale and offset [unit * R + j]. Four rows at a time, so that four words of
+// one column group are one 16-byte store: a 4 x 4 transpose of words.
 template <class F>
 HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, size_t c0, size_t cb, size_t r,
                            size_t r1, size_t R, uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale,
                            float* HWY_RESTRICT offset) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
-  CodesBuffer<C> buf;
-  for (size_t j = 0; j < R; ++j) {
-    const typename F::block* row = w + (r + j < r1 ? r + j : r1 - 1) * nb + c0;
+  const hn::CappedTag<uint32_t, 4> d;
+  const hn::Repartition<uint64_t, decltype(d)> d64;
+  const auto flip = hn::Set(d, TileOperand<C>::kFlip);
+  CodesBuffer<C> buf[4];
+  for (size_t j = 0; j < R; j += 4) {
+    const typename F::block* row[4];
+    for (size_t i = 0; i < 4; ++i) row[i] = w + (r + j + i < r1 ? r + j + i : r1 - 1) * nb + c0;
     for (size_t b = 0; b < cb; ++b) {
-      C::Codes(row[b], buf);
+      for (size_t i = 0; i < 4; ++i) C::Codes(row[i][b], buf[i]);
       uint32_t* out = codes + b * Q * R + j;
-      for (size_t q = 0; q < Q; ++q) {
-        uint32_t word;
-        std::memcpy(&word, buf.codes + 4 * q, 4);
-        out[q * R] = word ^ TileOperand<C>::kFlip;
+      if (Q % 4 == 0 && hn::Lanes(d) == 4) {
+        for (size_t q = 0; q < Q; q += 4) {
+          const auto load = [&](size_t i) { return hn::LoadU(d, reinterpret_cast<const uint32_t*>(buf[i].codes) + q); };
+          const auto v0 = load(0), v1 = load(1), v2 = load(2), v3 = load(3);
+          const auto t0 = hn::BitCast(d64, hn::InterleaveLower(d, v0, v1));  // a0 b0 a1 b1
+          const auto t1 = hn::BitCast(d64, hn::InterleaveUpper(d, v0, v1));  // a2 b2 a3 b3
+          const auto t2 = hn::BitCast(d64, hn::InterleaveLower(d, v2, v3));  // c0 d0 c1 d1
+          const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, v2, v3));  // c2 d2 c3 d3
+          hn::StoreU(hn::Xor(hn::BitCast(d, hn::InterleaveLower(d64, t0, t2)), flip), d, out + (q + 0) * R);
+          hn::StoreU(hn::Xor(hn::BitCast(d, hn::InterleaveUpper(d64, t0, t2)), flip), d, out + (q + 1) * R);
+          hn::StoreU(hn::Xor(hn::BitCast(d, hn::InterleaveLower(d64, t1, t3)), flip), d, out + (q + 2) * R);
+          hn::StoreU(hn::Xor(hn::BitCast(d, hn::InterleaveUpper(d64, t1, t3)), flip), d, out + (q + 3) * R);
+        }
+      } else {
+        for (size_t q = 0; q < Q; ++q)
+          for (size_t i = 0; i < 4; ++i) {
+            uint32_t word;
+            std::memcpy(&word, buf[i].codes + 4 * q, 4);
+            out[q * R + i] = word ^ TileOperand<C>::kFlip;
+          }
       }
-      for (size_t u = 0; u < NU; ++u) {
-        scale[(b * NU + u) * R + j] = buf.scale[u];
-        if constexpr (C::kOffset) offset[(b * NU + u) * R + j] = buf.offset[u];
-      }
+      for (size_t u = 0; u < NU; ++u)
+        for (size_t i = 0; i < 4; ++i) {
+          scale[(b * NU + u) * R + j + i] = buf[i].scale[u];
+          if constexpr (C::kOffset) offset[(b * NU + u) * R + j + i] = buf[i].offset[u];
+        }
     }
   }
 }
@@ -195,20 +217,29 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
                                        xa.sumi + i * KU, xa.sum + (C::kOffset ? i * KU : 0));
       for (size_t r = r0; r < r1; r += R) {
         UnpackTile<F>(w, nb, c0, cb, r, r1, R, codes, scale, offset);
-        // The next tile's blocks load while this one computes: its R rows are
-        // R streams, more than the hardware prefetcher follows.
+        // The next tile's blocks load while this one computes: its R rows are R
+        // streams, more than the hardware prefetcher follows. A few rows per group
+        // of activations: all at once would fill the queue of outstanding loads.
         const bool last = r + R >= r1;
         const size_t next_r = last ? r0 : r + R;
         const size_t next_c = last && a0 + kTileActs >= n ? c0 + cb : c0;
-        if (next_c < nb)
-          for (size_t j = 0; j < R && next_r + j < r1; ++j) {
-            const uint8_t* p = reinterpret_cast<const uint8_t*>(w + (next_r + j) * nb + next_c);
-            const size_t bytes = (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block);
-            for (size_t o = 0; o < bytes; o += 64) hwy::Prefetch(p + o);
-          }
+        const size_t next_rows = next_c < nb ? (r1 - next_r < R ? r1 - next_r : R) : 0;
+        const size_t next_bytes = (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block);
+        const size_t per_group = (next_rows + (count + 3) / 4 - 1) / ((count + 3) / 4);
+        size_t fetched = 0;
         const size_t nr = r1 - r < R ? r1 - r : R;
-        for (size_t a = 0; a < count; a += 4)
-          TileTimesActs<F>(codes, scale, offset, xa, a, count, len, y + a0 * rows + r, rows, nr);
+        float* yt = y + a0 * rows + r;
+        for (size_t a = 0; a < count; a += 4) {
+          // The next four activations' outputs: rows of y far apart, which the
+          // hardware prefetcher cannot guess, and each read once per tile.
+          for (size_t i = a + 4; i < a + 8 && i < count; ++i)
+            for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(yt + i * rows + j);
+          for (const size_t end = fetched + per_group; fetched < end && fetched < next_rows; ++fetched) {
+            const uint8_t* p = reinterpret_cast<const uint8_t*>(w + (next_r + fetched) * nb + next_c);
+            for (size_t o = 0; o < next_bytes; o += 64) hwy::Prefetch(p + o);
+          }
+          TileTimesActs<F>(codes, scale, offset, xa, a, count, len, yt, rows, nr);
+        }
       }
     }
   }
