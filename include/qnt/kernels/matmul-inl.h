@@ -226,9 +226,9 @@ inline constexpr bool kDotInstruction =
 // uint8 below 128 (any uint8 where the target has VNNI, whose operand is unsigned).
 template <class D32, class VW, class VX>
 HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
-  using TW = hn::TFromV<VW>;
+  (void)d32;  // the tag of the generic path only
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
-  (void)d32;
+  using TW = hn::TFromV<VW>;
   auto vw = w.raw;
   auto vx = x.raw;
   if constexpr (std::is_signed_v<TW>) MoveSign(vw, vx);
@@ -251,7 +251,7 @@ HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
     const auto top = hn::ShiftLeft<kShift>(v);
     return sign ? hn::ShiftRight<24>(top) : hn::BitCast(di, hn::ShiftRight<24>(hn::BitCast(hn::RebindToUnsigned<decltype(di)>(), top)));
   };
-  constexpr bool kSignedW = std::is_signed_v<TW>;
+  constexpr bool kSignedW = std::is_signed_v<hn::TFromV<VW>>;
   acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 0>(), kSignedW), byte(xi, std::integral_constant<int, 0>(), true)));
   acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 1>(), kSignedW), byte(xi, std::integral_constant<int, 1>(), true)));
   acc = hn::Add(acc, hn::Mul(byte(wi, std::integral_constant<int, 2>(), kSignedW), byte(xi, std::integral_constant<int, 2>(), true)));

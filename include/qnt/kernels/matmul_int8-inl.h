@@ -206,12 +206,15 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
   HWY_ALIGN float scale[KU * kMaxTileRows];
   HWY_ALIGN float offset[C::kOffset ? KU * kMaxTileRows : 1];
   TileActs<F> xa;
-  for (size_t i = 0; i < n; ++i)
-    for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
-  for (size_t c0 = 0; c0 < nb; c0 += K / B) {
-    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
-    for (size_t a0 = 0; a0 < n; a0 += kTileActs) {
-      const size_t count = n - a0 < kTileActs ? n - a0 : kTileActs;
+  // Activation blocks outermost: their outputs (count x rows floats) stay in the
+  // L2 cache while the column chunks add to them; the weights are read once per
+  // block of activations instead, which the prefetches below hide.
+  for (size_t a0 = 0; a0 < n; a0 += kTileActs) {
+    const size_t count = n - a0 < kTileActs ? n - a0 : kTileActs;
+    for (size_t i = a0; i < a0 + count; ++i)
+      for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
+    for (size_t c0 = 0; c0 < nb; c0 += K / B) {
+      const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
       for (size_t i = 0; i < count; ++i)
         QuantizeX<U, true, C::kOffset>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
                                        xa.sumi + i * KU, xa.sum + (C::kOffset ? i * KU : 0));
@@ -222,9 +225,9 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
         // of activations: all at once would fill the queue of outstanding loads.
         const bool last = r + R >= r1;
         const size_t next_r = last ? r0 : r + R;
-        const size_t next_c = last && a0 + kTileActs >= n ? c0 + cb : c0;
+        const size_t next_c = !last ? c0 : c0 + cb < nb ? c0 + cb : a0 + kTileActs < n ? 0 : nb;
         const size_t next_rows = next_c < nb ? (r1 - next_r < R ? r1 - next_r : R) : 0;
-        const size_t next_bytes = (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block);
+        const size_t next_bytes = next_c < nb ? (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block) : 0;
         const size_t per_group = (next_rows + (count + 3) / 4 - 1) / ((count + 3) / 4);
         size_t fetched = 0;
         const size_t nr = r1 - r < R ? r1 - r : R;
