@@ -187,6 +187,37 @@ TEST_CASE("kernels: large n and many rows, with qnt's pool") {
   });
 }
 
+// A NaN or an infinity in one activation row makes every output of that row NaN
+// (nf4, which multiplies in f32: NaN or +-Inf); the other rows stay finite.
+template <class F>
+void check_non_finite_activations() {
+  CAPTURE(std::string(F::name));
+  constexpr size_t rows = 37, cols = 2 * F::block_size, n = 6;
+  constexpr bool int8 = qnt::HWY_NAMESPACE::Codec<F>::kInteger;
+  const auto b = make_blocks<F>(rows * cols / F::block_size, 11);
+  auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 12, 1.f);
+  x[1 * cols + 5] = NAN;
+  x[3 * cols + cols - 1] = INFINITY;
+  x[4 * cols] = -INFINITY;
+  std::vector<float> y(n * rows), y1(rows);
+  REQUIRE(qnt::matmul<F>(b.data(), rows, cols, x.data(), n, y.data(), {.threads = 1}) == qnt::status::ok);
+  for (size_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    const bool bad = i == 1 || i == 3 || i == 4;
+    REQUIRE(qnt::matvec<F>(b.data(), rows, cols, x.data() + i * cols, y1.data(), {.threads = 1}) == qnt::status::ok);
+    for (size_t r = 0; r < rows; ++r) {
+      const float v = y[i * rows + r], v1 = y1[r];
+      if (!bad) CHECK((std::isfinite(v) && std::isfinite(v1)));
+      else if (int8) CHECK((std::isnan(v) && std::isnan(v1)));
+      else CHECK((!std::isfinite(v) && !std::isfinite(v1)));
+    }
+  }
+}
+
+TEST_CASE("kernels: a NaN or infinite activation makes its row's outputs NaN, on every target") {
+  for_each_target([] { qnt_test::for_each_format([]<class F>() { check_non_finite_activations<F>(); }); });
+}
+
 TEST_CASE("kernels: an engine's own parallel-for runs every task") {
   std::atomic<size_t> calls{0}, tasks{0};
   qnt::exec e;

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "hwy/cache_control.h"
@@ -312,7 +313,8 @@ alignas(32) inline constexpr std::array<uint8_t, 32> kBiasBytes = [] {
 }();
 
 // x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
-// element moves by at most half a step). Per codec unit u of U columns: xs[u], its
+// element moves by at most half a step). A NaN or an infinity makes the group's step
+// NaN and its codes 0: every output of that activation row is NaN. Per codec unit u of U columns: xs[u], its
 // group's step; xsumi[u], the unit's sum of codes (kIntSums) and xsum[u], that sum
 // times the step (kSums).
 template <size_t U, bool kIntSums, bool kSums>
@@ -321,14 +323,51 @@ HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_R
   for (size_t begin = 0; begin < len; begin += kXGroup) {
     const size_t end = len - begin < kXGroup ? len : begin + kXGroup;
     float amax = 0;
-    for (size_t i = begin; i < end; ++i) amax = max(amax, abs(x[i]));
-    const float inv = amax > 0 ? 127.f / amax : 0.f, step = amax / 127.f;
-    for (size_t i = begin; i < end; ++i) xq[i] = int8_t(clamp(rne(x[i] * inv), -127, 127));
+#if HWY_TARGET != HWY_SCALAR
+    // Whole groups in vectors: the same codes (NearestInt rounds ties to even, as
+    // rne does; for finite x the product is within the clamp's reach).
+    const hn::CappedTag<float, kXGroup> df;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const hn::Rebind<int8_t, decltype(df)> d8;
+    const size_t N = hn::Lanes(df);
+    const bool whole = end - begin == kXGroup && kXGroup % N == 0;
+    if (whole) {
+      auto m = hn::Zero(df);
+      auto nan = hn::IsNaN(m);  // none yet
+      for (size_t k = begin; k < end; k += N) {
+        const auto v = hn::LoadU(df, x + k);
+        m = hn::Max(m, hn::Abs(v));
+        nan = hn::Or(nan, hn::IsNaN(v));
+      }
+      amax = hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN();
+    }
+#else
+    constexpr bool whole = false;
+#endif
+    if (!whole)
+      for (size_t k = begin; k < end; ++k) amax = x[k] != x[k] ? x[k] : max(amax, abs(x[k]));
+    if (!(amax <= std::numeric_limits<float>::max())) {  // NaN or infinite: no codes, a NaN step
+      for (size_t k = begin; k < end; ++k) xq[k] = 0;
+      amax = std::numeric_limits<float>::quiet_NaN();
+    } else if (whole) {
+#if HWY_TARGET != HWY_SCALAR
+      const auto inv = hn::Set(df, amax > 0 ? 127.f / amax : 0.f);
+      const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+      for (size_t k = begin; k < end; k += N) {
+        const auto q = hn::Min(hn::Max(hn::NearestInt(hn::Mul(hn::LoadU(df, x + k), inv)), lo), hi);
+        hn::StoreU(hn::DemoteTo(d8, q), d8, xq + k);
+      }
+#endif
+    } else {
+      const float inv = amax > 0 ? 127.f / amax : 0.f;
+      for (size_t k = begin; k < end; ++k) xq[k] = int8_t(clamp(rne(x[k] * inv), -127, 127));
+    }
+    const float step = amax / 127.f;
     for (size_t u = begin / U; u < end / U; ++u) {
       xs[u] = step;
       if constexpr (kIntSums || kSums) {
         int32_t sum = 0;
-        for (size_t i = 0; i < U; ++i) sum += xq[u * U + i];
+        for (size_t k = 0; k < U; ++k) sum += xq[u * U + k];
         if constexpr (kIntSums) xsumi[u] = sum;
         if constexpr (kSums) xsum[u] = float(sum) * step;
       }

@@ -143,6 +143,11 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   const size_t N = hn::Lanes(d32), R = RV * N;
   size_t act[4];
   for (size_t i = 0; i < 4; ++i) act[i] = a + i < count ? a + i : count - 1;
+  const int8_t* HWY_RESTRICT x0 = xa.q + act[0] * K;
+  const int8_t* HWY_RESTRICT x1 = xa.q + act[1] * K;
+  const int8_t* HWY_RESTRICT x2 = xa.q + act[2] * K;
+  const int8_t* HWY_RESTRICT x3 = xa.q + act[3] * K;
+  const int32_t* HWY_RESTRICT w = reinterpret_cast<const int32_t*>(codes);
   // Accumulators, named (scalable vectors cannot live in arrays): f<activation><row vector>.
   auto f00 = hn::Zero(df), f01 = hn::Zero(df), f10 = hn::Zero(df), f11 = hn::Zero(df);
   auto f20 = hn::Zero(df), f21 = hn::Zero(df), f30 = hn::Zero(df), f31 = hn::Zero(df);
@@ -151,17 +156,19 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
     const auto start = [&](size_t i) { return hn::Set(d32, -Op::kBias * xa.sumi[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
     auto i01 = i00, i11 = i10, i21 = i20, i31 = i30;
-    for (size_t q = u * U / 4; q < (u + 1) * U / 4; ++q) {
-      const auto w0 = hn::BitCast(dw, hn::Load(d32, reinterpret_cast<const int32_t*>(codes) + q * R));
-      const auto w1 = RV == 2 ? hn::BitCast(dw, hn::Load(d32, reinterpret_cast<const int32_t*>(codes) + q * R + N)) : w0;
-      const auto dot = [&](size_t i, auto& lo, auto& hi) {
+    HWY_UNROLL(8)
+    for (size_t k = 0; k < U / 4; ++k) {  // a constant count: unrolled, sums in registers
+      const size_t q = u * (U / 4) + k;
+      const auto w0 = hn::BitCast(dw, hn::Load(d32, w + q * R));
+      const auto w1 = RV == 2 ? hn::BitCast(dw, hn::Load(d32, w + q * R + N)) : w0;
+      const auto dot = [&](const int8_t* HWY_RESTRICT xi, auto& lo, auto& hi) {
         int32_t word;
-        std::memcpy(&word, xa.q + act[i] * K + 4 * q, 4);
+        std::memcpy(&word, xi + 4 * q, 4);
         const auto xb = hn::BitCast(dx, hn::Set(d32, word));
         lo = DotQuads(d32, w0, xb, lo);
         if constexpr (RV == 2) hi = DotQuads(d32, w1, xb, hi);
       };
-      dot(0, i00, i01), dot(1, i10, i11), dot(2, i20, i21), dot(3, i30, i31);
+      dot(x0, i00, i01), dot(x1, i10, i11), dot(x2, i20, i21), dot(x3, i30, i31);
     }
     const auto s0 = hn::Load(df, scale + u * R), s1 = RV == 2 ? hn::Load(df, scale + u * R + N) : s0;
     const auto add = [&](size_t i, auto ilo, auto ihi, auto& lo, auto& hi) {
