@@ -40,8 +40,6 @@ namespace HWY_NAMESPACE {
 inline constexpr size_t kRowVectors = HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3 ? 1 : 2;
 // Rows per tile at most (16 int32 lanes per vector at most: CappedTag).
 inline constexpr size_t kMaxTileRows = 32;
-// Activation rows quantized per tile unpacking.
-inline constexpr size_t kTileActs = 128;
 // Columns per tile: at least 256, a multiple of the block and of the activation group.
 template <class F>
 inline constexpr size_t kTileCols = [] {
@@ -49,6 +47,10 @@ inline constexpr size_t kTileCols = [] {
   while (lcm % kXGroup != 0) lcm += F::block_size;
   return (256 + lcm - 1) / lcm * lcm;
 }();
+// Activation rows quantized per tile unpacking: 128 of 256 columns (32 KiB of codes
+// on the stack), fewer for wider tiles (groups beyond 256), a multiple of 4.
+template <class F>
+inline constexpr size_t kTileActs = 128 * 256 / kTileCols<F> < 4 ? 4 : 128 * 256 / kTileCols<F> / 4 * 4;
 
 // How the tile holds a codec's codes for this target's dot instruction:
 // value = scale * (stored - kBias) (+ offset).
@@ -121,10 +123,10 @@ HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, s
 template <class F>
 struct TileActs {
   static constexpr size_t K = kTileCols<F>, KU = K / Codec<F>::kUnit;
-  HWY_ALIGN int8_t q[kTileActs * K];
-  float step[kTileActs * KU];  // per unit
-  int32_t sumi[kTileActs * KU];
-  float sum[Codec<F>::kOffset ? kTileActs * KU : 1];
+  HWY_ALIGN int8_t q[kTileActs<F> * K];
+  float step[kTileActs<F> * KU];  // per unit
+  int32_t sumi[kTileActs<F> * KU];
+  float sum[Codec<F>::kOffset ? kTileActs<F> * KU : 1];
 };
 
 // y[a][r .. r + nr) += the tile (R rows, len columns) times activations a .. a + 3
@@ -216,8 +218,8 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
   // Activation blocks outermost: their outputs (count x rows floats) stay in the
   // L2 cache while the column chunks add to them; the weights are read once per
   // block of activations instead, which the prefetches below hide.
-  for (size_t a0 = 0; a0 < n; a0 += kTileActs) {
-    const size_t count = n - a0 < kTileActs ? n - a0 : kTileActs;
+  for (size_t a0 = 0; a0 < n; a0 += kTileActs<F>) {
+    const size_t count = n - a0 < kTileActs<F> ? n - a0 : kTileActs<F>;
     for (size_t i = a0; i < a0 + count; ++i)
       for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
     for (size_t c0 = 0; c0 < nb; c0 += K / B) {
@@ -232,7 +234,7 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
         // of activations: all at once would fill the queue of outstanding loads.
         const bool last = r + R >= r1;
         const size_t next_r = last ? r0 : r + R;
-        const size_t next_c = !last ? c0 : c0 + cb < nb ? c0 + cb : a0 + kTileActs < n ? 0 : nb;
+        const size_t next_c = !last ? c0 : c0 + cb < nb ? c0 + cb : a0 + kTileActs<F> < n ? 0 : nb;
         const size_t next_rows = next_c < nb ? (r1 - next_r < R ? r1 - next_r : R) : 0;
         const size_t next_bytes = next_c < nb ? (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block) : 0;
         const size_t per_group = (next_rows + (count + 3) / 4 - 1) / ((count + 3) / 4);
