@@ -283,14 +283,18 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> DotI8(D8 d8, const TW* HWY_REST
   }
 }
 
-// Columns of x quantized per pass: a multiple of both the block and the group
-// (8 KiB of int8 on the stack), so that groups never straddle passes.
+// The fewest columns that hold whole blocks and whole activation groups: passes over
+// the columns are multiples of it, so that groups never straddle passes.
 template <class F>
-inline constexpr size_t kIntChunk = [] {
+inline constexpr size_t kBlocksAndGroups = [] {
   size_t lcm = F::block_size;
   while (lcm % kXGroup != 0) lcm *= 2;  // block sizes are multiples of 8
-  return lcm >= 8192 ? lcm : 8192 / lcm * lcm;
+  return lcm;
 }();
+
+// Columns of x quantized per matvec pass (8 KiB of int8 on the stack).
+template <class F>
+inline constexpr size_t kIntChunk = kBlocksAndGroups<F> >= 8192 ? kBlocksAndGroups<F> : 8192 / kBlocksAndGroups<F> * kBlocksAndGroups<F>;
 
 // The bias of the codes the dot products see (value = scale * (code - bias)): wide
 // codes went down by 128.
@@ -314,9 +318,9 @@ alignas(32) inline constexpr std::array<uint8_t, 32> kBiasBytes = [] {
 
 // x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
 // element moves by at most half a step). A NaN or an infinity makes the group's step
-// NaN and its codes 0: every output of that activation row is NaN. Per codec unit u of U columns: xs[u], its
-// group's step; xsumi[u], the unit's sum of codes (kIntSums) and xsum[u], that sum
-// times the step (kSums).
+// NaN and its codes 0: every output of that activation row is NaN. Per codec unit u
+// of U columns: xs[u], its group's step; xsumi[u], the unit's sum of codes
+// (kIntSums) and xsum[u], that sum times the step (kSums).
 template <size_t U, bool kIntSums, bool kSums>
 HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
                           int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {

@@ -42,11 +42,7 @@ inline constexpr size_t kRowVectors = HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3 ? 1 
 inline constexpr size_t kMaxTileRows = 32;
 // Columns per tile: at least 256, a multiple of the block and of the activation group.
 template <class F>
-inline constexpr size_t kTileCols = [] {
-  size_t lcm = F::block_size;
-  while (lcm % kXGroup != 0) lcm += F::block_size;
-  return (256 + lcm - 1) / lcm * lcm;
-}();
+inline constexpr size_t kTileCols = (256 + kBlocksAndGroups<F> - 1) / kBlocksAndGroups<F> * kBlocksAndGroups<F>;
 // Activation rows quantized per tile unpacking: 128 of 256 columns (32 KiB of codes
 // on the stack), fewer for wider tiles (groups beyond 256), a multiple of 4.
 template <class F>
@@ -126,7 +122,6 @@ struct TileActs {
   HWY_ALIGN int8_t q[kTileActs<F> * K];
   float step[kTileActs<F> * KU];  // per unit
   int32_t sumi[kTileActs<F> * KU];
-  float sum[Codec<F>::kOffset ? kTileActs<F> * KU : 1];
 };
 
 // y[a][r .. r + nr) += the tile (R rows, len columns) times activations a .. a + 3
@@ -178,7 +173,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
       lo = hn::MulAdd(hn::ConvertTo(df, ilo), hn::Mul(s0, step), lo);
       if constexpr (RV == 2) hi = hn::MulAdd(hn::ConvertTo(df, ihi), hn::Mul(s1, step), hi);
       if constexpr (C::kOffset) {
-        const auto sum = hn::Set(df, xa.sum[act[i] * KU + u]);
+        const auto sum = hn::Set(df, float(xa.sumi[act[i] * KU + u]) * xa.step[act[i] * KU + u]);
         lo = hn::MulAdd(hn::Load(df, offset + u * R), sum, lo);
         if constexpr (RV == 2) hi = hn::MulAdd(hn::Load(df, offset + u * R + N), sum, hi);
       }
@@ -225,8 +220,8 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
     for (size_t c0 = 0; c0 < nb; c0 += K / B) {
       const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
       for (size_t i = 0; i < count; ++i)
-        QuantizeX<U, true, C::kOffset>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
-                                       xa.sumi + i * KU, xa.sum + (C::kOffset ? i * KU : 0));
+        QuantizeX<U, true, false>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
+                                  xa.sumi + i * KU, nullptr);
       for (size_t r = r0; r < r1; r += R) {
         UnpackTile<F>(w, nb, c0, cb, r, r1, R, codes, scale, offset);
         // The next tile's blocks load while this one computes: its R rows are R
