@@ -12,6 +12,7 @@
 #define QNT_KERNELS_CODECS_INL_H_
 #endif
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -249,8 +250,8 @@ HWY_INLINE void ScaleBytes(const T* HWY_RESTRICT in, float d, float* HWY_RESTRIC
 template <class C>
 struct CodesBuffer {
   HWY_ALIGN typename C::code_t codes[C::kSize];
-  float scale[C::kSize / C::kUnit];
-  float offset[C::kOffset ? C::kSize / C::kUnit : 1];
+  HWY_ALIGN float scale[C::kSize / C::kUnit];
+  HWY_ALIGN float offset[C::kOffset ? C::kSize / C::kUnit : 1];
 };
 
 // The float decode of an integer codec, in the reference's operation order.
@@ -271,6 +272,9 @@ struct IntegerCodec {
   // Unsigned codes may reach 255 (8-bit affine): the int8 dot products then take
   // them as code - 128, as the widest unsigned operand they can multiply is 7 bits.
   static constexpr bool kWide = false;
+  // Whether Codes stores the unit scales (and offsets) with vector stores, so that the
+  // matvec may load them as vectors (loads of scalar stores wait for them).
+  static constexpr bool kVectorScales = false;
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
@@ -300,7 +304,8 @@ struct Codec<symmetric<Bits, G, Scale>>
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
+    const float d = ScaleOf(b.d);
+    for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d;
   }
 };
 
@@ -316,8 +321,8 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
-    for (auto& m : buf.offset) m = ScaleOf(b.m);
+    const float d = ScaleOf(b.d), m = ScaleOf(b.m);
+    for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d, buf.offset[u] = m;
   }
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
@@ -369,6 +374,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
 // of 32 and high nibbles the second; value = (d * sc) * q - (dmin * mn).
 template <class F>
 struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
+  static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     const float d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
@@ -380,12 +386,25 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
         OrIfBit<32>(b.qh, unsigned(2 * c + 1), 16, codes + 32);
       }
     }
-    for (int s = 0; s < 8; ++s) {
-      uint8_t sc = 0, mn = 0;
-      kq::unpack_scale_min(b.scales, s, sc, mn);
-      buf.scale[s] = d * float(sc);
-      buf.offset[s] = -(dmin * float(mn));
+    alignas(8) uint8_t sc[8], mn[8];
+    if constexpr (std::endian::native == std::endian::little) {
+      // The 6-bit fields of all eight sub-blocks with word operations: bytes 0-3 hold
+      // scales 0-3 and the top bits of scales 4-7, bytes 4-7 the same for the mins,
+      // bytes 8-11 the low nibbles of scales and mins 4-7. One 8-byte store each, so
+      // that ScaleBytes' vector loads of them are served from it.
+      uint32_t w[3];
+      std::memcpy(w, b.scales, 12);
+      const uint32_t six = 0x3F3F3F3Fu, low = 0x0F0F0F0Fu, top = 0x03030303u;
+      const uint64_t sc03 = w[0] & six, mn03 = w[1] & six;
+      const uint64_t sc47 = (w[2] & low) | ((w[0] >> 6) & top) << 4;
+      const uint64_t mn47 = ((w[2] >> 4) & low) | ((w[1] >> 6) & top) << 4;
+      const uint64_t scales = sc03 | sc47 << 32, mins = mn03 | mn47 << 32;
+      std::memcpy(sc, &scales, 8), std::memcpy(mn, &mins, 8);
+    } else {
+      for (int s = 0; s < 8; ++s) kq::unpack_scale_min(b.scales, s, sc[s], mn[s]);
     }
+    ScaleBytes<8, false>(sc, d, buf.scale, [](auto, auto v) { return v; });
+    ScaleBytes<8, true>(mn, dmin, buf.offset, [](auto, auto v) { return v; });
   }
 };
 template <>
@@ -396,6 +415,7 @@ struct Codec<q5_k> : ScaleMinCodec<q5_k> {};
 // q6_K: per 128 weights, 64 bytes of low nibbles and 32 bytes of 2-bit pairs.
 template <>
 struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
+  static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const q6_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
@@ -414,6 +434,7 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
 template <>
 struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
+  static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const q2_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
@@ -428,6 +449,7 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
 // q3_K: q2_K's planes plus an inverted third bit (codes + 4); signed 6-bit scale per 16.
 template <>
 struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
+  static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const q3_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
@@ -436,7 +458,25 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
       for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
     }
     const float d = ScaleOf(b.d);
-    for (int j = 0; j < 16; ++j) buf.scale[j] = d * float(q3_k::scale(b, j));
+    alignas(8) uint8_t sc[16];  // scale + 32
+    if constexpr (std::endian::native == std::endian::little) {
+      // Word operations, as q4_K's: bytes 0-7 hold the low nibbles of scales 0-7 and
+      // (high nibbles) 8-15; bits 2k, 2k + 1 of byte 8 + j % 4 the high two bits of
+      // scale j = j % 4 + 4k. One 8-byte store per half (see ScaleMinCodec).
+      uint64_t low;
+      uint32_t high;
+      std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 8, 4);
+      const uint64_t nibbles = 0x0F0F0F0F0F0F0F0Full, two = 0x03030303u;
+      const uint64_t h07 = (high & two) | uint64_t((high >> 2) & two) << 32;
+      const uint64_t h8f = ((high >> 4) & two) | uint64_t((high >> 6) & two) << 32;
+      const uint64_t s07 = (low & nibbles) | h07 << 4, s8f = ((low >> 4) & nibbles) | h8f << 4;
+      std::memcpy(sc, &s07, 8), std::memcpy(sc + 8, &s8f, 8);
+    } else {
+      for (int j = 0; j < 16; ++j) sc[j] = uint8_t(q3_k::scale(b, j) + 32);
+    }
+    const auto field = [](auto di, auto v) { return hn::Sub(v, hn::Set(di, 32)); };
+    ScaleBytes<8, false>(sc, d, buf.scale, field);
+    ScaleBytes<8, false>(sc + 8, d, buf.scale + 8, field);
   }
 };
 
@@ -456,7 +496,8 @@ struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const q8_k::block& b, Buf& buf) {
     std::memcpy(buf.codes, b.qs, 256);
-    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
+    const float d = ScaleOf(b.d);
+    for (size_t u = 0; u < 8; ++u) buf.scale[u] = d;
   }
 };
 

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -260,29 +261,6 @@ HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
 #endif
 }
 
-// acc + the products of one vector of weight codes w (int8, or uint8 below 128)
-// with as many int8 activation codes x, summed in int32 lanes. Which lane gets
-// which product is the hardware's choice: callers pass the slice of one unit,
-// whose products are all summed anyway.
-template <class D8, class TW>
-HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> DotI8(D8 d8, const TW* HWY_RESTRICT w, const int8_t* HWY_RESTRICT x,
-                                                       hn::Vec<hn::Repartition<int32_t, D8>> acc) {
-  const hn::Rebind<TW, D8> dw;
-  const hn::Repartition<int32_t, D8> d32;
-  if constexpr (kDotInstruction) {
-    return DotQuads(d32, hn::LoadU(dw, w), hn::LoadU(d8, x), acc);
-  } else {  // any pairing will do: widening multiply-adds are cheaper than DotQuads' shifts
-    const hn::Repartition<int16_t, D8> d16;
-    auto aux = hn::Zero(d32);
-    for (size_t i = 0; i < hn::Lanes(d8); i += hn::Lanes(d16)) {
-      const auto a = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<TW, decltype(d16)>(), w + i));
-      const auto b = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<int8_t, decltype(d16)>(), x + i));
-      acc = hn::ReorderWidenMulAccumulate(d32, a, b, acc, aux);
-    }
-    return hn::Add(acc, aux);
-  }
-}
-
 // The fewest columns that hold whole blocks and whole activation groups: passes over
 // the columns are multiples of it, so that groups never straddle passes.
 template <class F>
@@ -301,20 +279,22 @@ inline constexpr size_t kIntChunk = kBlocksAndGroups<F> >= 8192 ? kBlocksAndGrou
 template <class C>
 inline constexpr int kDotBias = C::kBias - (C::kWide ? 128 : 0);
 
-// Whether the matvec needs each unit's sum of activations: for offsets.
+// How the dot instructions take a codec's codes: value = scale * (stored - kBias)
+// (+ offset), stored = code ^ kFlip in every byte, as `type`.
 template <class C>
-inline constexpr bool kNeedsXSums = C::kOffset;
-
-// |kDotBias| in every byte, halved when it is 128 (DotI8 takes unsigned codes below
-// 128): dotted with a unit's activation codes, the bias term, which all rows share.
-template <class C>
-inline constexpr bool kHalvedBias = kDotBias<C> <= -128 || kDotBias<C> >= 128;
-template <class C>
-alignas(32) inline constexpr std::array<uint8_t, 32> kBiasBytes = [] {
-  std::array<uint8_t, 32> bytes{};
-  for (auto& b : bytes) b = uint8_t((kDotBias<C> < 0 ? -kDotBias<C> : kDotBias<C>) >> (kHalvedBias<C> ? 1 : 0));
-  return bytes;
-}();
+struct DotOperand {
+  static constexpr bool kSignedCodes = std::is_signed_v<typename C::code_t>;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3_DL
+  // vpdpbusd takes any unsigned byte: signed codes move up by 128 (one xor).
+  using type = uint8_t;
+  static constexpr uint32_t kFlip = kSignedCodes ? 0x80808080u : 0u;
+  static constexpr int kBias = C::kBias + (kSignedCodes ? 128 : 0);
+#else
+  using type = std::conditional_t<kSignedCodes || C::kWide, int8_t, uint8_t>;
+  static constexpr uint32_t kFlip = C::kWide ? 0x80808080u : 0u;
+  static constexpr int kBias = kDotBias<C>;
+#endif
+};
 
 // x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
 // element moves by at most half a step). A NaN or an infinity makes the group's step
@@ -379,117 +359,118 @@ HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_R
   }
 }
 
-// For one weight row's block: comb[k] = weight scale * activation step of each unit
-// k, and acc += the units' offset terms, offset * (sum of x over the unit).
-template <class C, class DU, class V>
-HWY_INLINE void UnitScales(DU du, const CodesBuffer<C>& buf, const float* HWY_RESTRICT xs,
-                           const float* HWY_RESTRICT xsum, float* HWY_RESTRICT comb, V& acc) {
-  if constexpr (C::kSize == C::kUnit) {  // one unit: scalars (the caller forms its scale)
-    (void)comb, (void)xs;
-    if constexpr (kNeedsXSums<C>) acc = hn::Add(acc, hn::Set(du, buf.offset[0] * xsum[0]));
-    return;
-  }
-  for (size_t k = 0; k < C::kSize / C::kUnit; k += hn::Lanes(du)) {
-    hn::StoreU(hn::Mul(hn::LoadU(du, buf.scale + k), hn::LoadU(du, xs + k)), du, comb + k);
-    if constexpr (kNeedsXSums<C>) acc = hn::MulAdd(hn::LoadU(du, buf.offset + k), hn::LoadU(du, xsum + k), acc);
-  }
-}
-
-// Four weight rows (rows[j]: their blocks of this pass) times the quantized x:
-// out[j] = the four dot products. The activation codes are loaded once for all
-// four rows. `ahead`: how many blocks further the next four rows' same blocks lie
-// (0 if there are none), fetched meanwhile.
+// Bytes of codes per dot instruction in the matvec: the largest power of two that
+// divides a block, at most 32 (the codecs store at most 32 bytes at once: a load
+// spanning two stores would wait for both to reach the cache) and at most two units
+// (so that each lane's unit scale is a broadcast or two).
 template <class F>
-HWY_INLINE void MatVecInt4(const typename F::block* const* rows, size_t ahead, size_t cb, const int8_t* HWY_RESTRICT xq,
-                           const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
+inline constexpr size_t kCodeBytes = PowerOfTwoIn(F::block_size) < 2 * Codec<F>::kUnit ? PowerOfTwoIn(F::block_size)
+                                                                                         : 2 * Codec<F>::kUnit;
+
+// One block of a weight row times its activation codes. Per unit u: the int32 dot
+// of its stored codes with the activation codes, times comb = weight scale *
+// activation step, into the float lanes of f0 and f1 (two chains); plus
+// (offset - kBias * scale) * (the unit's sum of activations) into o0 and o1: bias
+// and offset need only the activations' unit sums.
+template <class F, class DF, class VF>
+HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RESTRICT xq,
+                         const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, VF& f0, VF& f1, float& o0,
+                         float& o1) {
   using C = Codec<F>;
+  using Op = DotOperand<C>;
+  using Code = typename Op::type;
   constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U;
-  using TW = std::conditional_t<C::kWide, int8_t, typename C::code_t>;
-  // A unit's codes (at most 32) per load: the codecs store them at least that wide.
-  const hn::CappedTag<int8_t, (U < 32 ? U : 32)> d8;
-  const hn::Repartition<int32_t, decltype(d8)> d32;
-  const hn::Repartition<float, decltype(d32)> df;
-  const hn::CappedTag<float, PowerOfTwoIn(NU)> du;
-  // Every cache line of the next four rows, one tile ahead: four streams read at once
-  // are more than the hardware prefetcher keeps ahead of on its own.
-  constexpr size_t kLine = 64;
-  constexpr size_t kEvery = [] {  // a power of two, so that the test is a mask
-    size_t e = 1;
-    while (2 * e * sizeof(typename F::block) <= kLine) e *= 2;
-    return e;
-  }();
-  auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df);
-  auto o0 = hn::Zero(du), o1 = hn::Zero(du), o2 = hn::Zero(du), o3 = hn::Zero(du);
-  CodesBuffer<C> buf[4];
-  HWY_ALIGN float comb[4][NU];
-  for (size_t b = 0; b < cb; ++b) {
-    for (size_t j = 0; j < 4; ++j) {
-      if ((b & (kEvery - 1)) == 0)
-        for (size_t o = 0; o < sizeof(typename F::block); o += kLine)
-          hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[j] + b + ahead) + o);
-      C::Codes(rows[j][b], buf[j]);
-      if constexpr (C::kWide)
-        for (auto& c : buf[j].codes) c = uint8_t(c ^ 0x80);
+  CodesBuffer<C> buf;
+  C::Codes(w, buf);
+  HWY_ALIGN float comb[NU];
+#if HWY_TARGET != HWY_SCALAR
+  if (C::kVectorScales && NU % hn::Lanes(df) == 0) {
+    for (size_t u = 0; u < NU; u += hn::Lanes(df)) {
+      const auto sc = hn::Load(df, buf.scale + u);
+      hn::Store(hn::Mul(sc, hn::LoadU(df, xs + u)), df, comb + u);
+      if constexpr (C::kOffset || Op::kBias != 0) {
+        auto t = C::kOffset ? hn::Load(df, buf.offset + u) : hn::Zero(df);
+        if constexpr (Op::kBias != 0) t = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, t);
+        f0 = hn::MulAdd(t, hn::LoadU(df, xsum + u), f0);  // the lanes are summed in the end anyway
+      }
     }
-    UnitScales<C>(du, buf[0], xs + b * NU, xsum + b * NU, comb[0], o0);
-    UnitScales<C>(du, buf[1], xs + b * NU, xsum + b * NU, comb[1], o1);
-    UnitScales<C>(du, buf[2], xs + b * NU, xsum + b * NU, comb[2], o2);
-    UnitScales<C>(du, buf[3], xs + b * NU, xsum + b * NU, comb[3], o3);
-    const TW* w0 = reinterpret_cast<const TW*>(buf[0].codes);
-    const TW* w1 = reinterpret_cast<const TW*>(buf[1].codes);
-    const TW* w2 = reinterpret_cast<const TW*>(buf[2].codes);
-    const TW* w3 = reinterpret_cast<const TW*>(buf[3].codes);
-    for (size_t k = 0; k < NU; ++k) {
-      const int8_t* xu = xq + (b * NU + k) * U;
-      // The bias term: -bias * (sum of the unit's activation codes), exact in int32.
-      auto i0 = hn::Zero(d32);
-      if constexpr (kDotBias<C> != 0) {
-        for (size_t v = 0; v < U; v += hn::Lanes(d8)) i0 = DotI8(d8, kBiasBytes<C>.data(), xu + v, i0);
-        if constexpr (kHalvedBias<C>) i0 = hn::Add(i0, i0);
-        if constexpr (kDotBias<C> > 0) i0 = hn::Neg(i0);
-      }
-      auto i1 = i0, i2 = i0, i3 = i0;
-      for (size_t v = k * U; v < k * U + U; v += hn::Lanes(d8), xu += hn::Lanes(d8)) {
-        i0 = DotI8(d8, w0 + v, xu, i0);
-        i1 = DotI8(d8, w1 + v, xu, i1);
-        i2 = DotI8(d8, w2 + v, xu, i2);
-        i3 = DotI8(d8, w3 + v, xu, i3);
-      }
-      const auto scale = [&](size_t j) { return NU == 1 ? buf[j].scale[0] * xs[b] : comb[j][k]; };
-      f0 = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, scale(0)), f0);
-      f1 = hn::MulAdd(hn::ConvertTo(df, i1), hn::Set(df, scale(1)), f1);
-      f2 = hn::MulAdd(hn::ConvertTo(df, i2), hn::Set(df, scale(2)), f2);
-      f3 = hn::MulAdd(hn::ConvertTo(df, i3), hn::Set(df, scale(3)), f3);
+  } else
+#endif
+  // Scalars: vector loads of scales the codec stored one by one would wait for the stores.
+  for (size_t u = 0; u < NU; ++u) {
+    comb[u] = buf.scale[u] * xs[u];
+    if constexpr (C::kOffset || Op::kBias != 0) {
+      const float t = (C::kOffset ? buf.offset[u] : 0.f) - float(Op::kBias) * buf.scale[u];
+      (u % 2 ? o1 : o0) += t * xsum[u];
     }
   }
-  out[0] = SumLanes(df, f0) + SumLanes(du, o0), out[1] = SumLanes(df, f1) + SumLanes(du, o1);
-  out[2] = SumLanes(df, f2) + SumLanes(du, o2), out[3] = SumLanes(df, f3) + SumLanes(du, o3);
+#if HWY_TARGET == HWY_SCALAR
+  (void)df;
+  for (size_t u = 0; u < NU; ++u) {
+    int32_t dot = 0;
+    for (size_t k = u * U; k < u * U + U; ++k) dot += int32_t(Code(buf.codes[k] ^ Code(Op::kFlip & 0xFF))) * int32_t(xq[k]);
+    (u % 2 ? f1 : f0) += float(dot) * comb[u];
+  }
+#else
+  const hn::Repartition<int8_t, DF> d8;
+  const hn::Repartition<int32_t, DF> d32;
+  const hn::Rebind<Code, decltype(d8)> dw;
+  const size_t L8 = hn::Lanes(d8);
+  const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
+  const int8_t* codes = reinterpret_cast<const int8_t*>(buf.codes);
+  for (size_t v = 0; v < B; v += L8) {
+    const auto c = hn::Xor(hn::BitCast(dw, hn::Load(d8, codes + v)), flip);
+    const auto i = DotQuads(d32, c, hn::LoadU(d8, xq + v), hn::Zero(d32));
+    // Each lane's unit scale: the vector's unit, or the lower half's and the upper half's.
+    const auto s = U >= L8 ? hn::Set(df, comb[v / U]) : hn::ConcatUpperLower(df, hn::Set(df, comb[v / U + 1]), hn::Set(df, comb[v / U]));
+    if ((v / L8) % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
+    else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
+  }
+#endif
 }
 
-// y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec.
-// Each unit's int32 sum is scaled once by weight scale * activation step; offsets
-// and biases need only the unit's sum of activation codes.
+// One weight row (cb blocks) times the quantized activations of its pass, read in
+// one sequential stream; even and odd blocks add to their own accumulators.
+template <class F>
+HWY_INLINE float MatVecRow(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
+                           const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
+  constexpr size_t B = F::block_size, NU = B / Codec<F>::kUnit;
+#if HWY_TARGET == HWY_SCALAR
+  const hn::ScalableTag<float> df;
+  float f0 = 0.f, f1 = 0.f, f2 = 0.f, f3 = 0.f;
+#else
+  const hn::Repartition<float, hn::CappedTag<int8_t, kCodeBytes<F>>> df;
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df);
+#endif
+  float o0 = 0.f, o1 = 0.f, o2 = 0.f, o3 = 0.f;
+  size_t b = 0;
+  for (; b + 2 <= cb; b += 2) {
+    BlockDot<F>(df, w[b], xq + b * B, xs + b * NU, xsum + b * NU, f0, f1, o0, o1);
+    BlockDot<F>(df, w[b + 1], xq + (b + 1) * B, xs + (b + 1) * NU, xsum + (b + 1) * NU, f2, f3, o2, o3);
+  }
+  if (b < cb) BlockDot<F>(df, w[b], xq + b * B, xs + b * NU, xsum + b * NU, f0, f1, o0, o1);
+#if HWY_TARGET == HWY_SCALAR
+  return ((f0 + f1) + (f2 + f3)) + ((o0 + o1) + (o2 + o3));
+#else
+  return SumLanes(df, hn::Add(hn::Add(f0, f1), hn::Add(f2, f3))) + ((o0 + o1) + (o2 + o3));
+#endif
+}
+
+// y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec:
+// x quantized once per pass of kIntChunk columns, then the rows one after another.
 template <class F>
 void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                float* HWY_RESTRICT y, size_t r0, size_t r1) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, U = C::kUnit, K = kIntChunk<F>;
   HWY_ALIGN int8_t xq[K];
-  float xs[K / U];
-  float xsum[kNeedsXSums<C> ? K / U : 1];
+  float xs[K / U], xsum[K / U];
   const size_t nb = cols / B;
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
-    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B;
-    QuantizeX<U, false, kNeedsXSums<C>>(x + c0 * B, cb * B, xq, xs, nullptr, xsum);
-    for (size_t r = r0; r < r1; r += 4) {
-      // Fewer than four rows left: the missing ones repeat the last.
-      const typename F::block* rows[4];
-      for (size_t j = 0; j < 4; ++j) rows[j] = w + (r + j < r1 ? r + j : r1 - 1) * nb + c0;
-      float out[4];
-      MatVecInt4<F>(rows, r + 8 <= r1 ? 4 * nb : 0, cb, xq, xs, xsum, out);
-      for (size_t j = 0; j < 4 && r + j < r1; ++j) y[r + j] += out[j];
-    }
+    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
+    QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
+    for (size_t r = r0; r < r1; ++r) y[r] += MatVecRow<F>(w + r * nb + c0, cb, xq, xs, xsum);
   }
 }
 

@@ -48,23 +48,6 @@ inline constexpr size_t kTileCols = (256 + kBlocksAndGroups<F> - 1) / kBlocksAnd
 template <class F>
 inline constexpr size_t kTileActs = 128 * 256 / kTileCols<F> < 4 ? 4 : 128 * 256 / kTileCols<F> / 4 * 4;
 
-// How the tile holds a codec's codes for this target's dot instruction:
-// value = scale * (stored - kBias) (+ offset).
-template <class C>
-struct TileOperand {
-  static constexpr bool kSignedCodes = std::is_signed_v<typename C::code_t>;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3_DL
-  // vpdpbusd takes any unsigned byte: signed codes move up by 128 (one xor).
-  using type = uint8_t;
-  static constexpr uint32_t kFlip = kSignedCodes ? 0x80808080u : 0u;
-  static constexpr int kBias = C::kBias + (kSignedCodes ? 128 : 0);
-#else
-  using type = std::conditional_t<kSignedCodes || C::kWide, int8_t, uint8_t>;
-  static constexpr uint32_t kFlip = C::kWide ? 0x80808080u : 0u;
-  static constexpr int kBias = kDotBias<C>;
-#endif
-};
-
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
 // block column c0 into the tile: codes[(k / 4) * R + j] holds codes k..k+3 of row
 // j; scale and offset [unit * R + j]. Four rows at a time, so that four words of
@@ -77,7 +60,7 @@ HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, s
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
   const hn::CappedTag<uint32_t, 4> d;
   const hn::Repartition<uint64_t, decltype(d)> d64;
-  const auto flip = hn::Set(d, TileOperand<C>::kFlip);
+  const auto flip = hn::Set(d, DotOperand<C>::kFlip);
   CodesBuffer<C> buf[4];
   for (size_t j = 0; j < R; j += 4) {
     const typename F::block* row[4];
@@ -103,7 +86,7 @@ HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, s
           for (size_t i = 0; i < 4; ++i) {
             uint32_t word;
             std::memcpy(&word, buf[i].codes + 4 * q, 4);
-            out[q * R + i] = word ^ TileOperand<C>::kFlip;
+            out[q * R + i] = word ^ DotOperand<C>::kFlip;
           }
       }
       for (size_t u = 0; u < NU; ++u)
@@ -131,7 +114,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
                               const float* HWY_RESTRICT offset, const TileActs<F>& xa, size_t a, size_t count,
                               size_t len, float* HWY_RESTRICT y, size_t rows, size_t nr) {
   using C = Codec<F>;
-  using Op = TileOperand<C>;
+  using Op = DotOperand<C>;
   constexpr size_t U = C::kUnit, K = TileActs<F>::K, KU = TileActs<F>::KU, RV = kRowVectors;
   const hn::CappedTag<int32_t, kMaxTileRows / RV> d32;
   const hn::Repartition<typename Op::type, decltype(d32)> dw;
