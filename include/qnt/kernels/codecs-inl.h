@@ -360,13 +360,31 @@ struct Codec<mxfp4> : IntegerCodec<mxfp4, int8_t, 32, 0, false> {
 
 template <>
 struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
+  static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
-    const float d = ScaleOf(b.d);
-    for (int s = 0; s < 8; ++s) {
-      TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
-      buf.scale[s] = d * float(iq4_xs::scale(b, s) - 32);
+    for (int s = 0; s < 8; ++s) TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
+    alignas(8) uint8_t sc[8];  // scale + 32
+    if constexpr (std::endian::native == std::endian::little) {
+      // Word operations: the low nibbles of scales_l are the even sub-blocks' low four
+      // bits, the high nibbles the odd ones'; bits 2s, 2s + 1 of scales_h the high two
+      // bits of sub-block s. Each spread to one byte per sub-block; one 8-byte store.
+      uint32_t low;
+      std::memcpy(&low, b.scales_l, 4);
+      const auto bytes_to_even = [](uint64_t v) {  // byte k to byte 2k
+        v = (v | v << 16) & 0x0000FFFF0000FFFFull;
+        return (v | v << 8) & 0x00FF00FF00FF00FFull;
+      };
+      uint64_t high = b.scales_h.get();  // field k (two bits) to byte k
+      high = (high | high << 24) & 0x000000FF000000FFull;
+      high = (high | high << 12) & 0x000F000F000F000Full;
+      high = (high | high << 6) & 0x0303030303030303ull;
+      const uint64_t scales = bytes_to_even(low & 0x0F0F0F0Fu) | bytes_to_even((low >> 4) & 0x0F0F0F0Fu) << 8 | high << 4;
+      std::memcpy(sc, &scales, 8);
+    } else {
+      for (int s = 0; s < 8; ++s) sc[s] = uint8_t(iq4_xs::scale(b, s));
     }
+    ScaleBytes<8, false>(sc, ScaleOf(b.d), buf.scale, [](auto di, auto v) { return hn::Sub(v, hn::Set(di, 32)); });
   }
 };
 

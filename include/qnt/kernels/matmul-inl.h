@@ -167,6 +167,33 @@ void MatMulFloat(const typename F::block* HWY_RESTRICT w, size_t rows, size_t co
   }
 }
 
+// y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for float codecs: one row at a
+// time (the weights stream in order), each block decoded into L1 and multiplied
+// from there.
+template <class F>
+void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
+                 float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  constexpr size_t B = F::block_size;
+  const hn::ScalableTag<float> df;
+  const size_t N = hn::Lanes(df), nb = cols / B;
+  HWY_ALIGN float buf[B];
+  for (size_t r = r0; r < r1; ++r) {
+    auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+    float tail = 0.f;
+    for (size_t b = 0; b < nb; ++b) {
+      Codec<F>::Decode(df, w[r * nb + b], buf);
+      const float* HWY_RESTRICT xb = x + b * B;
+      size_t k = 0;
+      for (; k + 2 * N <= B; k += 2 * N) {
+        f0 = hn::MulAdd(hn::Load(df, buf + k), hn::LoadU(df, xb + k), f0);
+        f1 = hn::MulAdd(hn::Load(df, buf + k + N), hn::LoadU(df, xb + k + N), f1);
+      }
+      for (; k < B; ++k) tail += buf[k] * xb[k];
+    }
+    y[r] = SumLanes(df, hn::Add(f0, f1)) + tail;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
 // columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
@@ -367,11 +394,16 @@ template <class F>
 inline constexpr size_t kCodeBytes = PowerOfTwoIn(F::block_size) < 2 * Codec<F>::kUnit ? PowerOfTwoIn(F::block_size)
                                                                                          : 2 * Codec<F>::kUnit;
 
+// Whether the matvec's unit sums of activations come multiplied by -kBias: for
+// codecs with a bias and no offset, whose bias term is then one product per unit.
+template <class C>
+inline constexpr bool kBiasSums = !C::kOffset && DotOperand<C>::kBias != 0;
+
 // One block of a weight row times its activation codes. Per unit u: the int32 dot
 // of its stored codes with the activation codes, times comb = weight scale *
 // activation step, into the float lanes of f0 and f1 (two chains); plus
 // (offset - kBias * scale) * (the unit's sum of activations) into o0 and o1: bias
-// and offset need only the activations' unit sums.
+// and offset need only the activations' unit sums (xsum; see kBiasSums).
 template <class F, class DF, class VF>
 HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RESTRICT xq,
                          const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, VF& f0, VF& f1, float& o0,
@@ -388,10 +420,13 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
     for (size_t u = 0; u < NU; u += hn::Lanes(df)) {
       const auto sc = hn::Load(df, buf.scale + u);
       hn::Store(hn::Mul(sc, hn::LoadU(df, xs + u)), df, comb + u);
-      if constexpr (C::kOffset || Op::kBias != 0) {
-        auto t = C::kOffset ? hn::Load(df, buf.offset + u) : hn::Zero(df);
+      // Into f0: its lanes are summed in the end anyway.
+      if constexpr (kBiasSums<C>) {
+        f0 = hn::MulAdd(sc, hn::LoadU(df, xsum + u), f0);
+      } else if constexpr (C::kOffset) {
+        auto t = hn::Load(df, buf.offset + u);
         if constexpr (Op::kBias != 0) t = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, t);
-        f0 = hn::MulAdd(t, hn::LoadU(df, xsum + u), f0);  // the lanes are summed in the end anyway
+        f0 = hn::MulAdd(t, hn::LoadU(df, xsum + u), f0);
       }
     }
   } else
@@ -399,10 +434,8 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
   // Scalars: vector loads of scales the codec stored one by one would wait for the stores.
   for (size_t u = 0; u < NU; ++u) {
     comb[u] = buf.scale[u] * xs[u];
-    if constexpr (C::kOffset || Op::kBias != 0) {
-      const float t = (C::kOffset ? buf.offset[u] : 0.f) - float(Op::kBias) * buf.scale[u];
-      (u % 2 ? o1 : o0) += t * xsum[u];
-    }
+    if constexpr (kBiasSums<C>) (u % 2 ? o1 : o0) += buf.scale[u] * xsum[u];
+    else if constexpr (C::kOffset) (u % 2 ? o1 : o0) += (buf.offset[u] - float(Op::kBias) * buf.scale[u]) * xsum[u];
   }
 #if HWY_TARGET == HWY_SCALAR
   (void)df;
@@ -418,11 +451,18 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
   const size_t L8 = hn::Lanes(d8);
   const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
   const int8_t* codes = reinterpret_cast<const int8_t*>(buf.codes);
+  // Two units per vector: lane i takes unit 2j + (i in the upper half) of vector j
+  // from the vector of comb that holds it (a lookup; comb is stored in whole vectors).
+  const size_t NF = hn::Lanes(df);
+  const auto upper = hn::And(hn::VecFromMask(d32, hn::Gt(hn::Iota(d32, 0), hn::Set(d32, int32_t(NF / 2) - 1))), hn::Set(d32, 1));
   for (size_t v = 0; v < B; v += L8) {
     const auto c = hn::Xor(hn::BitCast(dw, hn::Load(d8, codes + v)), flip);
     const auto i = DotQuads(d32, c, hn::LoadU(d8, xq + v), hn::Zero(d32));
     // Each lane's unit scale: the vector's unit, or the lower half's and the upper half's.
-    const auto s = U >= L8 ? hn::Set(df, comb[v / U]) : hn::ConcatUpperLower(df, hn::Set(df, comb[v / U + 1]), hn::Set(df, comb[v / U]));
+    const size_t pair = 2 * (v / L8);
+    const auto s = U >= L8 ? hn::Set(df, comb[v / U])
+                           : hn::TableLookupLanes(hn::Load(df, comb + pair / NF * NF),
+                                                  hn::IndicesFromVec(df, hn::Add(upper, hn::Set(d32, int32_t(pair % NF)))));
     if ((v / L8) % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
     else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
   }
@@ -470,6 +510,8 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
     QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
+    if constexpr (kBiasSums<C>)
+      for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
     for (size_t r = r0; r < r1; ++r) y[r] += MatVecRow<F>(w + r * nb + c0, cb, xq, xs, xsum);
   }
 }

@@ -258,8 +258,9 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
 template <class F>
 void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
             float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  (void)rows, (void)n;  // the table's signature: the matvec reads one row after another
   if constexpr (Codec<F>::kInteger) MatVecInt<F>(w, cols, x, y, r0, r1);
-  else MatMulFloat<F>(w, rows, cols, x, n, y, r0, r1);
+  else MatVecFloat<F>(w, cols, x, y, r0, r1);
 }
 
 }  // namespace HWY_NAMESPACE
