@@ -55,33 +55,22 @@ HWY_INLINE float ScaleOf(const S& s) {
   return s.get();
 }
 
-// The f16 scale `d` at the start of a block (and the offset `m` after it), as f32.
-// Where the block has 8 bytes and x86 has F16C, converted straight from an 8-byte
-// load of the block's start (a load and one conversion, no insert of 16 bits into a
-// vector register; the second value one lane move).
-template <class Block>
-HWY_INLINE float LeadingScale(const Block& b) {
+// A block's stored scale `field` as f32, when it is the f16 at byte 2 * kLane (the
+// scale d: 0, an affine offset m after it: 1). Where the block has 8 bytes and x86
+// has F16C, converted straight from an 8-byte load of the block's start (a load and
+// one conversion, no insert of 16 bits into a vector register).
+template <size_t kLane, class Block, class S>
+HWY_INLINE float LeadingScale(const Block& b, const S& field) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  if constexpr (sizeof(Block) >= 8 && std::is_same_v<decltype(Block::d), f16>) {
-    static_assert(offsetof(Block, d) == 0);
+  if constexpr (sizeof(Block) >= 8 && std::is_same_v<S, f16>) {  // at byte 2 * kLane: the callers assert it
     uint64_t head;
     std::memcpy(&head, &b, 8);
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(head))));
+    const __m128 v = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(head)));
+    return _mm_cvtss_f32(kLane == 0 ? v : _mm_movehdup_ps(v));
   }
 #endif
-  return ScaleOf(b.d);
-}
-template <class Block>
-HWY_INLINE float LeadingOffset(const Block& b) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  if constexpr (sizeof(Block) >= 8 && std::is_same_v<decltype(Block::m), f16>) {
-    static_assert(offsetof(Block, m) == 2);
-    uint64_t head;
-    std::memcpy(&head, &b, 8);
-    return _mm_cvtss_f32(_mm_movehdup_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(head)))));
-  }
-#endif
-  return ScaleOf(b.m);
+  (void)b;
+  return ScaleOf(field);
 }
 
 // out[i] = float(int(codes[i]) - offset) * scale, for i in [0, kCount).
@@ -344,7 +333,8 @@ struct Codec<symmetric<Bits, G, Scale>>
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    const float d = LeadingScale(b);
+    static_assert(offsetof(typename F::block, d) == 0);
+    const float d = LeadingScale<0>(b, b.d);
     for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d;
   }
 };
@@ -361,7 +351,8 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
-    const float d = LeadingScale(b), m = LeadingOffset(b);
+    static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, m) == sizeof(Scale));
+    const float d = LeadingScale<0>(b, b.d), m = LeadingScale<1>(b, b.m);
     for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d, buf.offset[u] = m;
   }
   template <class DF>
@@ -385,7 +376,8 @@ struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_nl::block& b, Buf& buf) {
     TableCodes(detail::kv_nl, b.qs, buf.codes);
-    buf.scale[0] = LeadingScale(b);
+    static_assert(offsetof(iq4_nl::block, d) == 0);
+    buf.scale[0] = LeadingScale<0>(b, b.d);
   }
 };
 

@@ -391,8 +391,49 @@ HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_R
 // spanning two stores would wait for both to reach the cache) and at most two units
 // (so that each lane's unit scale is a broadcast or two).
 template <class F>
-inline constexpr size_t kCodeBytes = PowerOfTwoIn(F::block_size) < 2 * Codec<F>::kUnit ? PowerOfTwoIn(F::block_size)
-                                                                                         : 2 * Codec<F>::kUnit;
+inline constexpr size_t kCodeBytes = [] {
+  const size_t units = kDotInstruction ? 2 : 1;  // WidenDot's lanes mix their products: one unit
+  const size_t block = PowerOfTwoIn(F::block_size);
+  return block < units * Codec<F>::kUnit ? block : units * Codec<F>::kUnit;
+}();
+
+// Where the target has no int8 dot instruction: the products of Lanes(d8) codes w
+// (value: code, less 128 for wide codes) and activation codes x, summed in int32
+// lanes by widening multiply-adds (cheaper than DotQuads' shifts), pairing them as
+// the hardware likes: the lanes of one unit only, whose sum is all that counts.
+template <class C, class D8>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> WidenDot(D8 d8, const typename C::code_t* HWY_RESTRICT w,
+                                                         const int8_t* HWY_RESTRICT x) {
+  const hn::Repartition<int16_t, D8> d16;
+  const hn::Repartition<int32_t, D8> d32;
+  const hn::Rebind<typename C::code_t, decltype(d16)> dw;
+  const hn::Rebind<int8_t, decltype(d16)> dx;
+  auto acc = hn::Zero(d32), aux = hn::Zero(d32);
+  for (size_t i = 0; i < hn::Lanes(d8); i += hn::Lanes(d16)) {
+    auto a = hn::PromoteTo(d16, hn::LoadU(dw, w + i));
+    if constexpr (C::kWide) a = hn::Sub(a, hn::Set(d16, 128));
+    acc = hn::ReorderWidenMulAccumulate(d32, a, hn::PromoteTo(d16, hn::LoadU(dx, x + i)), acc, aux);
+  }
+  return hn::Add(acc, aux);
+}
+
+// The int32 lanes of Lanes(d8) codes (stored as DotOperand<C> says) times as many
+// activation codes: DotQuads where the target has a dot instruction, else WidenDot.
+template <class C, class D8>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> UnitDot(D8 d8, const typename C::code_t* HWY_RESTRICT w,
+                                                        const int8_t* HWY_RESTRICT x) {
+  using Op = DotOperand<C>;
+  const hn::Repartition<int32_t, D8> d32;
+  if constexpr (kDotInstruction) {
+    const hn::Rebind<typename Op::type, D8> dw;
+    const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
+    const auto c = hn::Xor(hn::BitCast(dw, hn::Load(d8, reinterpret_cast<const int8_t*>(w))), flip);
+    return DotQuads(d32, c, hn::LoadU(d8, x), hn::Zero(d32));
+  } else {
+    static_assert(Op::kFlip == (C::kWide ? 0x80808080u : 0u), "WidenDot flips wide codes only");
+    return WidenDot<C>(d8, w, x);
+  }
+}
 
 // Whether the matvec's unit sums of activations come multiplied by -kBias: for
 // codecs with a bias and no offset, whose bias term is then one product per unit.
@@ -410,7 +451,6 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
                          float& o1) {
   using C = Codec<F>;
   using Op = DotOperand<C>;
-  using Code = typename Op::type;
   constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U;
   CodesBuffer<C> buf;
   C::Codes(w, buf);
@@ -438,6 +478,7 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
     else if constexpr (C::kOffset) (u % 2 ? o1 : o0) += (buf.offset[u] - float(Op::kBias) * buf.scale[u]) * xsum[u];
   }
 #if HWY_TARGET == HWY_SCALAR
+  using Code = typename Op::type;
   (void)df;
   for (size_t u = 0; u < NU; ++u) {
     int32_t dot = 0;
@@ -447,17 +488,13 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
 #else
   const hn::Repartition<int8_t, DF> d8;
   const hn::Repartition<int32_t, DF> d32;
-  const hn::Rebind<Code, decltype(d8)> dw;
   const size_t L8 = hn::Lanes(d8);
-  const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
-  const int8_t* codes = reinterpret_cast<const int8_t*>(buf.codes);
   // Two units per vector: lane i takes unit 2j + (i in the upper half) of vector j
   // from the vector of comb that holds it (a lookup; comb is stored in whole vectors).
   const size_t NF = hn::Lanes(df);
   const auto upper = hn::And(hn::VecFromMask(d32, hn::Gt(hn::Iota(d32, 0), hn::Set(d32, int32_t(NF / 2) - 1))), hn::Set(d32, 1));
   for (size_t v = 0; v < B; v += L8) {
-    const auto c = hn::Xor(hn::BitCast(dw, hn::Load(d8, codes + v)), flip);
-    const auto i = DotQuads(d32, c, hn::LoadU(d8, xq + v), hn::Zero(d32));
+    const auto i = UnitDot<C>(d8, buf.codes + v, xq + v);
     // Each lane's unit scale: the vector's unit, or the lower half's and the upper half's.
     const size_t pair = 2 * (v / L8);
     const auto s = U >= L8 ? hn::Set(df, comb[v / U])
