@@ -335,7 +335,7 @@ struct Codec<symmetric<Bits, G, Scale>>
     PlaneCodes<Bits, G>(b, buf.codes);
     static_assert(offsetof(typename F::block, d) == 0);
     const float d = LeadingScale<0>(b, b.d);
-    for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d;
+    for (auto& sc : buf.scale) sc = d;
   }
 };
 
@@ -353,7 +353,8 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
     PlaneCodes<Bits, G>(b, buf.codes);
     static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, m) == sizeof(Scale));
     const float d = LeadingScale<0>(b, b.d), m = LeadingScale<1>(b, b.m);
-    for (size_t u = 0; u < G / PowerOfTwoIn(G); ++u) buf.scale[u] = d, buf.offset[u] = m;
+    for (auto& sc : buf.scale) sc = d;
+    for (auto& mn : buf.offset) mn = m;
   }
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
@@ -546,8 +547,7 @@ struct Codec<q8_k> : IntegerCodec<q8_k, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const q8_k::block& b, Buf& buf) {
     std::memcpy(buf.codes, b.qs, 256);
-    const float d = ScaleOf(b.d);
-    for (size_t u = 0; u < 8; ++u) buf.scale[u] = d;
+    for (auto& sc : buf.scale) sc = ScaleOf(b.d);
   }
 };
 

@@ -11,10 +11,8 @@
 #define QNT_KERNELS_MATMUL_INL_H_
 #endif
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
