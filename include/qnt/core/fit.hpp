@@ -55,8 +55,9 @@ constexpr float normalizer(const float* x, size_t n) {
 // units, `stored`) and what that stored value means on the normalized axis (`dn`).
 template <scale_cell Scale>
 struct stored_scale {
-  float stored, dn;
+  float stored = 0, dn = 0;
   bool clamped = false;
+  constexpr stored_scale() = default;
   constexpr stored_scale(float candidate, float p) {
     stored = store_scale<Scale>(candidate / p, clamped);
     dn = stored * p;
@@ -223,33 +224,67 @@ constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, floa
 // arithmetic in SIMD lanes.
 struct scalar_passes;
 
-// The fast search on the normalized block xn (scale factor p, signed maximum m).
+// The choice of the fast search for a batch of B normalized blocks (scale factors
+// p[b], signed maxima m[b]): `pass(dn, slot, sums)` derives the codes of the decoded
+// scales dn[b] into code slot 0 or 1 of each block and writes their lsq_pass to
+// sums[b]. c[b] names the slot whose codes block b stores (-1: every code 0) and
+// the scale to store. The scalar search below (B = 1) and the SIMD encoders
+// (kernels/quantize-inl.h, which pass several blocks so that their searches
+// overlap) decide through this one function.
+struct fast_choice {
+  float d = 0;
+  int slot = -1;
+  bool clamped = false;
+};
+
+template <scale_cell Scale, size_t B, class Pass>
+constexpr void symmetric_fast_choice(const float* p, const float* m, int qmin, int qmax, Pass&& pass,
+                                     fast_choice* c) {
+  // GGUF's choice: the extreme weight onto qmin (q4_0, q5_0), or onto +-qmax for a
+  // symmetric code range (q8_0).
+  const float code_max = float(max(-qmin, qmax));
+  float dn[B] = {};
+  lsq_pass p0[B], p1[B];
+  stored_scale<Scale> s0[B], s1[B];
+  for (size_t b = 0; b < B; ++b) {
+    c[b] = {};
+    if (m[b] == 0) continue;  // all codes 0; the pass with dn = 0 leaves it so
+    s0[b] = stored_scale<Scale>(m[b] / (qmin == -qmax ? copy_sign(float(qmax), m[b]) : float(qmin)), p[b]);
+    dn[b] = s0[b].dn, c[b] = {s0[b].stored, 0, s0[b].clamped};
+  }
+  pass(dn, 0, p0);
+  bool refit[B] = {}, any = false;
+  for (size_t b = 0; b < B; ++b) {
+    if (c[b].slot < 0 || !(p0[b].qq > 0)) continue;
+    s1[b] = refit_scale<Scale>(p0[b].xq / p0[b].qq, s0[b], p[b]);
+    refit[b] = is_finite(s1[b].stored * code_max);
+    any = any || refit[b];
+    dn[b] = s1[b].dn;
+  }
+  if (!any) return;
+  pass(dn, 1, p1);
+  for (size_t b = 0; b < B; ++b) {
+    // Which candidate wins is data, not a pattern a branch predictor learns: the
+    // selection is arithmetic, so one block's search overlaps the next one's.
+    const uint32_t take = 0u - uint32_t(refit[b] && p1[b].err < p0[b].err);
+    c[b].d = bits_float((float_bits(c[b].d) & ~take) | (float_bits(s1[b].stored) & take));
+    c[b].slot = int((uint32_t(c[b].slot) & ~take) | (1u & take));
+    c[b].clamped = bool((uint32_t(c[b].clamped) & ~take) | (uint32_t(s1[b].clamped) & take));
+  }
+}
+
+// The fast search on the normalized block xn with the passes of Ops.
 template <scale_cell Scale, size_t n, class Ops>
 constexpr float symmetric_fast_search(const float* xn, float p, float m, const float* w, int qmin, int qmax,
                                       bool& clamped, int* codes) {
-  float qa[n], qb[n];
-  const float* best = qa;
-  float d = 0;
-  if (m != 0) {
-    // GGUF's choice: the extreme weight onto qmin (q4_0, q5_0), or onto +-qmax for
-    // a symmetric code range (q8_0).
-    const float end = qmin == -qmax ? copy_sign(float(qmax), m) : float(qmin);
-    const float code_max = float(max(-qmin, qmax));
-    const stored_scale<Scale> s0(m / end, p);
-    const lsq_pass p0 = Ops::template symmetric_pass<int(n)>(xn, w, s0.dn, float(qmin), float(qmax), qa);
-    d = s0.stored, clamped = s0.clamped;
-    if (p0.qq > 0) {
-      const stored_scale<Scale> s1 = refit_scale<Scale>(p0.xq / p0.qq, s0, p);
-      if (is_finite(s1.stored * code_max)) {
-        const lsq_pass p1 = Ops::template symmetric_pass<int(n)>(xn, w, s1.dn, float(qmin), float(qmax), qb);
-        if (p1.err < p0.err) d = s1.stored, clamped = s1.clamped, best = qb;
-      }
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) qa[i] = 0;
-  }
-  for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
-  return d;
+  float q[2][n];
+  fast_choice c;
+  symmetric_fast_choice<Scale, 1>(&p, &m, qmin, qmax, [&](const float* dn, int slot, lsq_pass* sums) {
+    sums[0] = Ops::template symmetric_pass<int(n)>(xn, w, dn[0], float(qmin), float(qmax), q[slot]);
+  }, &c);
+  for (size_t i = 0; i < n; ++i) codes[i] = c.slot < 0 ? 0 : int(q[c.slot][i]);
+  clamped = c.clamped;
+  return c.d;
 }
 
 template <scale_cell Scale, size_t n, class Ops = scalar_passes>

@@ -241,6 +241,111 @@ HWY_INLINE status EncodeSymmetricFast(const float* HWY_RESTRICT x, const float* 
   return clamped ? status::scale_clamped : status::ok;
 }
 
+#if QNT_FOLD_HALVES
+// Symmetric formats whose block fills 2 to 8 whole vectors (a power of two of them)
+// keep the block, both candidates' codes and the sums in registers; the sums fold
+// in pairwise_sum's order (vector halves onto each other, then FoldHalves).
+template <class F>
+constexpr size_t RegisterVectors() {
+  constexpr size_t n = F::block_size, N = hn::MaxLanes(hn::CappedTag<float, PowerOfTwoIn(n)>());
+  constexpr size_t k = n % N == 0 ? n / N : 0;
+  return k >= 2 && k <= 8 && (k & (k - 1)) == 0 ? k : 0;
+}
+
+template <size_t K, class D>
+HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
+  for (size_t h = K / 2; h >= 1; h /= 2)
+    for (size_t i = 0; i < h; ++i) v[i] = hn::Add(v[i], v[i + h]);
+  return FoldHalves(d, v[0]);
+}
+
+// fit::fit_symmetric_fast of B consecutive clean blocks (w null: importance 1),
+// each held in K vectors, the B searches interleaved through one call of
+// fit::symmetric_fast_choice so that their long chains of dependent steps overlap.
+template <class F, size_t K, size_t B, class D>
+HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                                        typename F::block* HWY_RESTRICT y) {
+  constexpr size_t N = hn::MaxLanes(D()), n = F::block_size;
+  const hn::RebindToSigned<D> di;
+  hn::Vec<D> xn[B][K];
+  float p[B], m[B];
+  for (size_t b = 0; b < B; ++b) {
+    auto amax = hn::Zero(d);
+    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::LoadU(d, x + b * n + k * N), amax = hn::Max(amax, hn::Abs(xn[b][k]));
+    amax = hn::MaxOfLanes(d, amax);
+    const float a = hn::GetLane(amax);
+    // fit::signed_max: the first element of largest magnitude (scaling by a power
+    // of two is exact, so on the normalized axis it is x * p). Its index is the
+    // least of those where |x| == amax, found without branches.
+    auto first = hn::Set(di, int32_t(n));
+    for (size_t k = K; k-- > 0;) {
+      const auto index = hn::Add(hn::Iota(di, 0), hn::Set(di, int32_t(k * N)));
+      first = hn::Min(first, hn::IfThenElse(hn::RebindMask(di, hn::Eq(hn::Abs(xn[b][k]), amax)), index, first));
+    }
+    p[b] = fit::normalizer_of(a);
+    m[b] = a == 0 ? 0.f : x[b * n + size_t(hn::GetLane(hn::MinOfLanes(di, first)))] * p[b];
+    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::Mul(xn[b][k], hn::Set(d, p[b]));
+  }
+  const auto lo = hn::Set(d, float(F::qmin)), hi = hn::Set(d, float(F::qmax)), magic = hn::Set(d, 12582912.f);
+  hn::Vec<D> q[2][B][K];
+  // fit::symmetric_pass; with w null the products with w = 1 are left out (exact).
+  auto pass = [&](const float* dn, int slot, fit::lsq_pass* sums) HWY_ATTR {
+    for (size_t b = 0; b < B; ++b) {
+      const float id = dn[b] != 0 ? 1.f / dn[b] : 0.f;
+      const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[b]);
+      hn::Vec<D> e[K], xq[K], qq[K];
+      for (size_t k = 0; k < K; ++k) {
+        const auto vq = hn::Sub(hn::Add(hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi), magic), magic);
+        const auto r = hn::Sub(xn[b][k], hn::Mul(vdn, vq));
+        if (w) {
+          const auto vw = hn::LoadU(d, w + b * n + k * N), wq = hn::Mul(vw, vq);
+          e[k] = hn::Mul(hn::Mul(vw, r), r), xq[k] = hn::Mul(wq, xn[b][k]), qq[k] = hn::Mul(wq, vq);
+        } else {
+          e[k] = hn::Mul(r, r), xq[k] = hn::Mul(vq, xn[b][k]), qq[k] = hn::Mul(vq, vq);
+        }
+        q[slot][b][k] = vq;
+      }
+      sums[b] = {FoldVectors<K>(d, e), FoldVectors<K>(d, xq), FoldVectors<K>(d, qq)};
+    }
+  };
+  fit::fast_choice c[B];
+  fit::symmetric_fast_choice<typename F::scale, B>(p, m, F::qmin, F::qmax, pass, c);
+  // The blocks' bytes (code_planes): codes are small integers, so the packing is
+  // exact in float lanes, then converted and narrowed.
+  const hn::Rebind<uint8_t, D> du8;
+  bool clamped = false;
+  for (size_t b = 0; b < B; ++b) {
+    clamped = clamped || c[b].clamped;
+    y[b].d.set(c[b].d);
+    hn::Vec<D> u[K];
+    for (size_t k = 0; k < K; ++k) u[k] = c[b].slot < 0 ? hn::Zero(d) : q[c[b].slot][b][k];
+    if constexpr (F::bits == 8) {
+      const hn::Rebind<int8_t, D> di8;
+      for (size_t k = 0; k < K; ++k) hn::StoreU(hn::DemoteTo(di8, hn::ConvertTo(di, u[k])), di8, y[b].qs + k * N);
+    } else {
+      const auto bias = hn::Set(d, float(-F::qmin)), sixteen = hn::Set(d, 16.f);
+      for (size_t k = 0; k < K; ++k) u[k] = hn::Add(u[k], bias);
+      if constexpr (F::bits == 5) {
+        for (size_t i = 0; i < F::planes::qh_bytes; ++i) y[b].qh[i] = 0;
+        for (size_t k = 0; k < K; ++k) {
+          const auto high = hn::Ge(u[k], sixteen);
+          uint8_t bits[8] = {};
+          hn::StoreMaskBits(d, high, bits);
+          for (size_t i = 0; i < (N + 7) / 8; ++i)
+            y[b].qh[(k * N) / 8 + i] = uint8_t(y[b].qh[(k * N) / 8 + i] | bits[i] << ((k * N) % 8));
+          u[k] = hn::IfThenElse(high, hn::Sub(u[k], sixteen), u[k]);
+        }
+      }
+      for (size_t k = 0; k < K / 2; ++k) {
+        const auto packed = hn::Add(u[k], hn::Mul(u[k + K / 2], sixteen));
+        hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(di, packed)), du8, y[b].qs + k * N);
+      }
+    }
+  }
+  return clamped ? status::scale_clamped : status::ok;
+}
+#endif
+
 // Quantizes blocks [0, blocks) with the fast search (w null: importance 1): the
 // symmetric formats here, the others through their encoder with SearchOps.
 // Blocks that need cleaning (non-finite or too large weights) take the scalar
@@ -253,6 +358,33 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
   const size_t N = hn::Lanes(d);
   const auto limit = hn::Set(d, max_magnitude<F>);
   status st = status::ok;
+#if QNT_FOLD_HALVES
+  if constexpr (!requires { F::template encode<SearchOps>(x, w, y[0], effort::fast); } && RegisterVectors<F>() != 0) {
+    constexpr size_t K = RegisterVectors<F>(), B = 4;
+    // Whether block b is finite and within max_magnitude (else the scalar path cleans it).
+    auto clean = [&](size_t b) HWY_ATTR {
+      auto ok = hn::Eq(hn::Zero(d), hn::Zero(d));
+      for (size_t k = 0; k < K; ++k) ok = hn::And(ok, hn::Le(hn::Abs(hn::LoadU(d, x + b * n + k * N)), limit));
+      return hn::AllTrue(d, ok);  // false for NaN
+    };
+    auto one = [&](size_t i) HWY_ATTR {
+      return clean(i) ? EncodeSymmetricBlocks<F, K, 1>(d, x + i * n, w ? w + i * n : nullptr, y + i)
+                      : detail::encode_block<F>(x + i * n, w ? w + i * n : detail::ones<n>.w, y[i], effort::fast);
+    };
+    size_t b = 0;
+    for (; b + B <= blocks; b += B) {
+      bool all = true;
+      for (size_t i = 0; i < B; ++i) all = clean(b + i) && all;
+      if (all) {
+        st = worst(st, EncodeSymmetricBlocks<F, K, B>(d, x + b * n, w ? w + b * n : nullptr, y + b));
+      } else {
+        for (size_t i = b; i < b + B; ++i) st = worst(st, one(i));
+      }
+    }
+    for (; b < blocks; ++b) st = worst(st, one(b));
+    return st;
+  }
+#endif
   for (size_t b = 0; b < blocks; ++b) {
     const float* xb = x + b * n;
     const float* wb = w ? w + b * n : detail::ones<n>.w;
