@@ -264,12 +264,11 @@ constexpr void symmetric_fast_choice(const float* p, const float* m, int qmin, i
   if (!any) return;
   pass(dn, 1, p1);
   for (size_t b = 0; b < B; ++b) {
-    // Which candidate wins is data, not a pattern a branch predictor learns: the
-    // selection is arithmetic, so one block's search overlaps the next one's.
-    const uint32_t take = 0u - uint32_t(refit[b] && p1[b].err < p0[b].err);
-    c[b].d = bits_float((float_bits(c[b].d) & ~take) | (float_bits(s1[b].stored) & take));
-    c[b].slot = int((uint32_t(c[b].slot) & ~take) | (1u & take));
-    c[b].clamped = bool((uint32_t(c[b].clamped) & ~take) | (uint32_t(s1[b].clamped) & take));
+    // Selected, not branched on: one block's search overlaps the next one's.
+    const bool take = refit[b] && p1[b].err < p0[b].err;
+    c[b].d = select(take, s1[b].stored, c[b].d);
+    c[b].slot = select(take, 1, c[b].slot);
+    c[b].clamped = bool(select(take, int(s1[b].clamped), int(c[b].clamped)));
   }
 }
 

@@ -27,6 +27,16 @@ constexpr float copy_sign(float mag, float sgn) {
 constexpr float min(float a, float b) { return b < a ? b : a; }
 constexpr float max(float a, float b) { return a < b ? b : a; }
 constexpr int clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+// c ? a : b by bit operations: the searches pick between candidates with it where
+// which one wins is data a branch predictor cannot learn.
+constexpr float select(bool c, float a, float b) {
+  const uint32_t m = 0u - uint32_t(c);
+  return bits_float((float_bits(a) & m) | (float_bits(b) & ~m));
+}
+constexpr int select(bool c, int a, int b) {
+  const uint32_t m = 0u - uint32_t(c);
+  return int((uint32_t(a) & m) | (uint32_t(b) & ~m));
+}
 
 // Round to nearest, ties to even (GGUF's "nearest_int"). Adding 1.5*2^23 pushes the
 // integer part into the low mantissa bits, which the FPU rounds ties-to-even.

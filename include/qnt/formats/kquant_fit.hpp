@@ -117,6 +117,54 @@ constexpr int_range choices(float t, int lo, int hi, effort e) {
 }
 constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 
+// The batched passes (Ops::affine_codes_n and kin) evaluate this many candidates of
+// one sub-block per call: their chains of dependent steps overlap. Codes come back
+// as bytes, kMaxSub per candidate.
+inline constexpr int kBatch = 4;
+inline constexpr int kMaxSub = 32;
+
+// Calls fn.template operator()<C>() with C = 1, 2 or kBatch, the least batch that
+// holds `count` candidates (the rest of a batch is padding).
+template <class Fn>
+constexpr void by_count(int count, Fn&& fn) {
+  if (count == 1) fn.template operator()<1>();
+  else if (count == 2) fn.template operator()<2>();
+  else fn.template operator()<kBatch>();
+}
+
+// The batched passes as loops over the single ones: scalar_ops' definition, and the
+// SIMD form where its vectors cannot hold a sub-block.
+template <class Ops, int kSub, int C>
+constexpr void affine_codes_each(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
+                                 float* err, uint8_t* L) {
+  for (int c = 0; c < C; ++c) {
+    float q[kSub];
+    err[c] = Ops::template affine_codes<kSub>(xn, imp, nmax, dl[c], ml[c], q);
+    for (int i = 0; i < kSub; ++i) L[kMaxSub * c + i] = uint8_t(q[i]);
+  }
+}
+template <class Ops, int kSub, int C>
+constexpr void affine_pass_each(const float* x, const float* w, const float* dn, float mn, float nmax,
+                                fit::affine_pass_sums* out) {
+  float q[kSub];
+  for (int c = 0; c < C; ++c) out[c] = Ops::template affine_pass<kSub>(x, w, dn[c], mn, nmax, q);
+}
+template <class Ops, int kSub, int C>
+constexpr void symmetric_codes_each(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                    float* err, uint8_t* codes, fit::lsq_pass* lsq) {
+  for (int c = 0; c < C; ++c) {
+    float q[kSub];
+    err[c] = Ops::template symmetric_codes<kSub>(xn, imp, L, dl[c], q, lsq ? lsq + c : nullptr);
+    for (int i = 0; i < kSub; ++i) codes[kMaxSub * c + i] = uint8_t(q[i]);
+  }
+}
+// The affine sub-block range: lo = min(0, min x) (the format's min is never above 0), hi = max x.
+template <int kSub>
+constexpr void range_of(const float* x, float& lo, float& hi) {
+  lo = 0, hi = x[0];
+  for (int i = 0; i < kSub; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
+}
+
 // Largest number of level changes the walks of one sub-block may visit.
 inline constexpr size_t kSubEvents = 32 * 40;
 
@@ -154,20 +202,25 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
 // better).
 template <class Ops, int kSub>
 constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax) {
-  float lo = 0, hi = x[0];
-  for (int i = 0; i < kSub; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
+  float lo = 0, hi = 0;
+  Ops::template range<kSub>(x, lo, hi);
   if (!(hi > lo)) return {0.f, -lo};
   // Sums relative to the minimum (fit::affine_pass_sums), so the least-squares
   // fits and their closed-form errors do not cancel.
-  float uu[kSub], q[kSub];
+  float uu[kSub];
   for (int i = 0; i < kSub; ++i) uu[i] = w[i] * (x[i] - lo) * (x[i] - lo);
   const float suu = Ops::template sum<kSub>(uu), range = hi - lo;
+  float d[kFastStarts];
+  for (int k = 0; k < kFastStarts; ++k) d[k] = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
+  fit::affine_pass_sums ps[kFastStarts];
+  Ops::template affine_pass_n<kSub, kFastStarts>(x, w, d, lo, float(nmax), ps);
   affine_sub best{range / float(nmax), -lo};
   float best_err = -1;
   for (int k = 0; k < kFastStarts; ++k) {
-    const float d = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
-    const fit::affine_pass_sums p = Ops::template affine_pass<kSub>(x, w, d, lo, float(nmax), q);
-    if (k == 0 || p.err < best_err) best = {d, -lo}, best_err = p.err;
+    const fit::affine_pass_sums& p = ps[k];
+    const bool first = k == 0 || p.err < best_err;
+    best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -lo, best.neg_min);
+    best_err = select(first, p.err, best_err);
     // With a single code value in use (a constant sub-block) only the scale is fitted.
     const float det = p.w * p.qq - p.q * p.q;
     // u ~ s q + t, the min m = lo + t.
@@ -181,7 +234,9 @@ constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nma
     // Rounding can take the closed form below zero; an exact fit is zero.
     const float err = max(suu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
     const float m = lo + t;
-    if (err < best_err) best = {s, -m}, best_err = err;
+    const bool better = err < best_err;
+    best.scale = select(better, s, best.scale), best.neg_min = select(better, -m, best.neg_min);
+    best_err = select(better, err, best_err);
   }
   return best;
 }
@@ -203,24 +258,44 @@ constexpr float affine_codes(const float* xn, const float* imp, float nmax, floa
 
 // For one sub-block and given super-scales (normalized axis), the integer scale and
 // min within `radius` of the ideal ones, and their codes, of least weighted error.
+// Candidates are evaluated kBatch at a time (Ops::affine_codes_n), in the order
+// scale-major, the first of equal errors winning.
 template <class Ops>
 constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
                                   const affine_sub& ideal, effort e, uint8_t& sc, uint8_t& mn, uint8_t* L) {
-  const int_range ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
-  const int_range rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
+  int_range ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
+  int_range rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
+  // A zero super-scale makes every integer scale (or min) the same: the first wins.
+  if (dn == 0) ra.last = ra.first;
+  if (mdn == 0) rb.last = rb.first;
   float best = -1;
-  float q[32];
+  float dl[kBatch] = {}, ml[kBatch] = {}, err[kBatch] = {};
+  int sa[kBatch] = {}, sb[kBatch] = {}, count = 0;
+  uint8_t q[kBatch * kMaxSub] = {};
+  auto evaluate = [&] {
+    for (int c = count; c < kBatch; ++c) dl[c] = dl[0], ml[c] = ml[0];  // padding, not chosen
+    by_count(count, [&]<int C>() {
+      if (P.sub == 16) Ops::template affine_codes_n<16, C>(xn, imp, float(P.nmax), dl, ml, err, q);
+      else Ops::template affine_codes_n<32, C>(xn, imp, float(P.nmax), dl, ml, err, q);
+    });
+    int win = -1;
+    for (int c = 0; c < count; ++c) {
+      const bool take = best < 0 || err[c] < best;
+      best = select(take, err[c], best), win = select(take, c, win);
+    }
+    if (win >= 0) {
+      sc = uint8_t(sa[win]), mn = uint8_t(sb[win]);
+      for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
+    }
+    count = 0;
+  };
   for (int a = ra.first; a <= ra.last; ++a) {
     for (int b = rb.first; b <= rb.last; ++b) {
-      const float dl = dn * float(a), ml = mdn * float(b);
-      const float err = P.sub == 16 ? Ops::template affine_codes<16>(xn, imp, float(P.nmax), dl, ml, q)
-                                    : Ops::template affine_codes<32>(xn, imp, float(P.nmax), dl, ml, q);
-      if (best < 0 || err < best) {
-        best = err, sc = uint8_t(a), mn = uint8_t(b);
-        for (int i = 0; i < P.sub; ++i) L[i] = uint8_t(q[i]);
-      }
+      dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
+      if (++count == kBatch) evaluate();
     }
   }
+  if (count > 0) evaluate();
   return best;
 }
 
@@ -238,9 +313,8 @@ constexpr float choose_affine_all(const float* xn, const float* imp, const affin
 
 template <class Ops = scalar_ops>
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P, effort e) {
-  const fit::normalized<256> nb(x);
-  const float p = nb.p;
-  const float* xn = nb.x;
+  float xn[256];
+  const float p = Ops::template normalize<256>(x, xn);
   const int nsub = 256 / P.sub;
   affine_sub ideal[16];
   float max_scale = 0, max_min = 0;
@@ -266,12 +340,18 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
   for (int round = 1; trial(D, M) && round < refit_rounds(e); ++round) {
-    // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn.
-    float A = 0, B = 0, C = 0, X = 0, Y = 0;
-    for (int i = 0; i < 256; ++i) {
-      const float a = float(best.sc[i / P.sub]) * float(best.L[i]), b = float(best.mn[i / P.sub]);
-      A += imp[i] * a * a, B += imp[i] * a * b, C += imp[i] * b * b, X += imp[i] * xn[i] * a, Y += imp[i] * xn[i] * b;
+    // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
+    // the sums in pairwise order (element-wise products, then Ops::sum).
+    float ea[256], eb[256], ec[256], ex[256], ey[256];
+    for (int j = 0; j < nsub; ++j) {
+      const float s = float(best.sc[j]), b = float(best.mn[j]);
+      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
+        const float a = s * float(best.L[i]), wa = imp[i] * a, wx = imp[i] * xn[i];
+        ea[i] = wa * a, eb[i] = wa * b, ec[i] = imp[i] * b * b, ex[i] = wx * a, ey[i] = wx * b;
+      }
     }
+    const float A = Ops::template sum<256>(ea), B = Ops::template sum<256>(eb), C = Ops::template sum<256>(ec),
+                X = Ops::template sum<256>(ex), Y = Ops::template sum<256>(ey);
     const float det = A * C - B * B;
     if (det > 0) {
       D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
@@ -363,25 +443,74 @@ struct scalar_ops : fit::scalar_passes {
   static constexpr float sum(float* v) {
     return pairwise_sum<size_t(kCount)>(v);
   }
+  template <int kSub, int C>
+  static constexpr void affine_codes_n(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
+                                       float* err, uint8_t* L) {
+    affine_codes_each<scalar_ops, kSub, C>(xn, imp, nmax, dl, ml, err, L);
+  }
+  template <int kSub, int C>
+  static constexpr void affine_pass_n(const float* x, const float* w, const float* dn, float mn, float nmax,
+                                      fit::affine_pass_sums* out) {
+    affine_pass_each<scalar_ops, kSub, C>(x, w, dn, mn, nmax, out);
+  }
+  template <int kSub>
+  static constexpr void range(const float* x, float& lo, float& hi) {
+    range_of<kSub>(x, lo, hi);
+  }
+  // symmetric_codes of C candidate scales dl[c]: errors err[c], code indices as bytes
+  // at codes + kMaxSub * c, and (lsq not null) the least-squares sums lsq[c].
+  template <int kSub, int C>
+  static constexpr void symmetric_codes_n(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                          float* err, uint8_t* codes, fit::lsq_pass* lsq) {
+    symmetric_codes_each<scalar_ops, kSub, C>(xn, imp, L, dl, err, codes, lsq);
+  }
+  template <int kSub>
+  static constexpr float signed_max(const float* x) {
+    return fit::signed_max(x, size_t(kSub));
+  }
+  // fit::normalized: writes x * p to xn and returns p.
+  template <size_t n>
+  static constexpr float normalize(const float* x, float* xn) {
+    const fit::normalized<n> b(x);
+    for (size_t i = 0; i < n; ++i) xn[i] = b.x[i];
+    return b.p;
+  }
 };
 
 // For one sub-block and a given super-scale, the integer scale within `radius` of
-// the ideal one, with its codes, of least weighted error.
+// the ideal one, with its codes, of least weighted error (candidates kBatch at a
+// time, the first of equal errors winning, as choose_affine_sub).
 template <class Ops>
 constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
                                      float ideal, effort e, int8_t& sc, uint8_t* L) {
-  const int_range ra = choices(dn != 0 ? ideal / dn : 0.f, P.sc_lo, P.sc_hi, e);
+  int_range ra = choices(dn != 0 ? ideal / dn : 0.f, P.sc_lo, P.sc_hi, e);
+  if (dn == 0) ra.last = ra.first;  // every integer scale is the same
   float best = -1;
-  float q[32];
-  for (int a = ra.first; a <= ra.last; ++a) {
-    const float dl = dn * float(a);
-    const float err = P.sub == 16 ? Ops::template symmetric_codes<16>(xn, imp, P.codes, dl, q)
-                                  : Ops::template symmetric_codes<32>(xn, imp, P.codes, dl, q);
-    if (best < 0 || err < best) {
-      best = err, sc = int8_t(a);
-      for (int i = 0; i < P.sub; ++i) L[i] = uint8_t(q[i]);
+  float dl[kBatch] = {}, err[kBatch] = {};
+  int sa[kBatch] = {}, count = 0;
+  uint8_t q[kBatch * kMaxSub] = {};
+  auto evaluate = [&] {
+    for (int c = count; c < kBatch; ++c) dl[c] = dl[0];  // padding, not chosen
+    by_count(count, [&]<int C>() {
+      if (P.sub == 16) Ops::template symmetric_codes_n<16, C>(xn, imp, P.codes, dl, err, q, nullptr);
+      else Ops::template symmetric_codes_n<32, C>(xn, imp, P.codes, dl, err, q, nullptr);
+    });
+    int win = -1;
+    for (int c = 0; c < count; ++c) {
+      const bool take = best < 0 || err[c] < best;
+      best = select(take, err[c], best), win = select(take, c, win);
     }
+    if (win >= 0) {
+      sc = int8_t(sa[win]);
+      for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
+    }
+    count = 0;
+  };
+  for (int a = ra.first; a <= ra.last; ++a) {
+    dl[count] = dn * float(a), sa[count] = a;
+    if (++count == kBatch) evaluate();
   }
+  if (count > 0) evaluate();
   return best;
 }
 
@@ -391,20 +520,28 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
 template <class Ops, int kSub>
 constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m) {
   const fit::level_set& L = P.codes;
-  float q[kSub], xx[kSub];
+  float xx[kSub];
   for (int i = 0; i < kSub; ++i) xx[i] = w[i] * x[i] * x[i];
   const float sxx = Ops::template sum<kSub>(xx);
   float best = 0, best_err = 0;
-  for (int k = 0; k < P.fast_scales; ++k) {
-    const float d = m / (L.value(0) * (1.f - P.fast_step * float(k)));
-    fit::lsq_pass p;
-    const float err = Ops::template symmetric_codes<kSub>(x, w, L, d, q, &p);
-    if (k == 0 || err < best_err) best = d, best_err = err;
-    // The least-squares scale of these codes; its error in closed form (which
-    // rounding can take below zero, where an exact fit is zero).
-    if (p.qq > 0) {
-      const float lsq = p.xq / p.qq, lsq_err = max(sxx - p.xq * lsq, 0.f);
-      if (lsq_err < best_err) best = lsq, best_err = lsq_err;
+  float d[kBatch] = {}, err[kBatch] = {};
+  fit::lsq_pass p[kBatch];
+  uint8_t q[kBatch * kMaxSub] = {};
+  for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
+    const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
+    for (int c = 0; c < kBatch; ++c)  // past count: padding, not chosen
+      d[c] = m / (L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0))));
+    Ops::template symmetric_codes_n<kSub, kBatch>(x, w, L, d, err, q, p);
+    for (int c = 0; c < count; ++c) {
+      const bool take = k0 + c == 0 || err[c] < best_err;
+      best = select(take, d[c], best), best_err = select(take, err[c], best_err);
+      // The least-squares scale of these codes; its error in closed form (which
+      // rounding can take below zero, where an exact fit is zero).
+      if (p[c].qq > 0) {
+        const float lsq = p[c].xq / p[c].qq, lsq_err = max(sxx - p[c].xq * lsq, 0.f);
+        const bool better = lsq_err < best_err;
+        best = select(better, lsq, best), best_err = select(better, lsq_err, best_err);
+      }
     }
   }
   return best;
@@ -412,19 +549,18 @@ constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const sym
 
 template <class Ops = scalar_ops>
 constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
-  const fit::normalized<256> nb(x);
-  const float p = nb.p;
-  const float* xn = nb.x;
+  float xn[256];
+  const float p = Ops::template normalize<256>(x, xn);
   const int nsub = 256 / P.sub;
   const float end = max(abs(P.codes.value(0)), abs(P.codes.value(P.codes.count - 1)));
   float ideal[16] = {}, amax = 0, max_scale = 0;
   for (int j = 0; j < nsub; ++j) {
     const float* xs = xn + j * P.sub;
-    const float m = abs(fit::signed_max(xs, P.sub));
+    const float sm = P.sub == 16 ? Ops::template signed_max<16>(xs) : Ops::template signed_max<32>(xs), m = abs(sm);
     if (m < group_max_eps) continue;
     if (e == effort::fast) {
-      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub))
-                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, fit::signed_max(xs, P.sub));
+      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, sm)
+                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, sm);
       if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
       continue;
     }
@@ -461,11 +597,16 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
   };
   float D = max_scale / float(P.sc_lo);
   for (int round = 1; trial(D) && round < refit_rounds(e); ++round) {
-    float sxa = 0, saa = 0;
-    for (int i = 0; i < 256; ++i) {
-      const float a = float(best.sc[i / P.sub]) * P.codes.value(best.L[i]);
-      sxa += imp[i] * xn[i] * a, saa += imp[i] * a * a;
+    // The least-squares super-scale for the chosen integers, sums in pairwise order.
+    float exa[256], eaa[256];
+    for (int j = 0; j < nsub; ++j) {
+      const float s = float(best.sc[j]);
+      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
+        const float a = s * P.codes.value(best.L[i]), wa = imp[i] * a;
+        exa[i] = wa * xn[i], eaa[i] = wa * a;
+      }
     }
+    const float sxa = Ops::template sum<256>(exa), saa = Ops::template sum<256>(eaa);
     if (!(saa > 0)) break;
     D = sxa / saa;
   }

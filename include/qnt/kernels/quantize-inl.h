@@ -45,6 +45,37 @@ HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
 #define QNT_FOLD_HALVES 0
 #endif
 
+#if QNT_FOLD_HALVES
+// The number of whole vectors of CappedTag<float, n> that hold n floats, if that is
+// a power of two (so pairwise_sum's order folds vectors onto each other); else 0.
+template <size_t n>
+constexpr size_t VectorsIn() {
+  constexpr size_t N = hn::MaxLanes(hn::CappedTag<float, PowerOfTwoIn(n)>());
+  constexpr size_t k = n % N == 0 ? n / N : 0;
+  return k != 0 && (k & (k - 1)) == 0 ? k : 0;
+}
+
+template <size_t K, class D>
+HWY_INLINE void LoadVectors(D d, const float* HWY_RESTRICT p, hn::Vec<D>* v) {
+  for (size_t k = 0; k < K; ++k) v[k] = hn::LoadU(d, p + k * hn::MaxLanes(d));
+}
+
+// Float lanes holding integers 0..255 (codes), stored as bytes.
+template <class D>
+HWY_INLINE void StoreCodeBytes(D /* d */, hn::Vec<D> v, uint8_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint8_t, D> du8;
+  hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(hn::RebindToSigned<D>(), v)), du8, p);
+}
+
+// pairwise_sum of the K * N lanes of v[0..K) (K a power of two); v is overwritten.
+template <size_t K, class D>
+HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
+  for (size_t h = K / 2; h >= 1; h /= 2)
+    for (size_t i = 0; i < h; ++i) v[i] = hn::Add(v[i], v[i + h]);
+  return FoldHalves(d, v[0]);
+}
+#endif
+
 // pairwise_sum<kCount> (core/scalar.hpp): the upper part folds onto the lower, a
 // vector at a time where the lower part holds whole vectors, and by halving one
 // vector once the rest fits in one.
@@ -204,6 +235,158 @@ struct SearchOps {
   static HWY_NOINLINE float sum(float* HWY_RESTRICT v) {
     return PairwiseSum<size_t(kCount)>(v);
   }
+
+  // The batched passes of kq::scalar_ops: C candidates of one sub-block held in
+  // registers, where whole vectors hold it, their operations interleaved.
+  template <int kSub, int C>
+  static HWY_NOINLINE void affine_codes_n(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax,
+                                          const float* dl, const float* ml, float* err, uint8_t* HWY_RESTRICT L) {
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      constexpr size_t N = hn::MaxLanes(d);
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+      hn::Vec<decltype(d)> x[K], w[K];
+      LoadVectors<K>(d, xn, x), LoadVectors<K>(d, imp, w);
+      for (int c = 0; c < C; ++c) {
+        const float idl = dl[c] > 0 ? 1.f / dl[c] : 0.f;
+        const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl[c]), vml = hn::Set(d, ml[c]);
+        hn::Vec<decltype(d)> e[K];
+        for (size_t k = 0; k < K; ++k) {
+          const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
+          const auto vq = hn::Sub(hn::Add(t, magic), magic);
+          const auto r = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
+          e[k] = hn::Mul(hn::Mul(w[k], r), r);
+          StoreCodeBytes(d, vq, L + kq::kMaxSub * c + k * N);
+        }
+        err[c] = FoldVectors<K>(d, e);
+      }
+      return;
+    }
+#endif
+    kq::affine_codes_each<SearchOps, kSub, C>(xn, imp, nmax, dl, ml, err, L);
+  }
+
+  template <int kSub, int C>
+  static HWY_NOINLINE void affine_pass_n(const float* HWY_RESTRICT xs, const float* HWY_RESTRICT ws, const float* dn,
+                                         float mn, float nmax, fit::affine_pass_sums* out) {
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f), vmn = hn::Set(d, mn);
+      hn::Vec<decltype(d)> x[K], w[K], u[K], sw[K], sx[K];
+      LoadVectors<K>(d, xs, x), LoadVectors<K>(d, ws, w);
+      for (size_t k = 0; k < K; ++k) u[k] = hn::Sub(x[k], vmn), sw[k] = w[k], sx[k] = hn::Mul(w[k], u[k]);
+      // The sums of w and w u do not depend on the candidate: the same for all.
+      const float sum_w = FoldVectors<K>(d, sw), sum_u = FoldVectors<K>(d, sx);
+      for (int c = 0; c < C; ++c) {
+        const float id = dn[c] > 0 ? 1.f / dn[c] : 0.f;
+        const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[c]);
+        hn::Vec<decltype(d)> e[K], sq[K], sqq[K], sxq[K];
+        for (size_t k = 0; k < K; ++k) {
+          const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
+          const auto vq = hn::Sub(hn::Add(t, magic), magic);
+          const auto r = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
+          e[k] = hn::Mul(hn::Mul(w[k], r), r), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), sxq[k] = hn::Mul(wq, u[k]);
+        }
+        out[c] = {FoldVectors<K>(d, e), sum_w, sum_u, FoldVectors<K>(d, sq), FoldVectors<K>(d, sqq),
+                  FoldVectors<K>(d, sxq)};
+      }
+      return;
+    }
+#endif
+    kq::affine_pass_each<SearchOps, kSub, C>(xs, ws, dn, mn, nmax, out);
+  }
+
+  template <int kSub, int C>
+  static HWY_NOINLINE void symmetric_codes_n(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                             const fit::level_set& L, const float* dl, float* err,
+                                             uint8_t* HWY_RESTRICT codes, fit::lsq_pass* lsq) {
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      constexpr size_t N = hn::MaxLanes(d);
+      hn::Vec<decltype(d)> x[K], w[K];
+      LoadVectors<K>(d, xn, x), LoadVectors<K>(d, imp, w);
+      const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
+      for (int c = 0; c < C; ++c) {
+        const float id = dl[c] != 0 ? 1.f / dl[c] : 0.f;
+        const auto vid = hn::Set(d, id), vdl = hn::Set(d, dl[c]);
+        hn::Vec<decltype(d)> e[K], xa[K], aa[K];
+        for (size_t k = 0; k < K; ++k) {
+          hn::Vec<decltype(d)> level, a;
+          if (L.consecutive()) {  // kq::symmetric_codes
+            const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(x[k], vid), first), hn::Zero(d)), top);
+            level = hn::Sub(hn::Add(t, magic), magic), a = hn::Add(level, first);
+          } else {  // fit::table_pass: count the midpoints passed
+            const auto t = hn::Mul(x[k], vid);
+            level = hn::Zero(d), a = hn::Set(d, L.v[0]);
+            for (int j = 0; j + 1 < L.count; ++j) {
+              const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (L.v[j] + L.v[j + 1])));
+              level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
+              a = hn::IfThenElse(passed, hn::Set(d, L.v[j + 1]), a);
+            }
+          }
+          const auto r = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
+          e[k] = hn::Mul(hn::Mul(w[k], r), r), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
+          StoreCodeBytes(d, level, codes + kq::kMaxSub * c + k * N);
+        }
+        err[c] = FoldVectors<K>(d, e);
+        if (lsq) lsq[c].xq = FoldVectors<K>(d, xa), lsq[c].qq = FoldVectors<K>(d, aa);
+      }
+      return;
+    }
+#endif
+    kq::symmetric_codes_each<SearchOps, kSub, C>(xn, imp, L, dl, err, codes, lsq);
+  }
+
+  // fit::signed_max: the first element of largest magnitude, as the least index
+  // where |x| equals the largest (no branches); 0 for an all-zero x.
+  template <int kSub>
+  static HWY_NOINLINE float signed_max(const float* HWY_RESTRICT x) {
+    const hn::CappedTag<float, kSub> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const size_t N = hn::Lanes(d);
+    if (size_t(kSub) % N != 0) return fit::signed_max(x, size_t(kSub));
+    auto amax = hn::Zero(d);
+    for (size_t i = 0; i < size_t(kSub); i += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(d, x + i)));
+    amax = hn::MaxOfLanes(d, amax);
+    auto first = hn::Set(di, kSub);
+    for (size_t i = 0; i < size_t(kSub); i += N) {
+      const auto index = hn::Add(hn::Iota(di, 0), hn::Set(di, int32_t(i)));
+      first = hn::Min(first, hn::IfThenElse(hn::RebindMask(di, hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax)), index, first));
+    }
+    return hn::GetLane(amax) == 0 ? 0.f : x[hn::GetLane(hn::MinOfLanes(di, first))];
+  }
+
+  // fit::normalized: the largest magnitude (exact in any order) and the products.
+  template <size_t n>
+  static HWY_NOINLINE float normalize(const float* HWY_RESTRICT x, float* HWY_RESTRICT xn) {
+    const hn::CappedTag<float, n> d;
+    const size_t N = hn::Lanes(d);
+    auto amax = hn::Zero(d);
+    for (size_t i = 0; i < n; i += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(d, x + i)));
+    const float p = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
+    for (size_t i = 0; i < n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), hn::Set(d, p)), d, xn + i);
+    return p;
+  }
+
+  // kq::range_of: min and max are exact, so any order gives its result.
+  template <int kSub>
+  static HWY_NOINLINE void range(const float* HWY_RESTRICT x, float& lo, float& hi) {
+    const hn::CappedTag<float, kSub> d;
+    const size_t N = hn::Lanes(d);
+    auto vlo = hn::Zero(d), vhi = hn::Set(d, x[0]);
+    for (size_t i = 0; i + N <= size_t(kSub); i += N) {
+      const auto v = hn::LoadU(d, x + i);
+      vlo = hn::Min(vlo, v), vhi = hn::Max(vhi, v);
+    }
+    lo = hn::GetLane(hn::MinOfLanes(d, vlo)), hi = hn::GetLane(hn::MaxOfLanes(d, vhi));
+    for (size_t i = size_t(kSub) / N * N; i < size_t(kSub); ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
+  }
 };
 
 // fit::fit_symmetric_fast with the block's scaling in lanes too: fit::normalized and
@@ -247,16 +430,8 @@ HWY_INLINE status EncodeSymmetricFast(const float* HWY_RESTRICT x, const float* 
 // in pairwise_sum's order (vector halves onto each other, then FoldHalves).
 template <class F>
 constexpr size_t RegisterVectors() {
-  constexpr size_t n = F::block_size, N = hn::MaxLanes(hn::CappedTag<float, PowerOfTwoIn(n)>());
-  constexpr size_t k = n % N == 0 ? n / N : 0;
-  return k >= 2 && k <= 8 && (k & (k - 1)) == 0 ? k : 0;
-}
-
-template <size_t K, class D>
-HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
-  for (size_t h = K / 2; h >= 1; h /= 2)
-    for (size_t i = 0; i < h; ++i) v[i] = hn::Add(v[i], v[i + h]);
-  return FoldHalves(d, v[0]);
+  constexpr size_t k = VectorsIn<F::block_size>();
+  return k >= 2 && k <= 8 ? k : 0;
 }
 
 // fit::fit_symmetric_fast of B consecutive clean blocks (w null: importance 1),
@@ -312,7 +487,6 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
   fit::symmetric_fast_choice<typename F::scale, B>(p, m, F::qmin, F::qmax, pass, c);
   // The blocks' bytes (code_planes): codes are small integers, so the packing is
   // exact in float lanes, then converted and narrowed.
-  const hn::Rebind<uint8_t, D> du8;
   bool clamped = false;
   for (size_t b = 0; b < B; ++b) {
     clamped = clamped || c[b].clamped;
@@ -336,10 +510,7 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
           u[k] = hn::IfThenElse(high, hn::Sub(u[k], sixteen), u[k]);
         }
       }
-      for (size_t k = 0; k < K / 2; ++k) {
-        const auto packed = hn::Add(u[k], hn::Mul(u[k + K / 2], sixteen));
-        hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(di, packed)), du8, y[b].qs + k * N);
-      }
+      for (size_t k = 0; k < K / 2; ++k) StoreCodeBytes(d, hn::Add(u[k], hn::Mul(u[k + K / 2], sixteen)), y[b].qs + k * N);
     }
   }
   return clamped ? status::scale_clamped : status::ok;
