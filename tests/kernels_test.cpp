@@ -122,10 +122,11 @@ TEST_CASE("kernels: SIMD dequantize equals the scalar reference bit for bit, on 
   for_each_target([] { qnt_test::for_each_format([]<class F>() { check_dequantize<F>(); }); });
 }
 
-// The SIMD fast quantizers write the scalar reference's bytes (detail::encode_block,
-// compiled once for the baseline) on every target: blocks of every distribution,
-// with and without importance, all-zero and constant blocks, and blocks that need
-// cleaning (NaN, Inf, beyond max_magnitude), from an unaligned pointer.
+// The SIMD quantizers (fast, and thorough where its passes run in SIMD) write the
+// scalar reference's bytes (detail::encode_block, compiled once for the baseline)
+// on every target: blocks of every distribution, with and without importance,
+// all-zero and constant blocks, and blocks that need cleaning (NaN, Inf, beyond
+// max_magnitude), from an unaligned pointer.
 template <class F>
 void check_quantize_fast() {
   constexpr size_t B = F::block_size;
@@ -143,16 +144,18 @@ void check_quantize_fast() {
   const size_t n = x.size();
   std::vector<float> imp(n), xu(n + 1);
   for (size_t i = 0; i < n; ++i) imp[i] = float(1 + (i * 13) % 7), xu[i + 1] = x[i];
-  for (const float* w : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
-    std::vector<typename F::block> expect(n / B), got(n / B);
-    for (size_t b = 0; b < n / B; ++b)
-      qnt::detail::encode_block<F>(x.data() + b * B, w ? w + b * B : qnt::detail::ones<B>.w, expect[b], qnt::effort::fast);
-    qnt::quantize<F>(xu.data() + 1, got.data(), n, w);
-    CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
-  }
+  for (const auto how : {qnt::effort::fast, qnt::effort::thorough})
+    for (const float* w : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+      CAPTURE(how == qnt::effort::fast ? "fast" : "thorough");
+      std::vector<typename F::block> expect(n / B), got(n / B);
+      for (size_t b = 0; b < n / B; ++b)
+        qnt::detail::encode_block<F>(x.data() + b * B, w ? w + b * B : qnt::detail::ones<B>.w, expect[b], how);
+      qnt::quantize<F>(xu.data() + 1, got.data(), n, w, how);
+      CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(typename F::block)) == 0);
+    }
 }
 
-TEST_CASE("kernels: SIMD fast quantizers equal the scalar reference bit for bit, on every target") {
+TEST_CASE("kernels: SIMD quantizers equal the scalar reference bit for bit, on every target") {
   for_each_target([] {
     qnt_test::for_each_format([]<class F>() {
       CAPTURE(std::string(F::name));

@@ -96,20 +96,21 @@ constexpr status encode_block(const float* x, const float* w, typename F::block&
   return worst(st, F::encode(xs, w, y, e));
 }
 
-// Formats whose fast search also has a SIMD form (F::simd_fast_quantizer), which
+// Formats whose searches also have a SIMD form (F::simd_fast_quantizer: the fast
+// search, and for the k-quants and iq4_xs the passes of the thorough one), which
 // writes the same bytes on every target; defined in kernels/dispatch.hpp, which
 // every public header includes.
 template <class F>
 concept has_simd_quantizer = requires { requires F::simd_fast_quantizer; };
 template <block_format F>
-status quantize_fast_blocks(const float* x, const float* w, typename F::block* y, size_t blocks);
+status quantize_blocks(const float* x, const float* w, typename F::block* y, size_t blocks, effort e);
 
 // n / F::block_size blocks, arguments checked; `w` null means importance 1.
 template <block_format F>
 constexpr status encode_blocks(const float* x, const float* w, typename F::block* y, size_t n, effort e) {
   constexpr size_t B = F::block_size;
   if constexpr (has_simd_quantizer<F>)
-    if (!std::is_constant_evaluated() && e == effort::fast) return quantize_fast_blocks<F>(x, w, y, n / B);
+    if (!std::is_constant_evaluated()) return quantize_blocks<F>(x, w, y, n / B, e);
   status st = status::ok;
   for (size_t b = 0; b < n / B; ++b) st = worst(st, encode_block<F>(x + b * B, w ? w + b * B : ones<B>.w, y[b], e));
   return st;

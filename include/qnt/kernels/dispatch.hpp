@@ -66,7 +66,7 @@ using matmul_fn = void(const typename F::block*, size_t, size_t, const float*, s
 template <class F>
 using dequantize_fn = void(const typename F::block*, float*, size_t, size_t);
 template <class F>
-using quantize_fn = status(const float*, const float*, typename F::block*, size_t);
+using quantize_fn = status(const float*, const float*, typename F::block*, size_t, effort);
 using target_fn = int64_t();
 
 template <class F>
@@ -76,7 +76,7 @@ inline constexpr target_table<matmul_fn<F>> matvec_table = QNT_TARGET_TABLE(MatV
 template <class F>
 inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
 template <class F>
-inline constexpr target_table<quantize_fn<F>> quantize_fast_table = QNT_TARGET_TABLE(QuantizeFast<F>);
+inline constexpr target_table<quantize_fn<F>> quantize_table = QNT_TARGET_TABLE(Quantize<F>);
 inline constexpr target_table<target_fn> target_id_table = QNT_TARGET_TABLE(CurrentTarget);
 #undef QNT_TARGET_TABLE
 
@@ -87,10 +87,10 @@ void dequantize_blocks(const typename F::block* x, float* y, size_t blocks) {
   fn(x, y, 0, blocks);
 }
 
-// Declared in core/api.hpp: the SIMD form of the fast search.
+// Declared in core/api.hpp: the run-time path of qnt::quantize.
 template <block_format F>
-status quantize_fast_blocks(const float* x, const float* w, typename F::block* y, size_t blocks) {
-  return choose(quantize_fast_table<F>, &HWY_STATIC_DISPATCH(QuantizeFast<F>))(x, w, y, blocks);
+status quantize_blocks(const float* x, const float* w, typename F::block* y, size_t blocks, effort e) {
+  return choose(quantize_table<F>, &HWY_STATIC_DISPATCH(Quantize<F>))(x, w, y, blocks, e);
 }
 
 }  // namespace detail

@@ -517,13 +517,15 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
 }
 #endif
 
-// Quantizes blocks [0, blocks) with the fast search (w null: importance 1): the
-// symmetric formats here, the others through their encoder with SearchOps.
-// Blocks that need cleaning (non-finite or too large weights) take the scalar
-// path, which treats them as quantize documents.
+// Quantizes blocks [0, blocks) (w null: importance 1). The fast search: the
+// symmetric formats here, the others through their encoder with SearchOps. The
+// thorough search: encoders that take a policy (the k-quants, iq4_xs) run their
+// passes with SearchOps too; the others' thorough searches are scalar. Blocks that
+// need cleaning (non-finite or too large weights) take the scalar path, which
+// treats them as quantize documents.
 template <class F>
-status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typename F::block* HWY_RESTRICT y,
-                    size_t blocks) {
+status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typename F::block* HWY_RESTRICT y,
+                size_t blocks, effort e) {
   constexpr size_t n = F::block_size;
   const hn::CappedTag<float, PowerOfTwoIn(n)> d;
   const size_t N = hn::Lanes(d);
@@ -531,6 +533,11 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
   status st = status::ok;
 #if QNT_FOLD_HALVES
   if constexpr (!requires { F::template encode<SearchOps>(x, w, y[0], effort::fast); } && RegisterVectors<F>() != 0) {
+    if (e == effort::thorough) {
+      for (size_t b = 0; b < blocks; ++b)
+        st = worst(st, detail::encode_block<F>(x + b * n, w ? w + b * n : detail::ones<n>.w, y[b], e));
+      return st;
+    }
     constexpr size_t K = RegisterVectors<F>(), B = 4;
     // Whether block b is finite and within max_magnitude (else the scalar path cleans it).
     auto clean = [&](size_t b) HWY_ATTR {
@@ -567,11 +574,13 @@ status QuantizeFast(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, ty
       amax = hn::Max(amax, a);
     }
     if (!hn::AllTrue(d, clean)) {
-      st = worst(st, detail::encode_block<F>(xb, wb, y[b], effort::fast));
+      st = worst(st, detail::encode_block<F>(xb, wb, y[b], e));
       continue;
     }
-    if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], effort::fast); })
-      st = worst(st, F::template encode<SearchOps>(xb, wb, y[b], effort::fast));
+    if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], e); })
+      st = worst(st, F::template encode<SearchOps>(xb, wb, y[b], e));
+    else if (e == effort::thorough)
+      st = worst(st, detail::encode_block<F>(xb, wb, y[b], e));
     else
       st = worst(st, EncodeSymmetricFast<F>(xb, wb, hn::GetLane(hn::MaxOfLanes(d, amax)), y[b]));
   }
