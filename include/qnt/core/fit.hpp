@@ -397,29 +397,63 @@ struct scalar_passes {
   }
 };
 
+// The choice of the fast affine search for a batch of B normalized blocks (scale
+// factors p[b], ranges [lo[b], hi[b]]), as symmetric_fast_choice: `pass(dn, mn,
+// slot, sums)` derives the codes of the decoded scales dn[b] and offsets mn[b] into
+// code slot 0 or 1 of each block and writes their affine_pass_sums to sums[b].
+struct affine_choice {
+  float d = 0, m = 0;  // values to store
+  int slot = 0;
+  bool clamped = false;
+};
+
+template <scale_cell Scale, size_t B, class Pass>
+constexpr void affine_fast_choice(const float* p, const float* lo, const float* hi, int nmax, Pass&& pass,
+                                  affine_choice* c) {
+  const float top = float(nmax);
+  float dn[B], mn[B];
+  affine_pass_sums p0[B], p1[B];
+  stored_scale<Scale> d1[B], m1[B];
+  bool refit[B] = {}, any = false;
+  for (size_t b = 0; b < B; ++b) {
+    const stored_scale<Scale> d0(hi[b] > lo[b] ? (hi[b] - lo[b]) / top : 0.f, p[b]), m0(lo[b], p[b]);
+    dn[b] = d0.dn, mn[b] = m0.dn;
+    c[b] = {d0.stored, m0.stored, 0, d0.clamped || m0.clamped};
+  }
+  pass(dn, mn, 0, p0);
+  for (size_t b = 0; b < B; ++b) {
+    const affine_pass_sums& s0 = p0[b];
+    const float det = s0.w * s0.qq - s0.q * s0.q;
+    if (!(hi[b] > lo[b] && det > 0)) continue;
+    d1[b] = stored_scale<Scale>((s0.w * s0.uq - s0.u * s0.q) / det, p[b]);
+    m1[b] = stored_scale<Scale>(mn[b] + (s0.qq * s0.u - s0.q * s0.uq) / det, p[b]);
+    refit[b] = d1[b].stored >= 0 && is_finite(d1[b].stored * top + m1[b].stored);
+    any = any || refit[b];
+    dn[b] = d1[b].dn, mn[b] = m1[b].dn;
+  }
+  if (!any) return;
+  pass(dn, mn, 1, p1);
+  for (size_t b = 0; b < B; ++b) {  // selected, not branched on (symmetric_fast_choice)
+    const bool take = refit[b] && p1[b].err < p0[b].err;
+    c[b].d = select(take, d1[b].stored, c[b].d), c[b].m = select(take, m1[b].stored, c[b].m);
+    c[b].slot = select(take, 1, c[b].slot);
+    c[b].clamped = bool(select(take, int(d1[b].clamped || m1[b].clamped), int(c[b].clamped)));
+  }
+}
+
 template <scale_cell Scale, size_t n, class Ops = scalar_passes>
 constexpr affine_result fit_affine_fast(const float* x, const float* w, int nmax, bool& clamped, int* codes) {
   const normalized<n> b(x);
   float lo = b.x[0], hi = b.x[0];
   for (size_t i = 1; i < n; ++i) lo = min(lo, b.x[i]), hi = max(hi, b.x[i]);
-  const float top = float(nmax);
-  float qa[n], qb[n];
-  const stored_scale<Scale> d0(hi > lo ? (hi - lo) / top : 0.f, b.p), m0(lo, b.p);
-  const affine_pass_sums p0 = Ops::template affine_pass<int(n)>(b.x, w, d0.dn, m0.dn, top, qa);
-  affine_result r{d0.stored, m0.stored};
-  clamped = d0.clamped || m0.clamped;
-  const float* best = qa;
-  const float det = p0.w * p0.qq - p0.q * p0.q;
-  if (hi > lo && det > 0) {
-    const stored_scale<Scale> d1((p0.w * p0.uq - p0.u * p0.q) / det, b.p),
-        m1(m0.dn + (p0.qq * p0.u - p0.q * p0.uq) / det, b.p);
-    if (d1.stored >= 0 && is_finite(d1.stored * top + m1.stored)) {
-      const affine_pass_sums p1 = Ops::template affine_pass<int(n)>(b.x, w, d1.dn, m1.dn, top, qb);
-      if (p1.err < p0.err) r = {d1.stored, m1.stored}, clamped = d1.clamped || m1.clamped, best = qb;
-    }
-  }
-  for (size_t i = 0; i < n; ++i) codes[i] = int(best[i]);
-  return r;
+  float q[2][n];
+  affine_choice c;
+  affine_fast_choice<Scale, 1>(&b.p, &lo, &hi, nmax, [&](const float* dn, const float* mn, int slot, affine_pass_sums* sums) {
+    sums[0] = Ops::template affine_pass<int(n)>(b.x, w, dn[0], mn[0], float(nmax), q[slot]);
+  }, &c);
+  for (size_t i = 0; i < n; ++i) codes[i] = int(q[c.slot][i]);
+  clamped = c.clamped;
+  return {c.d, c.m};
 }
 
 // ---------------------------------------------------------------------------

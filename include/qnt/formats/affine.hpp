@@ -42,6 +42,7 @@ struct affine_block<Scale, 8, G> {
 template <unsigned Bits, size_t Group, scale_cell Scale = f16>
 struct affine {
   using block = detail::affine_block<Scale, Bits, Group>;
+  using scale = Scale;
   using planes = detail::code_planes<Bits, Group>;
   static constexpr unsigned bits = Bits;
   static constexpr size_t block_size = Group;

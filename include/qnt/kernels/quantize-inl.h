@@ -434,6 +434,32 @@ constexpr size_t RegisterVectors() {
   return k >= 2 && k <= 8 ? k : 0;
 }
 
+// A block's codes (code_planes), from K vectors of codes 0 .. 2^bits - 1: small
+// integers, so the packing is exact in float lanes, then converted and narrowed.
+template <class F, size_t K, class D>
+HWY_INLINE void StorePlanes(D d, const hn::Vec<D>* codes, typename F::block& y) {
+  constexpr size_t N = hn::MaxLanes(D());
+  if constexpr (F::bits == 8) {
+    for (size_t k = 0; k < K; ++k) StoreCodeBytes(d, codes[k], y.qs + k * N);
+  } else {
+    const auto sixteen = hn::Set(d, 16.f);
+    hn::Vec<D> u[K];
+    for (size_t k = 0; k < K; ++k) u[k] = codes[k];
+    if constexpr (F::bits == 5) {
+      for (size_t i = 0; i < F::planes::qh_bytes; ++i) y.qh[i] = 0;
+      for (size_t k = 0; k < K; ++k) {
+        const auto high = hn::Ge(u[k], sixteen);
+        uint8_t bits[8] = {};
+        hn::StoreMaskBits(d, high, bits);
+        for (size_t i = 0; i < (N + 7) / 8; ++i)
+          y.qh[(k * N) / 8 + i] = uint8_t(y.qh[(k * N) / 8 + i] | bits[i] << ((k * N) % 8));
+        u[k] = hn::IfThenElse(high, hn::Sub(u[k], sixteen), u[k]);
+      }
+    }
+    for (size_t k = 0; k < K / 2; ++k) StoreCodeBytes(d, hn::Add(u[k], hn::Mul(u[k + K / 2], sixteen)), y.qs + k * N);
+  }
+}
+
 // fit::fit_symmetric_fast of B consecutive clean blocks (w null: importance 1),
 // each held in K vectors, the B searches interleaved through one call of
 // fit::symmetric_fast_choice so that their long chains of dependent steps overlap.
@@ -485,8 +511,6 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
   };
   fit::fast_choice c[B];
   fit::symmetric_fast_choice<typename F::scale, B>(p, m, F::qmin, F::qmax, pass, c);
-  // The blocks' bytes (code_planes): codes are small integers, so the packing is
-  // exact in float lanes, then converted and narrowed.
   bool clamped = false;
   for (size_t b = 0; b < B; ++b) {
     clamped = clamped || c[b].clamped;
@@ -497,21 +521,61 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
       const hn::Rebind<int8_t, D> di8;
       for (size_t k = 0; k < K; ++k) hn::StoreU(hn::DemoteTo(di8, hn::ConvertTo(di, u[k])), di8, y[b].qs + k * N);
     } else {
-      const auto bias = hn::Set(d, float(-F::qmin)), sixteen = hn::Set(d, 16.f);
-      for (size_t k = 0; k < K; ++k) u[k] = hn::Add(u[k], bias);
-      if constexpr (F::bits == 5) {
-        for (size_t i = 0; i < F::planes::qh_bytes; ++i) y[b].qh[i] = 0;
-        for (size_t k = 0; k < K; ++k) {
-          const auto high = hn::Ge(u[k], sixteen);
-          uint8_t bits[8] = {};
-          hn::StoreMaskBits(d, high, bits);
-          for (size_t i = 0; i < (N + 7) / 8; ++i)
-            y[b].qh[(k * N) / 8 + i] = uint8_t(y[b].qh[(k * N) / 8 + i] | bits[i] << ((k * N) % 8));
-          u[k] = hn::IfThenElse(high, hn::Sub(u[k], sixteen), u[k]);
-        }
-      }
-      for (size_t k = 0; k < K / 2; ++k) StoreCodeBytes(d, hn::Add(u[k], hn::Mul(u[k + K / 2], sixteen)), y[b].qs + k * N);
+      for (size_t k = 0; k < K; ++k) u[k] = hn::Add(u[k], hn::Set(d, float(-F::qmin)));
+      StorePlanes<F, K>(d, u, y[b]);
     }
+  }
+  return clamped ? status::scale_clamped : status::ok;
+}
+
+// fit::fit_affine_fast of B consecutive clean blocks (w null: importance 1), each
+// held in K vectors, interleaved through fit::affine_fast_choice.
+template <class F, size_t K, size_t B, class D>
+HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                                     typename F::block* HWY_RESTRICT y) {
+  constexpr size_t N = hn::MaxLanes(D()), n = F::block_size;
+  hn::Vec<D> xn[B][K];
+  float p[B], lo[B], hi[B];
+  for (size_t b = 0; b < B; ++b) {
+    LoadVectors<K>(d, x + b * n, xn[b]);
+    auto amax = hn::Zero(d);
+    for (size_t k = 0; k < K; ++k) amax = hn::Max(amax, hn::Abs(xn[b][k]));
+    p[b] = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
+    // Scaling by a positive power of two keeps the order: min and max are exact.
+    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::Mul(xn[b][k], hn::Set(d, p[b]));
+    auto vlo = xn[b][0], vhi = xn[b][0];
+    for (size_t k = 1; k < K; ++k) vlo = hn::Min(vlo, xn[b][k]), vhi = hn::Max(vhi, xn[b][k]);
+    lo[b] = hn::GetLane(hn::MinOfLanes(d, vlo)), hi[b] = hn::GetLane(hn::MaxOfLanes(d, vhi));
+  }
+  const auto zero = hn::Zero(d), top = hn::Set(d, float(F::nmax)), magic = hn::Set(d, 12582912.f);
+  hn::Vec<D> q[2][B][K];
+  // fit::affine_pass; with w null the products with w = 1 are left out (exact).
+  auto pass = [&](const float* dn, const float* mn, int slot, fit::affine_pass_sums* sums) HWY_ATTR {
+    for (size_t b = 0; b < B; ++b) {
+      const float id = dn[b] > 0 ? 1.f / dn[b] : 0.f;
+      const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[b]), vmn = hn::Set(d, mn[b]);
+      hn::Vec<D> e[K], sw[K], sx[K], sq[K], sqq[K], sxq[K];
+      for (size_t k = 0; k < K; ++k) {
+        const auto u = hn::Sub(xn[b][k], vmn);
+        const auto vq = hn::Sub(hn::Add(hn::Min(hn::Max(hn::Mul(u, vid), zero), top), magic), magic);
+        const auto r = hn::Sub(xn[b][k], hn::Add(hn::Mul(vdn, vq), vmn));
+        const auto vw = w ? hn::LoadU(d, w + b * n + k * N) : hn::Set(d, 1.f);
+        const auto wq = w ? hn::Mul(vw, vq) : vq;
+        e[k] = hn::Mul(w ? hn::Mul(vw, r) : r, r), sw[k] = vw, sx[k] = w ? hn::Mul(vw, u) : u;
+        sq[k] = wq, sqq[k] = hn::Mul(wq, vq), sxq[k] = hn::Mul(wq, u);
+        q[slot][b][k] = vq;
+      }
+      sums[b] = {FoldVectors<K>(d, e),  FoldVectors<K>(d, sw),  FoldVectors<K>(d, sx),
+                 FoldVectors<K>(d, sq), FoldVectors<K>(d, sqq), FoldVectors<K>(d, sxq)};
+    }
+  };
+  fit::affine_choice c[B];
+  fit::affine_fast_choice<typename F::scale, B>(p, lo, hi, F::nmax, pass, c);
+  bool clamped = false;
+  for (size_t b = 0; b < B; ++b) {
+    clamped = clamped || c[b].clamped;
+    y[b].d.set(c[b].d), y[b].m.set(c[b].m);
+    StorePlanes<F, K>(d, q[c[b].slot][b], y[b]);
   }
   return clamped ? status::scale_clamped : status::ok;
 }
@@ -532,7 +596,9 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
   const auto limit = hn::Set(d, max_magnitude<F>);
   status st = status::ok;
 #if QNT_FOLD_HALVES
-  if constexpr (!requires { F::template encode<SearchOps>(x, w, y[0], effort::fast); } && RegisterVectors<F>() != 0) {
+  constexpr bool symmetric = requires { F::qmin; typename F::planes; };
+  constexpr bool affine = requires { F::nmax; typename F::planes; };
+  if constexpr ((symmetric || affine) && RegisterVectors<F>() != 0) {
     if (e == effort::thorough) {
       for (size_t b = 0; b < blocks; ++b)
         st = worst(st, detail::encode_block<F>(x + b * n, w ? w + b * n : detail::ones<n>.w, y[b], e));
@@ -545,8 +611,13 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
       for (size_t k = 0; k < K; ++k) ok = hn::And(ok, hn::Le(hn::Abs(hn::LoadU(d, x + b * n + k * N)), limit));
       return hn::AllTrue(d, ok);  // false for NaN
     };
+    // B clean blocks from block i.
+    auto encode = [&]<size_t kBlocks>(size_t i) HWY_ATTR {
+      if constexpr (symmetric) return EncodeSymmetricBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
+      else return EncodeAffineBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
+    };
     auto one = [&](size_t i) HWY_ATTR {
-      return clean(i) ? EncodeSymmetricBlocks<F, K, 1>(d, x + i * n, w ? w + i * n : nullptr, y + i)
+      return clean(i) ? encode.template operator()<1>(i)
                       : detail::encode_block<F>(x + i * n, w ? w + i * n : detail::ones<n>.w, y[i], effort::fast);
     };
     size_t b = 0;
@@ -554,7 +625,7 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
       bool all = true;
       for (size_t i = 0; i < B; ++i) all = clean(b + i) && all;
       if (all) {
-        st = worst(st, EncodeSymmetricBlocks<F, K, B>(d, x + b * n, w ? w + b * n : nullptr, y + b));
+        st = worst(st, encode.template operator()<B>(b));
       } else {
         for (size_t i = b; i < b + B; ++i) st = worst(st, one(i));
       }
