@@ -132,6 +132,17 @@ constexpr void by_count(int count, Fn&& fn) {
   else fn.template operator()<kBatch>();
 }
 
+// Of candidates err[0..count), the first of least error if it beats `best` (or
+// best < 0: none yet), which is then updated; -1 if none does. Selects, not branches.
+constexpr int first_least(const float* err, int count, float& best) {
+  int win = -1;
+  for (int c = 0; c < count; ++c) {
+    const bool take = best < 0 || err[c] < best;
+    best = select(take, err[c], best), win = select(take, c, win);
+  }
+  return win;
+}
+
 // The batched passes as loops over the single ones: scalar_ops' definition, and the
 // SIMD form where its vectors cannot hold a sub-block.
 template <class Ops, int kSub, int C>
@@ -278,11 +289,7 @@ constexpr float choose_affine_sub(const float* xn, const float* imp, const affin
       if (P.sub == 16) Ops::template affine_codes_n<16, C>(xn, imp, float(P.nmax), dl, ml, err, q);
       else Ops::template affine_codes_n<32, C>(xn, imp, float(P.nmax), dl, ml, err, q);
     });
-    int win = -1;
-    for (int c = 0; c < count; ++c) {
-      const bool take = best < 0 || err[c] < best;
-      best = select(take, err[c], best), win = select(take, c, win);
-    }
+    const int win = first_least(err, count, best);
     if (win >= 0) {
       sc = uint8_t(sa[win]), mn = uint8_t(sb[win]);
       for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
@@ -495,11 +502,7 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
       if (P.sub == 16) Ops::template symmetric_codes_n<16, C>(xn, imp, P.codes, dl, err, q, nullptr);
       else Ops::template symmetric_codes_n<32, C>(xn, imp, P.codes, dl, err, q, nullptr);
     });
-    int win = -1;
-    for (int c = 0; c < count; ++c) {
-      const bool take = best < 0 || err[c] < best;
-      best = select(take, err[c], best), win = select(take, c, win);
-    }
+    const int win = first_least(err, count, best);
     if (win >= 0) {
       sc = int8_t(sa[win]);
       for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];

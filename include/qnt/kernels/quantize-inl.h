@@ -463,6 +463,19 @@ HWY_INLINE void StorePlanes(D d, const hn::Vec<D>* codes, typename F::block& y) 
 // fit::fit_symmetric_fast of B consecutive clean blocks (w null: importance 1),
 // each held in K vectors, the B searches interleaved through one call of
 // fit::symmetric_fast_choice so that their long chains of dependent steps overlap.
+// Loads a block of K vectors and scales it as fit::normalized does: returns the
+// power of two p, writes x * p to xn and the largest |x| (in every lane) to amax.
+template <size_t K, class D>
+HWY_INLINE float LoadNormalized(D d, const float* HWY_RESTRICT x, hn::Vec<D>* xn, hn::Vec<D>& amax) {
+  LoadVectors<K>(d, x, xn);
+  amax = hn::Zero(d);
+  for (size_t k = 0; k < K; ++k) amax = hn::Max(amax, hn::Abs(xn[k]));
+  amax = hn::MaxOfLanes(d, amax);
+  const float p = fit::normalizer_of(hn::GetLane(amax));
+  for (size_t k = 0; k < K; ++k) xn[k] = hn::Mul(xn[k], hn::Set(d, p));
+  return p;
+}
+
 template <class F, size_t K, size_t B, class D>
 HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
                                         typename F::block* HWY_RESTRICT y) {
@@ -471,21 +484,18 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
   hn::Vec<D> xn[B][K];
   float p[B], m[B];
   for (size_t b = 0; b < B; ++b) {
-    auto amax = hn::Zero(d);
-    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::LoadU(d, x + b * n + k * N), amax = hn::Max(amax, hn::Abs(xn[b][k]));
-    amax = hn::MaxOfLanes(d, amax);
-    const float a = hn::GetLane(amax);
+    hn::Vec<D> amax;
+    p[b] = LoadNormalized<K>(d, x + b * n, xn[b], amax);
     // fit::signed_max: the first element of largest magnitude (scaling by a power
     // of two is exact, so on the normalized axis it is x * p). Its index is the
     // least of those where |x| == amax, found without branches.
     auto first = hn::Set(di, int32_t(n));
     for (size_t k = K; k-- > 0;) {
       const auto index = hn::Add(hn::Iota(di, 0), hn::Set(di, int32_t(k * N)));
-      first = hn::Min(first, hn::IfThenElse(hn::RebindMask(di, hn::Eq(hn::Abs(xn[b][k]), amax)), index, first));
+      const auto at_max = hn::Eq(hn::Abs(hn::LoadU(d, x + b * n + k * N)), amax);
+      first = hn::Min(first, hn::IfThenElse(hn::RebindMask(di, at_max), index, first));
     }
-    p[b] = fit::normalizer_of(a);
-    m[b] = a == 0 ? 0.f : x[b * n + size_t(hn::GetLane(hn::MinOfLanes(di, first)))] * p[b];
-    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::Mul(xn[b][k], hn::Set(d, p[b]));
+    m[b] = hn::GetLane(amax) == 0 ? 0.f : x[b * n + size_t(hn::GetLane(hn::MinOfLanes(di, first)))] * p[b];
   }
   const auto lo = hn::Set(d, float(F::qmin)), hi = hn::Set(d, float(F::qmax)), magic = hn::Set(d, 12582912.f);
   hn::Vec<D> q[2][B][K];
@@ -537,12 +547,9 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
   hn::Vec<D> xn[B][K];
   float p[B], lo[B], hi[B];
   for (size_t b = 0; b < B; ++b) {
-    LoadVectors<K>(d, x + b * n, xn[b]);
-    auto amax = hn::Zero(d);
-    for (size_t k = 0; k < K; ++k) amax = hn::Max(amax, hn::Abs(xn[b][k]));
-    p[b] = fit::normalizer_of(hn::GetLane(hn::MaxOfLanes(d, amax)));
+    hn::Vec<D> amax;
+    p[b] = LoadNormalized<K>(d, x + b * n, xn[b], amax);
     // Scaling by a positive power of two keeps the order: min and max are exact.
-    for (size_t k = 0; k < K; ++k) xn[b][k] = hn::Mul(xn[b][k], hn::Set(d, p[b]));
     auto vlo = xn[b][0], vhi = xn[b][0];
     for (size_t k = 1; k < K; ++k) vlo = hn::Min(vlo, xn[b][k]), vhi = hn::Max(vhi, xn[b][k]);
     lo[b] = hn::GetLane(hn::MinOfLanes(d, vlo)), hi[b] = hn::GetLane(hn::MaxOfLanes(d, vhi));
@@ -598,12 +605,7 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
 #if QNT_FOLD_HALVES
   constexpr bool symmetric = requires { F::qmin; typename F::planes; };
   constexpr bool affine = requires { F::nmax; typename F::planes; };
-  if constexpr ((symmetric || affine) && RegisterVectors<F>() != 0) {
-    if (e == effort::thorough) {
-      for (size_t b = 0; b < blocks; ++b)
-        st = worst(st, detail::encode_block<F>(x + b * n, w ? w + b * n : detail::ones<n>.w, y[b], e));
-      return st;
-    }
+  if constexpr ((symmetric || affine) && RegisterVectors<F>() != 0) if (e == effort::fast) {
     constexpr size_t K = RegisterVectors<F>(), B = 4;
     // Whether block b is finite and within max_magnitude (else the scalar path cleans it).
     auto clean = [&](size_t b) HWY_ATTR {
