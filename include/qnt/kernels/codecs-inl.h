@@ -73,6 +73,34 @@ HWY_INLINE float LeadingScale(const Block& b, const S& field) {
   return ScaleOf(field);
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// The 32-bit words at byte kAt of Lanes(di) consecutive blocks. Loaded one by one
+// and inserted into the vector (the compiler's code for this array): on AMD Zen a
+// gather instruction is microcode and made the q4_0 matvec 25% slower in L3.
+template <size_t kAt, class DI, class Block>
+HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
+  static_assert(kAt + 4 <= sizeof(Block), "the gathered word lies within the block");
+  HWY_ALIGN int32_t words[hn::MaxLanes(di)];
+  for (size_t k = 0; k < hn::MaxLanes(di); ++k) std::memcpy(&words[k], reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
+  return hn::Load(di, words);
+}
+
+// The scales of type S in the low bytes of 32-bit words, as f32.
+template <class S, class DF>
+HWY_INLINE hn::Vec<DF> WordScales(DF df, hn::Vec<hn::RebindToSigned<DF>> words) {
+  if constexpr (std::is_same_v<S, f16>) {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(df, hn::BitCast(dh, hn::TruncateTo(hn::Rebind<uint16_t, DF>(), hn::BitCast(du, words))));
+  } else if constexpr (std::is_same_v<S, bf16>) {
+    return hn::BitCast(df, hn::ShiftLeft<16>(words));
+  } else {
+    static_assert(std::is_same_v<S, f32>, "scale cells: f16, bf16, f32");
+    return hn::BitCast(df, words);
+  }
+}
+#endif
+
 // out[i] = float(int(codes[i]) - offset) * scale, for i in [0, kCount).
 template <size_t kCount, typename TCode>
 HWY_INLINE void CodesTimesScale(const TCode* HWY_RESTRICT codes, int offset, float scale, float* HWY_RESTRICT out) {
@@ -117,6 +145,61 @@ HWY_INLINE void SplitNibbles(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
 #endif
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Whole blocks of 32 weights in vector registers (x86's 256- and 512-bit vectors:
+// one or two blocks per vector, 32 lanes each): the 16 bytes of nibbles of each
+// block, `stride` bytes apart, in both 128-bit halves of the block's lanes.
+template <class D8>
+HWY_INLINE hn::Vec<D8> NibbleBytes(D8 d8, const uint8_t* HWY_RESTRICT first, size_t stride) {
+  const hn::CappedTag<uint8_t, 32> d32;
+  if constexpr (hn::MaxLanes(d8) == 64) return hn::Combine(d8, hn::LoadDup128(d32, first + stride), hn::LoadDup128(d32, first));
+  else return hn::LoadDup128(d32, first);
+}
+
+// The nibbles of NibbleBytes: per block the low nibbles, then the high ones.
+// Shifted in 16-bit lanes (x86 has no 8-bit shift), the halves picked by a blend.
+template <class D8>
+HWY_INLINE hn::Vec<D8> JoinedNibbles(D8 d8, hn::Vec<D8> v) {
+  const hn::Repartition<uint16_t, D8> d16;
+  const auto high = hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v)));
+  return hn::And(hn::OddEvenBlocks(high, v), hn::Set(d8, 15));
+}
+
+#endif
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// The 32 bytes at p in every 32 lanes of d8 (one load, broadcast where d8 has 64).
+template <class D8>
+HWY_INLINE hn::Vec<D8> HalvesFrom(D8 d8, const uint8_t* HWY_RESTRICT p) {
+  if constexpr (hn::MaxLanes(d8) == 64) {
+    const hn::Half<D8> dh;
+    const auto half = hn::LoadU(dh, p);
+    return hn::Combine(d8, half, half);
+  } else {
+    return hn::LoadU(d8, p);
+  }
+}
+// The 32 bytes at p in every 32 lanes of d8, shifted right by kBits * k: field k of
+// kBits bits at the bottom of each byte; with 64 lanes the upper 32 hold field k + 1.
+// Shifts run in 16-bit lanes (x86 has no byte shifts): the bits that cross into a
+// byte from its neighbour lie above the field, and FieldAt clears them.
+template <unsigned kBits, class D8>
+HWY_INLINE hn::Vec<D8> Fields(D8 d8, const uint8_t* HWY_RESTRICT p, size_t k) {
+  const hn::Repartition<uint16_t, D8> d16;
+  auto t = hn::ShiftRightSame(hn::BitCast(d16, HalvesFrom(d8, p)), int(kBits * k));
+  if constexpr (hn::MaxLanes(d8) == 64) t = hn::ConcatUpperLower(d16, hn::ShiftRight<kBits>(t), t);
+  return hn::BitCast(d8, t);
+}
+
+// The low kBits bits of each byte of v, moved up by kShift.
+template <unsigned kBits, int kShift, class D8>
+HWY_INLINE hn::Vec<D8> FieldAt(D8 d8, hn::Vec<D8> v) {
+  const hn::Repartition<uint16_t, D8> d16;
+  if constexpr (kShift != 0) v = hn::BitCast(d8, hn::ShiftLeft<kShift>(hn::BitCast(d16, v)));
+  return hn::And(v, hn::Set(d8, uint8_t(((1u << kBits) - 1) << kShift)));
+}
+#endif
+
 // SplitNibbles into one array (out: the low nibbles, then the high ones), with one
 // store where a vector holds both halves: the matvec loads the codes of a unit (up
 // to 32) with one load, which must not span two stores (no store forwarding then).
@@ -127,14 +210,9 @@ HWY_INLINE void SplitNibblesJoined(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_
     const hn::CappedTag<uint8_t, 2 * kBytes> d8;
     const hn::Half<decltype(d8)> dh;
     if (hn::Lanes(d8) == 2 * kBytes) {
-#if HWY_ARCH_X86
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
       if constexpr (kBytes == 16) {
-        // The bytes in both 128-bit halves (a broadcast load, no shuffle), shifted
-        // in 16-bit lanes (x86 has no 8-bit shift), the halves picked by a blend.
-        const hn::Repartition<uint16_t, decltype(d8)> d16;
-        const auto v = hn::LoadDup128(d8, in);
-        const auto high = hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v)));
-        hn::StoreU(hn::And(hn::ConcatUpperLower(d8, high, v), hn::Set(d8, 15)), d8, out);
+        hn::StoreU(JoinedNibbles(d8, NibbleBytes(d8, in, 0)), d8, out);
         return;
       }
 #endif
@@ -146,6 +224,36 @@ HWY_INLINE void SplitNibblesJoined(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_
 #endif
   SplitNibbles<kBytes>(in, out, out + kBytes);
 }
+
+#if HWY_TARGET != HWY_SCALAR
+// 16 in lane i where bit i % 8 of the block's bits[i / 8] is set, else 0 (the fifth
+// bit of 5-bit codes), for one block of 32 lanes or, in 64 lanes, two blocks
+// `stride` bytes apart: each block's four bit bytes in every 32-bit lane, each lane
+// testing its own bit (byte lookups stay within 128-bit blocks).
+template <class D8>
+HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t stride) {
+  const hn::Repartition<uint32_t, D8> d32;
+  const auto quad = [](auto d, const uint8_t* p) {
+    return hn::Set(d, uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
+  };
+  hn::Vec<decltype(d32)> quads;
+  if constexpr (hn::MaxLanes(d8) == 64) {
+    const hn::Half<decltype(d32)> dh;
+    quads = hn::Combine(d32, quad(dh, bits + stride), quad(dh, bits));
+  } else {
+    quads = quad(d32, bits);
+  }
+  alignas(64) static constexpr uint8_t kSpread[64] = {
+      0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+      0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+  alignas(64) static constexpr uint8_t kBit[64] = {
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, quads), hn::Load(d8, kSpread)), hn::Load(d8, kBit));
+  return hn::IfThenElseZero(set, hn::Set(d8, 16));
+}
+
+#endif
 
 // codes[i] |= 16 where bit i % 8 of bits[i / 8] is set (the fifth bit of 5-bit
 // codes). Sixteen codes at a time: their two bit bytes are spread over the lanes
@@ -159,20 +267,9 @@ HWY_INLINE void OrFifthBits(const uint8_t* HWY_RESTRICT bits, uint8_t* HWY_RESTR
   size_t c = 0;
   if constexpr (kCount % 32 == 0) {  // 32 at a time where vectors have 32 bytes (see SplitNibblesJoined)
     const hn::CappedTag<uint8_t, 32> d8;
-    const hn::Repartition<uint32_t, decltype(d8)> d32;
-    // Lookups stay within 128-bit blocks, and each block holds the four broadcast bytes.
-    alignas(32) static constexpr uint8_t kSpread[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
-    alignas(32) static constexpr uint8_t kBit[32] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
-                                                     1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     if (hn::Lanes(d8) == 32) {
-      const auto spread = hn::Load(d8, kSpread), probe = hn::Load(d8, kBit), sixteen = hn::Set(d8, 16);
-      for (; c < kCount; c += 32) {
-        const uint32_t quad = uint32_t(bits[c / 8]) | uint32_t(bits[c / 8 + 1]) << 8 |
-                              uint32_t(bits[c / 8 + 2]) << 16 | uint32_t(bits[c / 8 + 3]) << 24;
-        const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, hn::Set(d32, quad)), spread), probe);
-        hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), hn::IfThenElseZero(set, sixteen)), d8, codes + c);
-      }
+      for (; c < kCount; c += 32)
+        hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), FifthBits(d8, bits + c / 8, 0)), d8, codes + c);
       return;
     }
   }
@@ -304,6 +401,11 @@ struct IntegerCodec {
   // Whether Codes stores the unit scales (and offsets) with vector stores, so that the
   // matvec may load them as vectors (loads of scalar stores wait for them).
   static constexpr bool kVectorScales = false;
+  // Whether the matvec may decode runs of whole blocks in registers: blocks of one
+  // unit of 32 weights whose codec has RunCodes and RunScales.
+  static constexpr bool kRuns = false;
+  // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
+  static constexpr bool kVectorCodes = false;
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
@@ -324,6 +426,26 @@ HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
   }
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// PlaneCodes of Lanes(d8) / 32 consecutive blocks of 32 weights, in registers.
+template <unsigned Bits, class D8, class Block>
+HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b) {
+  static_assert(Bits == 4 || Bits == 5, "nibbles and fifth bits");
+  const auto codes = JoinedNibbles(d8, NibbleBytes(d8, b->qs, sizeof(Block)));
+  if constexpr (Bits == 4) return codes;
+  else return hn::Or(codes, FifthBits(d8, b->qh, sizeof(Block)));
+}
+
+// The table's values of the 4-bit indices of Lanes(d8) / 32 groups of 32 (16 bytes
+// each, `stride` bytes apart: iq4_nl and mxfp4 blocks, iq4_xs sub-blocks), in registers.
+template <class D8>
+HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t stride) {
+  uint8_t bytes[16];
+  std::memcpy(bytes, table, 16);
+  return hn::TableLookupBytes(hn::LoadDup128(d8, bytes), JoinedNibbles(d8, NibbleBytes(d8, qs, stride)));
+}
+#endif
+
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<symmetric<Bits, G, Scale>>
@@ -337,6 +459,19 @@ struct Codec<symmetric<Bits, G, Scale>>
     const float d = LeadingScale<0>(b, b.d);
     for (auto& sc : buf.scale) sc = d;
   }
+  // 8-bit codes need no unpacking, and q8_0's matvec from memory measured slower
+  // in runs (21-30 GB/s against 26-35 block by block, alternated on this machine).
+  static constexpr bool kRuns = G == 32 && Bits != 8;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
+    return PlaneRun<Bits>(d8, b);
+  }
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>&) {
+    return WordScales<Scale>(df, GatherWords<0>(hn::RebindToSigned<DF>(), b));
+  }
+#endif
 };
 
 // affine<Bits, G, Scale>: q4_1, q5_1 and the generic instances. An f32 scale's
@@ -356,6 +491,20 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
     for (auto& sc : buf.scale) sc = d;
     for (auto& mn : buf.offset) mn = m;
   }
+  static constexpr bool kRuns = G == 32 && Bits != 8;  // as symmetric's
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
+    return PlaneRun<Bits>(d8, b);
+  }
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& offset) {
+    const hn::RebindToSigned<DF> di;
+    const auto words = GatherWords<0>(di, b);  // 16-bit scales: d and m in one word
+    offset = WordScales<Scale>(df, sizeof(Scale) == 2 ? hn::ShiftRight<16>(words) : GatherWords<sizeof(Scale)>(di, b));
+    return WordScales<Scale>(df, words);
+  }
+#endif
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
     if constexpr (kSimd) DecodeCodes<Codec>(b, out);
@@ -372,23 +521,54 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
   LookupNibbles<32>(table, idx, codes);
 }
 
-template <>
-struct Codec<iq4_nl> : IntegerCodec<iq4_nl, int8_t, 32, 0, false> {
+// The codecs of 16-entry tables of small integers (iq4_nl, mxfp4); the format's
+// codec adds BlockScale (and RunScales).
+template <class F, const int8_t (&kTable)[16]>
+struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
+  static constexpr bool kRuns = true;
   template <class Buf>
-  static HWY_INLINE void Codes(const iq4_nl::block& b, Buf& buf) {
-    TableCodes(detail::kv_nl, b.qs, buf.codes);
-    static_assert(offsetof(iq4_nl::block, d) == 0);
-    buf.scale[0] = LeadingScale<0>(b, b.d);
+  static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
+    TableCodes(kTable, b.qs, buf.codes);
+    buf.scale[0] = Codec<F>::BlockScale(b);
   }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
+    return TableRun(d8, kTable, b->qs, sizeof(*b));
+  }
+#endif
 };
 
 template <>
-struct Codec<mxfp4> : IntegerCodec<mxfp4, int8_t, 32, 0, false> {
-  template <class Buf>
-  static HWY_INLINE void Codes(const mxfp4::block& b, Buf& buf) {
-    TableCodes(detail::kv_fp4, b.qs, buf.codes);
-    buf.scale[0] = e8m0_half_to_f32(b.e);
+struct Codec<iq4_nl> : TableCodec<iq4_nl, detail::kv_nl> {
+  static HWY_INLINE float BlockScale(const iq4_nl::block& b) {
+    static_assert(offsetof(iq4_nl::block, d) == 0);
+    return LeadingScale<0>(b, b.d);
   }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunScales(DF df, const iq4_nl::block* HWY_RESTRICT b, hn::Vec<DF>&) {
+    return WordScales<f16>(df, GatherWords<0>(hn::RebindToSigned<DF>(), b));
+  }
+#endif
+};
+
+template <>
+struct Codec<mxfp4> : TableCodec<mxfp4, detail::kv_fp4> {
+  static HWY_INLINE float BlockScale(const mxfp4::block& b) { return e8m0_half_to_f32(b.e); }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // e8m0_half_to_f32 in lanes: 2^(e - 128), as the f32 bits (e - 1) << 23, or for
+  // e < 2 the subnormal bits 0x200000 << e = 0x200000 * (e + 1).
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunScales(DF df, const mxfp4::block* HWY_RESTRICT b, hn::Vec<DF>&) {
+    const hn::RebindToSigned<DF> di;
+    const auto e = hn::And(GatherWords<0>(di, b), hn::Set(di, 255));
+    const auto one = hn::Set(di, 1);
+    const auto normal = hn::ShiftLeft<23>(hn::Sub(e, one));
+    const auto tiny = hn::Mul(hn::Add(e, one), hn::Set(di, 0x200000));
+    return hn::BitCast(df, hn::IfThenElse(hn::Lt(e, hn::Set(di, 2)), tiny, normal));
+  }
+#endif
 };
 
 template <>
@@ -397,6 +577,19 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
     for (int s = 0; s < 8; ++s) TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
+    Scales(b, buf);
+  }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  static constexpr bool kVectorCodes = true;
+  // Codes [v L, v L + L), L = Lanes(d8): sub-blocks of 16 bytes of nibbles, as iq4_nl's blocks.
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const iq4_xs::block& b, size_t v) {
+    const size_t s = v * (hn::MaxLanes(d8) / 32);
+    return TableRun(d8, detail::kv_nl, b.qs + 16 * s, 16);
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const iq4_xs::block& b, Buf& buf) {
     alignas(8) uint8_t sc[8];  // scale + 32
     if constexpr (std::endian::native == std::endian::little) {
       // Word operations: the low nibbles of scales_l are the even sub-blocks' low four
@@ -428,7 +621,6 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    const float d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
     for (int c = 0; c < 4; ++c) {
       uint8_t* codes = buf.codes + 64 * c;
       SplitNibbles<32>(b.qs + 32 * c, codes, codes + 32);
@@ -437,6 +629,24 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
         OrIfBit<32>(b.qh, unsigned(2 * c + 1), 16, codes + 32);
       }
     }
+    Scales(b, buf);
+  }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  static constexpr bool kVectorCodes = true;
+  // Codes [v L, v L + L) in registers, L = Lanes(d8) (32 or 64): per 32 lanes one
+  // sub-block s = v L / 32 + k, the low (s even) or high nibbles of qs[32 (s / 2) ...],
+  // and for q5_K bit s of qh[...].
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const typename F::block& b, size_t v) {
+    const size_t s = v * (hn::MaxLanes(d8) / 32);
+    const auto codes = FieldAt<4, 0>(d8, Fields<4>(d8, b.qs + 32 * (s / 2), s % 2));
+    if constexpr (std::is_same_v<F, q5_k>) return hn::Or(codes, FieldAt<1, 4>(d8, Fields<1>(d8, b.qh, s)));
+    else return codes;
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const typename F::block& b, Buf& buf) {
+    const float d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
     alignas(8) uint8_t sc[8], mn[8];
     if constexpr (std::endian::native == std::endian::little) {
       // The 6-bit fields of all eight sub-blocks with word operations: bytes 0-3 hold
@@ -478,6 +688,23 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
       SplitPairs<32>(b.qh + 32 * h, high, high + 32, high + 64, high + 96);
       OrHighNibble<128>(high, q);
     }
+    Scales(b, buf);
+  }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  static constexpr bool kVectorCodes = true;
+  // Codes [v L, v L + L) in registers, L = Lanes(d8) (32 or 64). Per 32 lanes, group
+  // g = s % 4 of half n = s / 4 (s = v L / 32 + k): nibbles (high for g >= 2) of
+  // ql[64 n + 32 (g % 2) ...] and bits 2g, 2g + 1 of qh[32 n ...] above them.
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q6_k::block& b, size_t v) {
+    const hn::Repartition<uint16_t, D8> d16;
+    const size_t s = v * (hn::MaxLanes(d8) / 32), n = s / 4, g = s % 4;
+    const auto low = hn::ShiftRightSame(hn::BitCast(d16, hn::LoadU(d8, b.ql + 64 * n + 32 * (g % 2))), int(4 * (g / 2)));
+    return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, Fields<2>(d8, b.qh + 32 * n, g)));
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const q6_k::block& b, Buf& buf) {
     ScaleBytes<16, false>(b.scales, ScaleOf(b.d), buf.scale, [](auto, auto v) { return v; });
   }
 };
@@ -492,6 +719,20 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
       uint8_t* q = buf.codes + 128 * h;
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
     }
+    Scales(b, buf);
+  }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  static constexpr bool kVectorCodes = true;
+  // Codes [v L, v L + L), L = Lanes(d8): per 32 lanes plane g = s % 4 of
+  // qs[32 (s / 4) ...], s = v L / 32 + k.
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q2_k::block& b, size_t v) {
+    const size_t s = v * (hn::MaxLanes(d8) / 32);
+    return FieldAt<2, 0>(d8, Fields<2>(d8, b.qs + 32 * (s / 4), s % 4));
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const q2_k::block& b, Buf& buf) {
     ScaleBytes<16, false>(b.scales, ScaleOf(b.d), buf.scale, [](auto di, auto v) { return hn::And(v, hn::Set(di, 15)); });
     ScaleBytes<16, true>(b.scales, ScaleOf(b.dmin), buf.offset, [](auto, auto v) { return hn::ShiftRight<4>(v); });
   }
@@ -508,12 +749,25 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
       SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
       for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
     }
+    Scales(b, buf);
+  }
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  static constexpr bool kVectorCodes = true;
+  // q2_K's CodeVector plus bit s of hmask[...] as 4.
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q3_k::block& b, size_t v) {
+    const size_t s = v * (hn::MaxLanes(d8) / 32);
+    return hn::Or(FieldAt<2, 0>(d8, Fields<2>(d8, b.qs + 32 * (s / 4), s % 4)), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, s)));
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const q3_k::block& b, Buf& buf) {
     const float d = ScaleOf(b.d);
-    alignas(8) uint8_t sc[16];  // scale + 32
+    alignas(16) uint8_t sc[16];  // scale + 32
     if constexpr (std::endian::native == std::endian::little) {
       // Word operations, as q4_K's: bytes 0-7 hold the low nibbles of scales 0-7 and
       // (high nibbles) 8-15; bits 2k, 2k + 1 of byte 8 + j % 4 the high two bits of
-      // scale j = j % 4 + 4k. One 8-byte store per half (see ScaleMinCodec).
+      // scale j = j % 4 + 4k. Stored at once, as ScaleBytes loads them (see ScaleMinCodec).
       uint64_t low;
       uint32_t high;
       std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 8, 4);
@@ -521,13 +775,17 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
       const uint64_t h07 = (high & two) | uint64_t((high >> 2) & two) << 32;
       const uint64_t h8f = ((high >> 4) & two) | uint64_t((high >> 6) & two) << 32;
       const uint64_t s07 = (low & nibbles) | h07 << 4, s8f = ((low >> 4) & nibbles) | h8f << 4;
+#if HWY_TARGET != HWY_SCALAR
+      const hn::Full128<uint64_t> d64;
+      hn::Store(hn::InterleaveLower(d64, hn::Set(d64, s07), hn::Set(d64, s8f)), d64, reinterpret_cast<uint64_t*>(sc));
+#else
       std::memcpy(sc, &s07, 8), std::memcpy(sc + 8, &s8f, 8);
+#endif
     } else {
       for (int j = 0; j < 16; ++j) sc[j] = uint8_t(q3_k::scale(b, j) + 32);
     }
     const auto field = [](auto di, auto v) { return hn::Sub(v, hn::Set(di, 32)); };
-    ScaleBytes<8, false>(sc, d, buf.scale, field);
-    ScaleBytes<8, false>(sc + 8, d, buf.scale + 8, field);
+    ScaleBytes<16, false>(sc, d, buf.scale, field);
   }
 };
 

@@ -388,8 +388,10 @@ HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_R
 // divides a block, at most 32 (the codecs store at most 32 bytes at once: a load
 // spanning two stores would wait for both to reach the cache) and at most two units
 // (so that each lane's unit scale is a broadcast or two).
+// Codecs with CodeVector (x86) fill whole vectors from registers: up to 64 bytes.
 template <class F>
 inline constexpr size_t kCodeBytes = [] {
+  if (Codec<F>::kVectorCodes) return F::block_size % 64 == 0 ? size_t{64} : PowerOfTwoIn(F::block_size);
   const size_t units = kDotInstruction ? 2 : 1;  // WidenDot's lanes mix their products: one unit
   const size_t block = PowerOfTwoIn(F::block_size);
   return block < units * Codec<F>::kUnit ? block : units * Codec<F>::kUnit;
@@ -415,19 +417,26 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> WidenDot(D8 d8, const typename 
   return hn::Add(acc, aux);
 }
 
+// The int32 lanes of the codes `stored` (bytes, as the codec stores them) times
+// Lanes(d8) activation codes x, on a target with a dot instruction.
+template <class C, class D8, class V>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> CodesDot(D8 d8, V stored, const int8_t* HWY_RESTRICT x) {
+  using Op = DotOperand<C>;
+  const hn::Repartition<int32_t, D8> d32;
+  const hn::Rebind<typename Op::type, D8> dw;
+  const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
+  return DotQuads(d32, hn::Xor(hn::BitCast(dw, stored), flip), hn::LoadU(d8, x), hn::Zero(d32));
+}
+
 // The int32 lanes of Lanes(d8) codes (stored as DotOperand<C> says) times as many
 // activation codes: DotQuads where the target has a dot instruction, else WidenDot.
 template <class C, class D8>
 HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> UnitDot(D8 d8, const typename C::code_t* HWY_RESTRICT w,
                                                         const int8_t* HWY_RESTRICT x) {
-  using Op = DotOperand<C>;
-  const hn::Repartition<int32_t, D8> d32;
   if constexpr (kDotInstruction) {
-    const hn::Rebind<typename Op::type, D8> dw;
-    const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
-    const auto c = hn::Xor(hn::BitCast(dw, hn::Load(d8, reinterpret_cast<const int8_t*>(w))), flip);
-    return DotQuads(d32, c, hn::LoadU(d8, x), hn::Zero(d32));
+    return CodesDot<C>(d8, hn::Load(d8, reinterpret_cast<const int8_t*>(w)), x);
   } else {
+    using Op = DotOperand<C>;
     static_assert(Op::kFlip == (C::kWide ? 0x80808080u : 0u), "WidenDot flips wide codes only");
     return WidenDot<C>(d8, w, x);
   }
@@ -437,6 +446,57 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> UnitDot(D8 d8, const typename C
 // codecs with a bias and no offset, whose bias term is then one product per unit.
 template <class C>
 inline constexpr bool kBiasSums = !C::kOffset && DotOperand<C>::kBias != 0;
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// BlockDot for codecs with CodeVector: the codes go from the block into the dot
+// products in registers, a whole vector at a time (up to four units of 16 or two of
+// 32), and each lane's unit scale is looked up in the block's vectors of them.
+template <class F, class DF, class VF>
+HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t* HWY_RESTRICT xq,
+                                const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, VF& f0, VF& f1) {
+  using C = Codec<F>;
+  using Op = DotOperand<C>;
+  constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U, NF = hn::MaxLanes(df);
+  constexpr size_t NC = NU < NF ? NU : NF;  // units per vector of scales
+  static_assert(C::kVectorScales && (NC == NF || 2 * NC == NF) && NU % NC == 0 && U % 16 == 0);
+  const hn::Repartition<int8_t, DF> d8;
+  const hn::Repartition<uint8_t, DF> du8;
+  const hn::Repartition<int32_t, DF> d32;
+  const hn::CappedTag<float, NC> dc;
+  CodesBuffer<C> buf;
+  C::Scales(w, buf);
+  // comb = weight scale * activation step per unit, in vectors of NF lanes (zero
+  // above NC); the bias and offset terms into f0, whose lanes are summed anyway.
+  hn::Vec<DF> comb[NU / NC];
+  for (size_t u = 0; u < NU; u += NC) {
+    const auto sc = hn::Load(dc, buf.scale + u);
+    auto term = hn::Zero(dc);
+    if constexpr (kBiasSums<C>) {
+      term = hn::Mul(sc, hn::LoadU(dc, xsum + u));
+    } else if constexpr (C::kOffset) {
+      auto t = hn::Load(dc, buf.offset + u);
+      if constexpr (Op::kBias != 0) t = hn::NegMulAdd(hn::Set(dc, float(Op::kBias)), sc, t);
+      term = hn::Mul(t, hn::LoadU(dc, xsum + u));
+    }
+    const auto c = hn::Mul(sc, hn::LoadU(dc, xs + u));
+    if constexpr (NC == NF) {
+      comb[u / NC] = c, f0 = hn::Add(f0, term);
+    } else {
+      comb[u / NC] = hn::ZeroExtendVector(df, c), f0 = hn::Add(f0, hn::ZeroExtendVector(df, term));
+    }
+  }
+  // Lane l of a vector holds codes 4l..4l+3 of it: unit l / (U / 4) from its first.
+  const auto lane_unit = hn::ShiftRight<U == 16 ? 2 : U == 32 ? 3 : 4>(hn::Iota(d32, 0));
+  constexpr size_t L8 = hn::MaxLanes(d8);
+  for (size_t v = 0; v < B / L8; ++v) {
+    const auto i = CodesDot<C>(d8, C::CodeVector(du8, w, v), xq + v * L8);
+    const size_t first = v * L8 / U;
+    const auto s = hn::TableLookupLanes(comb[first / NF], hn::IndicesFromVec(df, hn::Add(lane_unit, hn::Set(d32, int32_t(first % NF)))));
+    if (v % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
+    else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
+  }
+}
+#endif
 
 // One block of a weight row times its activation codes. Per unit u: the int32 dot
 // of its stored codes with the activation codes, times comb = weight scale *
@@ -450,6 +510,12 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
   using C = Codec<F>;
   using Op = DotOperand<C>;
   constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  if constexpr (C::kVectorCodes) {
+    BlockDotVectors<F>(df, w, xq, xs, xsum, f0, f1);
+    return;
+  }
+#endif
   CodesBuffer<C> buf;
   C::Codes(w, buf);
   HWY_ALIGN float comb[NU];
@@ -531,6 +597,51 @@ HWY_INLINE float MatVecRow(const typename F::block* HWY_RESTRICT w, size_t cb, c
 #endif
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// MatVecRow for blocks of one unit of 32 weights whose codec decodes runs of blocks in
+// registers (Codec::kRuns): per run of Lanes(df) blocks one gather of their scales
+// (and the bias or offset terms in lanes); per vector of one or two blocks their
+// codes decoded straight into the dot product, nothing stored. Each lane's
+// scale (weight scale times activation step) is picked from the run's vector.
+template <class F>
+HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
+                               const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
+  using C = Codec<F>;
+  using Op = DotOperand<C>;
+  static_assert(F::block_size == 32 && C::kUnit == 32, "runs of blocks of one unit of 32");
+  const hn::ScalableTag<int8_t> d8;  // one block (AVX2) or two (AVX-512) per vector
+  const hn::Repartition<uint8_t, decltype(d8)> du8;
+  const hn::Repartition<int32_t, decltype(d8)> d32;
+  const hn::Repartition<float, decltype(d8)> df;
+  constexpr size_t P = hn::MaxLanes(d8) / 32, R = hn::MaxLanes(df);  // blocks per vector, per run
+  static_assert(R % (4 * P) == 0, "whole groups of four vectors per run");
+  // Lane l of a vector belongs to its block l / 8 (8 int32 lanes per block).
+  const auto lane_block = hn::ShiftRight<3>(hn::Iota(d32, 0));
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df), o = hn::Zero(df);
+  size_t b = 0;
+  for (; b + R <= cb; b += R) {
+    auto off = hn::Zero(df);
+    const auto sc = C::RunScales(df, w + b, off);
+    const auto comb = hn::Mul(sc, hn::LoadU(df, xs + b));
+    if constexpr (kBiasSums<C>) {
+      o = hn::MulAdd(sc, hn::LoadU(df, xsum + b), o);
+    } else if constexpr (C::kOffset) {
+      if constexpr (Op::kBias != 0) off = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, off);
+      o = hn::MulAdd(off, hn::LoadU(df, xsum + b), o);
+    }
+    const auto step = [&](size_t j, auto& acc) {
+      const size_t first = b + j * P;
+      const auto i = CodesDot<C>(d8, C::RunCodes(du8, w + first), xq + first * 32);
+      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(j * P)))));
+      acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
+    };
+    for (size_t j = 0; j < R / P; j += 4) step(j, f0), step(j + 1, f1), step(j + 2, f2), step(j + 3, f3);
+  }
+  const float runs = SumLanes(df, hn::Add(hn::Add(hn::Add(f0, f1), hn::Add(f2, f3)), o));
+  return b < cb ? runs + MatVecRow<F>(w + b, cb - b, xq + b * 32, xs + b, xsum + b) : runs;
+}
+#endif
+
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec:
 // x quantized once per pass of kIntChunk columns, then the rows one after another.
 template <class F>
@@ -547,7 +658,15 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
     QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
     if constexpr (kBiasSums<C>)
       for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
-    for (size_t r = r0; r < r1; ++r) y[r] += MatVecRow<F>(w + r * nb + c0, cb, xq, xs, xsum);
+    for (size_t r = r0; r < r1; ++r) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+      if constexpr (Codec<F>::kRuns) {
+        y[r] += MatVecRowRuns<F>(w + r * nb + c0, cb, xq, xs, xsum);
+        continue;
+      }
+#endif
+      y[r] += MatVecRow<F>(w + r * nb + c0, cb, xq, xs, xsum);
+    }
   }
 }
 
