@@ -709,26 +709,33 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
   }
 };
 
+// q2_K's and q3_K's low two bits: per 128 weights, four 2-bit planes of 32 bytes.
+HWY_INLINE void PairPlanes(const uint8_t* HWY_RESTRICT qs, uint8_t* HWY_RESTRICT codes) {
+  for (int h = 0; h < 2; ++h) SplitPairs<32>(qs + 32 * h, codes + 128 * h, codes + 128 * h + 32, codes + 128 * h + 64, codes + 128 * h + 96);
+}
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// PairPlanes in registers, for CodeVector: per 32 lanes plane s % 4 of qs[32 (s / 4) ...].
+template <class D8>
+HWY_INLINE hn::Vec<D8> PairPlaneVector(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t s) {
+  return FieldAt<2, 0>(d8, Fields<2>(d8, qs + 32 * (s / 4), s % 4));
+}
+#endif
+
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
 template <>
 struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
   static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const q2_k::block& b, Buf& buf) {
-    for (int h = 0; h < 2; ++h) {
-      uint8_t* q = buf.codes + 128 * h;
-      SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
-    }
+    PairPlanes(b.qs, buf.codes);
     Scales(b, buf);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
-  // Codes [v L, v L + L), L = Lanes(d8): per 32 lanes plane g = s % 4 of
-  // qs[32 (s / 4) ...], s = v L / 32 + k.
+  // Codes [v L, v L + L), L = Lanes(d8): per 32 lanes plane s = v L / 32 + k.
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q2_k::block& b, size_t v) {
-    const size_t s = v * (hn::MaxLanes(d8) / 32);
-    return FieldAt<2, 0>(d8, Fields<2>(d8, b.qs + 32 * (s / 4), s % 4));
+    return PairPlaneVector(d8, b.qs, v * (hn::MaxLanes(d8) / 32));
   }
 #endif
   template <class Buf>
@@ -744,20 +751,17 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   static constexpr bool kVectorScales = true;
   template <class Buf>
   static HWY_INLINE void Codes(const q3_k::block& b, Buf& buf) {
-    for (int h = 0; h < 2; ++h) {
-      uint8_t* q = buf.codes + 128 * h;
-      SplitPairs<32>(b.qs + 32 * h, q, q + 32, q + 64, q + 96);
-      for (int g = 0; g < 4; ++g) OrIfBit<32>(b.hmask, unsigned(4 * h + g), 4, q + 32 * g);
-    }
+    PairPlanes(b.qs, buf.codes);
+    for (unsigned s = 0; s < 8; ++s) OrIfBit<32>(b.hmask, s, 4, buf.codes + 32 * s);
     Scales(b, buf);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
-  // q2_K's CodeVector plus bit s of hmask[...] as 4.
+  // q2_K's planes plus bit s of hmask[...] as 4.
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q3_k::block& b, size_t v) {
     const size_t s = v * (hn::MaxLanes(d8) / 32);
-    return hn::Or(FieldAt<2, 0>(d8, Fields<2>(d8, b.qs + 32 * (s / 4), s % 4)), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, s)));
+    return hn::Or(PairPlaneVector(d8, b.qs, s), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, s)));
   }
 #endif
   template <class Buf>
@@ -816,8 +820,43 @@ template <size_t Block, class Scale>
 struct Codec<basic_nf4<Block, Scale>> {
   using F = basic_nf4<Block, Scale>;
   static constexpr bool kInteger = false;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // The table values of a block, a vector (8 or 16 lanes) at a time in registers,
+  // before the scale: the matvec multiplies their dot product by it once per block.
+  static constexpr bool kTableVectors = Block % 16 == 0;
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> TableVector(DF df, const typename F::block& b, size_t v) {
+    constexpr size_t N = hn::MaxLanes(df);
+    static_assert(N == 8 || N == 16, "x86 vectors of 8 or 16 floats");
+    const hn::RebindToSigned<DF> di;
+    const hn::Rebind<uint8_t, DF> d8;
+    const hn::Half<decltype(d8)> dh;
+    // Byte k holds elements 2k (high nibble) and 2k + 1: each byte in two lanes,
+    // shifted right by 4 and by 0.
+    const auto bytes = hn::ZeroExtendVector(d8, hn::LoadU(dh, b.qs + N / 2 * v));
+    alignas(64) static constexpr int32_t kShift[16] = {4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0};
+    const auto idx = hn::And(hn::Shr(hn::PromoteTo(di, hn::InterleaveLower(d8, bytes, bytes)), hn::Load(di, kShift)), hn::Set(di, 15));
+    if constexpr (N == 16) return hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values), hn::IndicesFromVec(df, idx));
+    // Eight lanes: the two halves of the table looked up apart, picked by bit 3.
+    const auto low = hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, 7)));
+    const auto upper = hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values + 8), low);
+    const auto lower = hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values), low);
+    return hn::IfThenElse(hn::RebindMask(df, hn::TestBit(idx, hn::Set(di, 8))), upper, lower);
+  }
+  static HWY_INLINE float BlockScale(const typename F::block& b) { return ScaleOf(b.absmax); }
+#else
+  static constexpr bool kTableVectors = false;
+#endif
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    if constexpr (kTableVectors) {  // the reference's product: table value times absmax
+      const hn::ScalableTag<float> df;
+      const auto s = hn::Set(df, BlockScale(b));
+      for (size_t v = 0; v < Block / hn::Lanes(df); ++v) hn::StoreU(hn::Mul(TableVector(df, b, v), s), df, out + v * hn::Lanes(df));
+      return;
+    }
+#endif
     HWY_ALIGN uint8_t idx[Block];
 #if HWY_TARGET == HWY_SCALAR
     for (size_t k = 0; k < Block / 2; ++k) idx[2 * k] = b.qs[k] >> 4, idx[2 * k + 1] = b.qs[k] & 15;
