@@ -1,5 +1,17 @@
-// Per-target codecs: how a block becomes float lanes. The generic kernels
-// (dequantize-inl.h, matmul-inl.h) see formats only through Codec<F>::Decode.
+// Per-target codecs: how a block becomes lanes. The generic kernels
+// (dequantize-inl.h, matmul-inl.h, matmul_int8-inl.h) see formats only through
+// Codec<F>:
+//   Decode(df, block, out)        the block's floats (every codec);
+//   Codes(block, buf)             integer codecs (kInteger): codes and unit scales
+//                                 (and offsets) into a CodesBuffer;
+// and, on x86 with 256- or 512-bit vectors, optional register forms that the
+// matvec prefers when a codec has them:
+//   RunCodes / RunScales (kRuns)  one-unit blocks of 32: codes of one or two blocks
+//                                 per vector, scales of a run of blocks per vector;
+//   CodeVector / Scales           a vector of a block's codes, its unit scales into
+//                 (kVectorCodes)  the buffer (the k-quants, iq4_xs);
+//   TableVector / BlockScale      float codecs: a vector of table values, and the
+//                 (kTableVectors) one scale to multiply their dot product by (nf4).
 //
 // Every format gets the scalar reference as its codec, so every format works on
 // every target; a format with a SIMD fast path specializes Codec<> in
