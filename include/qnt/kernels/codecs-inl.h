@@ -165,9 +165,6 @@ HWY_INLINE hn::Vec<D8> JoinedNibbles(D8 d8, hn::Vec<D8> v) {
   return hn::And(hn::OddEvenBlocks(high, v), hn::Set(d8, 15));
 }
 
-#endif
-
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // The 32 bytes at p in every 32 lanes of d8 (one load, broadcast where d8 has 64).
 template <class D8>
 HWY_INLINE hn::Vec<D8> HalvesFrom(D8 d8, const uint8_t* HWY_RESTRICT p) {
@@ -252,7 +249,6 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
   const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, quads), hn::Load(d8, kSpread)), hn::Load(d8, kBit));
   return hn::IfThenElseZero(set, hn::Set(d8, 16));
 }
-
 #endif
 
 // codes[i] |= 16 where bit i % 8 of bits[i / 8] is set (the fifth bit of 5-bit

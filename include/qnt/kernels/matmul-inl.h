@@ -492,7 +492,7 @@ HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t*
   using Op = DotOperand<C>;
   constexpr size_t B = F::block_size, U = C::kUnit, NU = B / U, NF = hn::MaxLanes(df);
   constexpr size_t NC = NU < NF ? NU : NF;  // units per vector of scales
-  static_assert(C::kVectorScales && (NC == NF || 2 * NC == NF) && NU % NC == 0 && U % 16 == 0);
+  static_assert(C::kVectorScales && (NC == NF || 2 * NC == NF) && NU % NC == 0 && (U == 16 || U == 32 || U == 64));
   const hn::Repartition<int8_t, DF> d8;
   const hn::Repartition<uint8_t, DF> du8;
   const hn::Repartition<int32_t, DF> d32;
@@ -520,7 +520,7 @@ HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t*
     }
   }
   // Lane l of a vector holds codes 4l..4l+3 of it: unit l / (U / 4) from its first.
-  const auto lane_unit = hn::ShiftRight<U == 16 ? 2 : U == 32 ? 3 : 4>(hn::Iota(d32, 0));
+  const auto lane_unit = hn::ShiftRight<U == 16 ? 2 : U == 32 ? 3 : 4>(hn::Iota(d32, 0));  // l / (U / 4)
   constexpr size_t L8 = hn::MaxLanes(d8);
   for (size_t v = 0; v < B / L8; ++v) {
     const auto i = CodesDot<C>(d8, C::CodeVector(du8, w, v), xq + v * L8);
