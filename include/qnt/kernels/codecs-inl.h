@@ -229,6 +229,14 @@ HWY_INLINE void SplitNibblesJoined(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_
 // testing its own bit (byte lookups stay within 128-bit blocks).
 template <class D8>
 HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t stride) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // AVX-512: the bits are a lane mask as they stand (lane i: bit i % 8 of byte i / 8).
+  uint8_t mask[8];
+  std::memcpy(mask, bits, 4);
+  if constexpr (hn::MaxLanes(d8) == 64) std::memcpy(mask + 4, bits + stride, 4);
+  (void)stride;
+  return hn::IfThenElseZero(hn::LoadMaskBits(d8, mask), hn::Set(d8, 16));
+#else
   const hn::Repartition<uint32_t, D8> d32;
   const auto quad = [](auto d, const uint8_t* p) {
     return hn::Set(d, uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
@@ -248,6 +256,7 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
       1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
   const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, quads), hn::Load(d8, kSpread)), hn::Load(d8, kBit));
   return hn::IfThenElseZero(set, hn::Set(d8, 16));
+#endif
 }
 #endif
 
