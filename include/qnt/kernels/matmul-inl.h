@@ -206,23 +206,23 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
       }
       y[r] = SumLanes(df, hn::Add(f0, f1));
     }
-    return;
-  }
-  HWY_ALIGN float buf[B];
-  for (size_t r = r0; r < r1; ++r) {
-    auto f0 = hn::Zero(df), f1 = hn::Zero(df);
-    float tail = 0.f;
-    for (size_t b = 0; b < nb; ++b) {
-      Codec<F>::Decode(df, w[r * nb + b], buf);
-      const float* HWY_RESTRICT xb = x + b * B;
-      size_t k = 0;
-      for (; k + 2 * N <= B; k += 2 * N) {
-        f0 = hn::MulAdd(hn::Load(df, buf + k), hn::LoadU(df, xb + k), f0);
-        f1 = hn::MulAdd(hn::Load(df, buf + k + N), hn::LoadU(df, xb + k + N), f1);
+  } else {  // the buffer path, not instantiated for codecs with table vectors
+    HWY_ALIGN float buf[B];
+    for (size_t r = r0; r < r1; ++r) {
+      auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+      float tail = 0.f;
+      for (size_t b = 0; b < nb; ++b) {
+        Codec<F>::Decode(df, w[r * nb + b], buf);
+        const float* HWY_RESTRICT xb = x + b * B;
+        size_t k = 0;
+        for (; k + 2 * N <= B; k += 2 * N) {
+          f0 = hn::MulAdd(hn::Load(df, buf + k), hn::LoadU(df, xb + k), f0);
+          f1 = hn::MulAdd(hn::Load(df, buf + k + N), hn::LoadU(df, xb + k + N), f1);
+        }
+        for (; k < B; ++k) tail += buf[k] * xb[k];
       }
-      for (; k < B; ++k) tail += buf[k] * xb[k];
+      y[r] = SumLanes(df, hn::Add(f0, f1)) + tail;
     }
-    y[r] = SumLanes(df, hn::Add(f0, f1)) + tail;
   }
 }
 
@@ -547,61 +547,62 @@ HWY_INLINE void BlockDot(DF df, const typename F::block& w, const int8_t* HWY_RE
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   if constexpr (C::kVectorCodes) {
     BlockDotVectors<F>(df, w, xq, xs, xsum, f0, f1);
-    return;
-  }
-#endif
-  CodesBuffer<C> buf;
-  C::Codes(w, buf);
-  HWY_ALIGN float comb[NU];
-#if HWY_TARGET != HWY_SCALAR
-  if (C::kVectorScales && NU % hn::Lanes(df) == 0) {
-    for (size_t u = 0; u < NU; u += hn::Lanes(df)) {
-      const auto sc = hn::Load(df, buf.scale + u);
-      hn::Store(hn::Mul(sc, hn::LoadU(df, xs + u)), df, comb + u);
-      // Into f0: its lanes are summed in the end anyway.
-      if constexpr (kBiasSums<C>) {
-        f0 = hn::MulAdd(sc, hn::LoadU(df, xsum + u), f0);
-      } else if constexpr (C::kOffset) {
-        auto t = hn::Load(df, buf.offset + u);
-        if constexpr (Op::kBias != 0) t = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, t);
-        f0 = hn::MulAdd(t, hn::LoadU(df, xsum + u), f0);
-      }
-    }
   } else
 #endif
-  // Scalars: vector loads of scales the codec stored one by one would wait for the stores.
-  for (size_t u = 0; u < NU; ++u) {
-    comb[u] = buf.scale[u] * xs[u];
-    if constexpr (kBiasSums<C>) (u % 2 ? o1 : o0) += buf.scale[u] * xsum[u];
-    else if constexpr (C::kOffset) (u % 2 ? o1 : o0) += (buf.offset[u] - float(Op::kBias) * buf.scale[u]) * xsum[u];
-  }
-#if HWY_TARGET == HWY_SCALAR
-  using Code = typename Op::type;
-  (void)df;
-  for (size_t u = 0; u < NU; ++u) {
-    int32_t dot = 0;
-    for (size_t k = u * U; k < u * U + U; ++k) dot += int32_t(Code(buf.codes[k] ^ Code(Op::kFlip & 0xFF))) * int32_t(xq[k]);
-    (u % 2 ? f1 : f0) += float(dot) * comb[u];
-  }
-#else
-  const hn::Repartition<int8_t, DF> d8;
-  const hn::Repartition<int32_t, DF> d32;
-  const size_t L8 = hn::Lanes(d8);
-  // Two units per vector: lane i takes unit 2j + (i in the upper half) of vector j
-  // from the vector of comb that holds it (a lookup; comb is stored in whole vectors).
-  const size_t NF = hn::Lanes(df);
-  const auto upper = hn::And(hn::VecFromMask(d32, hn::Gt(hn::Iota(d32, 0), hn::Set(d32, int32_t(NF / 2) - 1))), hn::Set(d32, 1));
-  for (size_t v = 0; v < B; v += L8) {
-    const auto i = UnitDot<C>(d8, buf.codes + v, xq + v);
-    // Each lane's unit scale: the vector's unit, or the lower half's and the upper half's.
-    const size_t pair = 2 * (v / L8);
-    const auto s = U >= L8 ? hn::Set(df, comb[v / U])
-                           : hn::TableLookupLanes(hn::Load(df, comb + pair / NF * NF),
-                                                  hn::IndicesFromVec(df, hn::Add(upper, hn::Set(d32, int32_t(pair % NF)))));
-    if ((v / L8) % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
-    else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
-  }
+  {  // an else: the buffer path is not instantiated for codecs it never serves
+    CodesBuffer<C> buf;
+    C::Codes(w, buf);
+    HWY_ALIGN float comb[NU];
+#if HWY_TARGET != HWY_SCALAR
+    if (C::kVectorScales && NU % hn::Lanes(df) == 0) {
+      for (size_t u = 0; u < NU; u += hn::Lanes(df)) {
+        const auto sc = hn::Load(df, buf.scale + u);
+        hn::Store(hn::Mul(sc, hn::LoadU(df, xs + u)), df, comb + u);
+        // Into f0: its lanes are summed in the end anyway.
+        if constexpr (kBiasSums<C>) {
+          f0 = hn::MulAdd(sc, hn::LoadU(df, xsum + u), f0);
+        } else if constexpr (C::kOffset) {
+          auto t = hn::Load(df, buf.offset + u);
+          if constexpr (Op::kBias != 0) t = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, t);
+          f0 = hn::MulAdd(t, hn::LoadU(df, xsum + u), f0);
+        }
+      }
+    } else
 #endif
+    // Scalars: vector loads of scales the codec stored one by one would wait for the stores.
+    for (size_t u = 0; u < NU; ++u) {
+      comb[u] = buf.scale[u] * xs[u];
+      if constexpr (kBiasSums<C>) (u % 2 ? o1 : o0) += buf.scale[u] * xsum[u];
+      else if constexpr (C::kOffset) (u % 2 ? o1 : o0) += (buf.offset[u] - float(Op::kBias) * buf.scale[u]) * xsum[u];
+    }
+#if HWY_TARGET == HWY_SCALAR
+    using Code = typename Op::type;
+    (void)df;
+    for (size_t u = 0; u < NU; ++u) {
+      int32_t dot = 0;
+      for (size_t k = u * U; k < u * U + U; ++k) dot += int32_t(Code(buf.codes[k] ^ Code(Op::kFlip & 0xFF))) * int32_t(xq[k]);
+      (u % 2 ? f1 : f0) += float(dot) * comb[u];
+    }
+#else
+    const hn::Repartition<int8_t, DF> d8;
+    const hn::Repartition<int32_t, DF> d32;
+    const size_t L8 = hn::Lanes(d8);
+    // Two units per vector: lane i takes unit 2j + (i in the upper half) of vector j
+    // from the vector of comb that holds it (a lookup; comb is stored in whole vectors).
+    const size_t NF = hn::Lanes(df);
+    const auto upper = hn::And(hn::VecFromMask(d32, hn::Gt(hn::Iota(d32, 0), hn::Set(d32, int32_t(NF / 2) - 1))), hn::Set(d32, 1));
+    for (size_t v = 0; v < B; v += L8) {
+      const auto i = UnitDot<C>(d8, buf.codes + v, xq + v);
+      // Each lane's unit scale: the vector's unit, or the lower half's and the upper half's.
+      const size_t pair = 2 * (v / L8);
+      const auto s = U >= L8 ? hn::Set(df, comb[v / U])
+                             : hn::TableLookupLanes(hn::Load(df, comb + pair / NF * NF),
+                                                    hn::IndicesFromVec(df, hn::Add(upper, hn::Set(d32, int32_t(pair % NF)))));
+      if ((v / L8) % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
+      else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
+    }
+#endif
+  }
 }
 
 // One weight row (cb blocks) times the quantized activations of its pass, read in
