@@ -22,6 +22,15 @@
 #define HWY_WANT_AVX3_DL
 #endif
 
+// And qnt leaves out Highway's SSSE3 target: it serves only x86 CPUs without
+// SSE4.2 or AES (2006-2010 designs, some Pentium and Celeron models until 2013),
+// which then run the scalar target, and it cost every unit that includes qnt a
+// sixth of its compile time. Define QNT_WANT_SSSE3 (or HWY_DISABLED_TARGETS
+// yourself) to keep it. Like the line above, this holds if qnt comes first.
+#if !defined(QNT_WANT_SSSE3) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS HWY_SSSE3
+#endif
+
 // Include qnt's headers before defining HWY_TARGET_INCLUDE for your own code.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "qnt/kernels/all-inl.h"
@@ -73,10 +82,16 @@ template <class F>
 inline constexpr target_table<matmul_fn<F>> matmul_table = QNT_TARGET_TABLE(MatMul<F>);
 template <class F>
 inline constexpr target_table<matmul_fn<F>> matvec_table = QNT_TARGET_TABLE(MatVec<F>);
+// Quantize and dequantize have no code of AVX3_DL's own (its extra instructions
+// serve the int8 dot products): CPUs with it run AVX3's, compiled once.
+#pragma push_macro("HWY_CHOOSE_AVX3_DL")
+#undef HWY_CHOOSE_AVX3_DL
+#define HWY_CHOOSE_AVX3_DL(FUNC_NAME) HWY_CHOOSE_AVX3(FUNC_NAME)
 template <class F>
 inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
 template <class F>
 inline constexpr target_table<quantize_fn<F>> quantize_table = QNT_TARGET_TABLE(Quantize<F>);
+#pragma pop_macro("HWY_CHOOSE_AVX3_DL")
 inline constexpr target_table<target_fn> target_id_table = QNT_TARGET_TABLE(CurrentTarget);
 #undef QNT_TARGET_TABLE
 

@@ -361,7 +361,7 @@ struct DotOperand {
 // of U columns: xs[u], its group's step; xsumi[u], the unit's sum of codes
 // (kIntSums) and xsum[u], that sum times the step (kSums).
 template <size_t U, bool kIntSums, bool kSums>
-HWY_INLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
+HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
                           int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {
   for (size_t begin = 0; begin < len; begin += kXGroup) {
     const size_t end = len - begin < kXGroup ? len : begin + kXGroup;

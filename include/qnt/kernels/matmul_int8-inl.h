@@ -43,21 +43,35 @@ inline constexpr size_t kMaxTileRows = 32;
 // Columns per tile: at least 256, a multiple of the block and of the activation group.
 template <class F>
 inline constexpr size_t kTileCols = (256 + kBlocksAndGroups<F> - 1) / kBlocksAndGroups<F> * kBlocksAndGroups<F>;
-// Activation rows quantized per tile unpacking: 128 of 256 columns (32 KiB of codes
-// on the stack), fewer for wider tiles (groups beyond 256), a multiple of 4.
+
+// All the tile code knows at compile time of a format once its blocks are unpacked:
+// the unit of one scale (U), the type the dot instruction takes the weight codes as,
+// and the columns per tile (K); whether units have offsets is a flag. Formats that
+// agree share one instantiation of the tile code: two or three per target serve
+// every GGUF format, which keeps the compile time of a unit with all formats down.
+template <size_t U, class Operand, size_t K>
+struct TileShape {
+  static constexpr size_t kUnit = U, kCols = K, kUnits = K / U;
+  using operand = Operand;
+  // Activation rows quantized per tile unpacking: 128 of 256 columns (32 KiB of
+  // codes on the stack), fewer for wider tiles (groups beyond 256), a multiple of 4.
+  static constexpr size_t kActs = 128 * 256 / K < 4 ? 4 : 128 * 256 / K / 4 * 4;
+};
 template <class F>
-inline constexpr size_t kTileActs = 128 * 256 / kTileCols<F> < 4 ? 4 : 128 * 256 / kTileCols<F> / 4 * 4;
+using TileShapeOf = TileShape<Codec<F>::kUnit, typename DotOperand<Codec<F>>::type, kTileCols<F>>;
 
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
-// block column c0 into the tile: codes[(k / 4) * R + j] holds codes k..k+3 of row
-// j; scale and offset [unit * R + j]. Four rows at a time, so that four words of
-// one column group are one 16-byte store: a 4 x 4 transpose of words.
+// block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
+// R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Four rows at
+// a time, so that four words of one column group are one 16-byte store: a 4 x 4
+// transpose of words. The one format-specific step of the tile product, reached
+// through a pointer once per tile.
 template <class F>
-HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, size_t c0, size_t cb, size_t r,
-                           size_t r1, size_t R, uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale,
-                           float* HWY_RESTRICT offset) {
+void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb, size_t r, size_t r1, size_t R,
+                uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale, float* HWY_RESTRICT offset) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
+  const typename F::block* HWY_RESTRICT w = static_cast<const typename F::block*>(blocks);
   const hn::CappedTag<uint32_t, 4> d;
   const hn::Repartition<uint64_t, decltype(d)> d64;
   const auto flip = hn::Set(d, DotOperand<C>::kFlip);
@@ -97,27 +111,35 @@ HWY_INLINE void UnpackTile(const typename F::block* HWY_RESTRICT w, size_t nb, s
     }
   }
 }
+using UnpackTileFn = void(const void*, size_t, size_t, size_t, size_t, size_t, size_t, uint32_t*, float*, float*);
 
-// The activation side of a tile: kTileActs rows of K columns, quantized.
-template <class F>
+// The weight side of the tile product: how to read a format's blocks.
+struct TileWeights {
+  const uint8_t* blocks;
+  size_t block_bytes, block_size;
+  int bias;  // value = scale * (code - bias) (+ offset), as DotOperand says
+  bool offset;  // whether units have offsets
+  UnpackTileFn* unpack;
+};
+
+// The activation side of a tile: kActs rows of K columns, quantized.
+template <class S>
 struct TileActs {
-  static constexpr size_t K = kTileCols<F>, KU = K / Codec<F>::kUnit;
-  HWY_ALIGN int8_t q[kTileActs<F> * K];
-  float step[kTileActs<F> * KU];  // per unit
-  int32_t sumi[kTileActs<F> * KU];
+  HWY_ALIGN int8_t q[S::kActs * S::kCols];
+  float step[S::kActs * S::kUnits];  // per unit
+  int32_t sumi[S::kActs * S::kUnits];
 };
 
 // y[a][r .. r + nr) += the tile (R rows, len columns) times activations a .. a + 3
-// (those from `count` on repeat the last and are not written).
-template <class F>
+// (those from `count` on repeat the last and are not written). `offset`: null
+// for formats without offsets.
+template <class S>
 HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* HWY_RESTRICT scale,
-                              const float* HWY_RESTRICT offset, const TileActs<F>& xa, size_t a, size_t count,
-                              size_t len, float* HWY_RESTRICT y, size_t rows, size_t nr) {
-  using C = Codec<F>;
-  using Op = DotOperand<C>;
-  constexpr size_t U = C::kUnit, K = TileActs<F>::K, KU = TileActs<F>::KU, RV = kRowVectors;
+                              const float* HWY_RESTRICT offset, int bias, const TileActs<S>& xa, size_t a,
+                              size_t count, size_t len, float* HWY_RESTRICT y, size_t rows, size_t nr) {
+  constexpr size_t U = S::kUnit, K = S::kCols, KU = S::kUnits, RV = kRowVectors;
   const hn::CappedTag<int32_t, kMaxTileRows / RV> d32;
-  const hn::Repartition<typename Op::type, decltype(d32)> dw;
+  const hn::Repartition<typename S::operand, decltype(d32)> dw;
   const hn::Repartition<int8_t, decltype(d32)> dx;
   const hn::Rebind<float, decltype(d32)> df;
   const size_t N = hn::Lanes(d32), R = RV * N;
@@ -133,7 +155,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   auto f20 = hn::Zero(df), f21 = hn::Zero(df), f30 = hn::Zero(df), f31 = hn::Zero(df);
   for (size_t u = 0; u < len / U; ++u) {
     // The bias term of each activation, -bias * (sum of its codes), starts the sums.
-    const auto start = [&](size_t i) { return hn::Set(d32, -Op::kBias * xa.sumi[act[i] * KU + u]); };
+    const auto start = [&](size_t i) { return hn::Set(d32, -bias * xa.sumi[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
     auto i01 = i00, i11 = i10, i21 = i20, i31 = i30;
     HWY_UNROLL(8)
@@ -155,7 +177,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
       const auto step = hn::Set(df, xa.step[act[i] * KU + u]);
       lo = hn::MulAdd(hn::ConvertTo(df, ilo), hn::Mul(s0, step), lo);
       if constexpr (RV == 2) hi = hn::MulAdd(hn::ConvertTo(df, ihi), hn::Mul(s1, step), hi);
-      if constexpr (C::kOffset) {
+      if (offset) {  // the same way for every unit of a call: predicted
         const auto sum = hn::Set(df, float(xa.sumi[act[i] * KU + u]) * xa.step[act[i] * KU + u]);
         lo = hn::MulAdd(hn::Load(df, offset + u * R), sum, lo);
         if constexpr (RV == 2) hi = hn::MulAdd(hn::Load(df, offset + u * R + N), sum, hi);
@@ -180,41 +202,40 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
 }
 
 // y[i * rows + r] = sum_c W[r][c] * x[i * cols + c] for rows [r0, r1), n >= 1, for
-// formats with an integer codec.
-template <class F>
-void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x,
-                size_t n, float* HWY_RESTRICT y, size_t r0, size_t r1) {
-  using C = Codec<F>;
-  constexpr size_t B = F::block_size, U = C::kUnit, K = kTileCols<F>, KU = K / U;
+// every format of tile shape S. Not inlined: one copy per shape, not per format.
+template <class S>
+HWY_NOINLINE void MatMulTiles(const TileWeights& wt, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
+                              float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  constexpr size_t U = S::kUnit, K = S::kCols, KU = S::kUnits, kActs = S::kActs;
   const hn::CappedTag<int32_t, kMaxTileRows / kRowVectors> d32;
   const size_t R = kRowVectors * hn::Lanes(d32);
-  const size_t nb = cols / B;
+  const size_t B = wt.block_size, KB = K / B, nb = cols / B, row_bytes = nb * wt.block_bytes;
   HWY_ALIGN uint32_t codes[K / 4 * kMaxTileRows];
   HWY_ALIGN float scale[KU * kMaxTileRows];
-  HWY_ALIGN float offset[C::kOffset ? KU * kMaxTileRows : 1];
-  TileActs<F> xa;
+  HWY_ALIGN float offset[KU * kMaxTileRows];
+  TileActs<S> xa;
   // Activation blocks outermost: their outputs (count x rows floats) stay in the
   // L2 cache while the column chunks add to them; the weights are read once per
   // block of activations instead, which the prefetches below hide.
-  for (size_t a0 = 0; a0 < n; a0 += kTileActs<F>) {
-    const size_t count = n - a0 < kTileActs<F> ? n - a0 : kTileActs<F>;
+  for (size_t a0 = 0; a0 < n; a0 += kActs) {
+    const size_t count = n - a0 < kActs ? n - a0 : kActs;
     for (size_t i = a0; i < a0 + count; ++i)
       for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
-    for (size_t c0 = 0; c0 < nb; c0 += K / B) {
-      const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
+    for (size_t c0 = 0; c0 < nb; c0 += KB) {
+      const size_t cb = nb - c0 < KB ? nb - c0 : KB, len = cb * B;
       for (size_t i = 0; i < count; ++i)
         QuantizeX<U, true, false>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
                                   xa.sumi + i * KU, nullptr);
       for (size_t r = r0; r < r1; r += R) {
-        UnpackTile<F>(w, nb, c0, cb, r, r1, R, codes, scale, offset);
+        wt.unpack(wt.blocks, nb, c0, cb, r, r1, R, codes, scale, offset);
         // The next tile's blocks load while this one computes: its R rows are R
         // streams, more than the hardware prefetcher follows. A few rows per group
         // of activations: all at once would fill the queue of outstanding loads.
         const bool last = r + R >= r1;
         const size_t next_r = last ? r0 : r + R;
-        const size_t next_c = !last ? c0 : c0 + cb < nb ? c0 + cb : a0 + kTileActs<F> < n ? 0 : nb;
+        const size_t next_c = !last ? c0 : c0 + cb < nb ? c0 + cb : a0 + kActs < n ? 0 : nb;
         const size_t next_rows = next_c < nb ? (r1 - next_r < R ? r1 - next_r : R) : 0;
-        const size_t next_bytes = next_c < nb ? (nb - next_c < K / B ? nb - next_c : K / B) * sizeof(typename F::block) : 0;
+        const size_t next_bytes = next_c < nb ? (nb - next_c < KB ? nb - next_c : KB) * wt.block_bytes : 0;
         const size_t per_group = (next_rows + (count + 3) / 4 - 1) / ((count + 3) / 4);
         size_t fetched = 0;
         const size_t nr = r1 - r < R ? r1 - r : R;
@@ -225,14 +246,23 @@ void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t col
           for (size_t i = a + 4; i < a + 8 && i < count; ++i)
             for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(yt + i * rows + j);
           for (const size_t end = fetched + per_group; fetched < end && fetched < next_rows; ++fetched) {
-            const uint8_t* p = reinterpret_cast<const uint8_t*>(w + (next_r + fetched) * nb + next_c);
+            const uint8_t* p = wt.blocks + (next_r + fetched) * row_bytes + next_c * wt.block_bytes;
             for (size_t o = 0; o < next_bytes; o += 64) hwy::Prefetch(p + o);
           }
-          TileTimesActs<F>(codes, scale, offset, xa, a, count, len, yt, rows, nr);
+          TileTimesActs<S>(codes, scale, wt.offset ? offset : nullptr, wt.bias, xa, a, count, len, yt, rows, nr);
         }
       }
     }
   }
+}
+
+// MatMulTiles for the integer format F.
+template <class F>
+HWY_INLINE void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols,
+                           const float* HWY_RESTRICT x, size_t n, float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  const TileWeights wt{reinterpret_cast<const uint8_t*>(w), sizeof(typename F::block), F::block_size,
+                       DotOperand<Codec<F>>::kBias, Codec<F>::kOffset, &UnpackTile<F>};
+  MatMulTiles<TileShapeOf<F>>(wt, rows, cols, x, n, y, r0, r1);
 }
 
 #endif  // HWY_TARGET != HWY_SCALAR
