@@ -834,6 +834,20 @@ struct Codec<basic_nf4<Block, Scale>> {
     constexpr size_t N = hn::MaxLanes(df);
     static_assert(N == 8 || N == 16, "x86 vectors of 8 or 16 floats");
     const hn::RebindToSigned<DF> di;
+#if HWY_TARGET <= HWY_AVX3
+    if constexpr (N == 16 && Block % 32 == 0) {
+      // 16 bytes hold vectors 2j and 2j + 1 (the pair of calls shares the load and
+      // the shift). A 16-bit shift brings each byte's high nibble to its low bits;
+      // interleaved high first, the bytes are the elements in order, and vpermps
+      // reads only the low four bits of an index: no masks.
+      const hn::Full128<uint8_t> d16;
+      const hn::Repartition<uint16_t, decltype(d16)> dw;
+      const auto bytes = hn::LoadU(d16, b.qs + 8 * (v & ~size_t{1}));
+      const auto high = hn::BitCast(d16, hn::ShiftRight<4>(hn::BitCast(dw, bytes)));
+      const auto idx = hn::PromoteTo(di, v % 2 ? hn::InterleaveUpper(d16, high, bytes) : hn::InterleaveLower(d16, high, bytes));
+      return hn::Vec<DF>{_mm512_permutexvar_ps(idx.raw, hn::LoadU(df, detail::nf4_values).raw)};
+    }
+#endif
     const hn::Rebind<uint8_t, DF> d8;
     const hn::Half<decltype(d8)> dh;
     // Byte k holds elements 2k (high nibble) and 2k + 1: each byte in two lanes,
