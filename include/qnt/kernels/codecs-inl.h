@@ -834,18 +834,30 @@ struct Codec<basic_nf4<Block, Scale>> {
     constexpr size_t N = hn::MaxLanes(df);
     static_assert(N == 8 || N == 16, "x86 vectors of 8 or 16 floats");
     const hn::RebindToSigned<DF> di;
+    // The indices of vectors 2j and 2j + 1 (the pair of calls shares the load and the
+    // shift): a 16-bit shift brings each byte's high nibble to its low bits, and
+    // interleaved high first the bytes are the elements in order. Their upper four
+    // bits are a neighbour's: the permutes read only the low bits, so no masks.
+    const hn::Full128<uint8_t> d16;
+    const hn::Repartition<uint16_t, decltype(d16)> dw;
+    const auto down = [&](auto bytes) { return hn::BitCast(d16, hn::ShiftRight<4>(hn::BitCast(dw, bytes))); };
 #if HWY_TARGET <= HWY_AVX3
-    if constexpr (N == 16 && Block % 32 == 0) {
-      // 16 bytes hold vectors 2j and 2j + 1 (the pair of calls shares the load and
-      // the shift). A 16-bit shift brings each byte's high nibble to its low bits;
-      // interleaved high first, the bytes are the elements in order, and vpermps
-      // reads only the low four bits of an index: no masks.
-      const hn::Full128<uint8_t> d16;
-      const hn::Repartition<uint16_t, decltype(d16)> dw;
+    if constexpr (N == 16 && Block % 32 == 0) {  // 16 bytes: 32 indices
       const auto bytes = hn::LoadU(d16, b.qs + 8 * (v & ~size_t{1}));
-      const auto high = hn::BitCast(d16, hn::ShiftRight<4>(hn::BitCast(dw, bytes)));
+      const auto high = down(bytes);
       const auto idx = hn::PromoteTo(di, v % 2 ? hn::InterleaveUpper(d16, high, bytes) : hn::InterleaveLower(d16, high, bytes));
-      return hn::Vec<DF>{_mm512_permutexvar_ps(idx.raw, hn::LoadU(df, detail::nf4_values).raw)};
+      return hn::Vec<DF>{_mm512_permutexvar_ps(idx.raw, hn::LoadU(df, detail::nf4_values).raw)};  // low 4 bits
+    }
+#elif HWY_TARGET == HWY_AVX2
+    if constexpr (N == 8) {  // 8 bytes: 16 indices
+      const auto bytes = hn::ZeroExtendVector(d16, hn::LoadU(hn::Half<decltype(d16)>(), b.qs + 4 * (v & ~size_t{1})));
+      const auto pairs = hn::InterleaveLower(d16, down(bytes), bytes);
+      const __m256i idx = hn::PromoteTo(di, v % 2 ? hn::UpperHalf(hn::Half<decltype(d16)>(), pairs) : hn::LowerHalf(pairs)).raw;
+      // Each half of the table looked up by the low 3 bits; bit 3, moved to the sign
+      // bit, picks between them.
+      const __m256 lower = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values).raw, idx);
+      const __m256 upper = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values + 8).raw, idx);
+      return hn::Vec<DF>{_mm256_blendv_ps(lower, upper, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)))};
     }
 #endif
     const hn::Rebind<uint8_t, DF> d8;
