@@ -105,15 +105,22 @@ concept has_simd_quantizer = requires { requires F::simd_fast_quantizer; };
 template <block_format F>
 status quantize_blocks(const float* x, const float* w, typename F::block* y, size_t blocks, effort e);
 
+// `blocks` blocks by the scalar reference; `w` null means importance 1.
+template <block_format F>
+constexpr status encode_blocks_reference(const float* x, const float* w, typename F::block* y, size_t blocks,
+                                         effort e) {
+  constexpr size_t B = F::block_size;
+  status st = status::ok;
+  for (size_t b = 0; b < blocks; ++b) st = worst(st, encode_block<F>(x + b * B, w ? w + b * B : ones<B>.w, y[b], e));
+  return st;
+}
+
 // n / F::block_size blocks, arguments checked; `w` null means importance 1.
 template <block_format F>
 constexpr status encode_blocks(const float* x, const float* w, typename F::block* y, size_t n, effort e) {
-  constexpr size_t B = F::block_size;
   if constexpr (has_simd_quantizer<F>)
-    if (!std::is_constant_evaluated()) return quantize_blocks<F>(x, w, y, n / B, e);
-  status st = status::ok;
-  for (size_t b = 0; b < n / B; ++b) st = worst(st, encode_block<F>(x + b * B, w ? w + b * B : ones<B>.w, y[b], e));
-  return st;
+    if (!std::is_constant_evaluated()) return quantize_blocks<F>(x, w, y, n / F::block_size, e);
+  return encode_blocks_reference<F>(x, w, y, n / F::block_size, e);
 }
 }  // namespace detail
 

@@ -832,7 +832,7 @@ struct Codec<basic_nf4<Block, Scale>> {
   template <class DF>
   static HWY_INLINE hn::Vec<DF> TableVector(DF df, const typename F::block& b, size_t v) {
     constexpr size_t N = hn::MaxLanes(df);
-    static_assert(N == 8 || N == 16, "x86 vectors of 8 or 16 floats");
+    static_assert(N == (HWY_TARGET <= HWY_AVX3 ? 16 : 8), "full vectors of floats");
     const hn::RebindToSigned<DF> di;
     // The indices of vectors 2j and 2j + 1 (the pair of calls shares the load and the
     // shift): a 16-bit shift brings each byte's high nibble to its low bits, and
@@ -842,37 +842,28 @@ struct Codec<basic_nf4<Block, Scale>> {
     const hn::Repartition<uint16_t, decltype(d16)> dw;
     const auto down = [&](auto bytes) { return hn::BitCast(d16, hn::ShiftRight<4>(hn::BitCast(dw, bytes))); };
 #if HWY_TARGET <= HWY_AVX3
-    if constexpr (N == 16 && Block % 32 == 0) {  // 16 bytes: 32 indices
+    if constexpr (Block % 32 == 0) {  // 16 bytes: 32 indices
       const auto bytes = hn::LoadU(d16, b.qs + 8 * (v & ~size_t{1}));
       const auto high = down(bytes);
       const auto idx = hn::PromoteTo(di, v % 2 ? hn::InterleaveUpper(d16, high, bytes) : hn::InterleaveLower(d16, high, bytes));
       return hn::Vec<DF>{_mm512_permutexvar_ps(idx.raw, hn::LoadU(df, detail::nf4_values).raw)};  // low 4 bits
+    } else {  // an odd number of 16-weight vectors: 8 bytes, each in two lanes shifted by 4 and 0
+      const hn::Rebind<uint8_t, DF> d8;
+      const auto bytes = hn::ZeroExtendVector(d8, hn::LoadU(hn::Half<decltype(d8)>(), b.qs + N / 2 * v));
+      alignas(64) static constexpr int32_t kShift[16] = {4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0};
+      const auto idx = hn::And(hn::Shr(hn::PromoteTo(di, hn::InterleaveLower(d8, bytes, bytes)), hn::Load(di, kShift)), hn::Set(di, 15));
+      return hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values), hn::IndicesFromVec(df, idx));
     }
-#elif HWY_TARGET == HWY_AVX2
-    if constexpr (N == 8) {  // 8 bytes: 16 indices
-      const auto bytes = hn::ZeroExtendVector(d16, hn::LoadU(hn::Half<decltype(d16)>(), b.qs + 4 * (v & ~size_t{1})));
-      const auto pairs = hn::InterleaveLower(d16, down(bytes), bytes);
-      const __m256i idx = hn::PromoteTo(di, v % 2 ? hn::UpperHalf(hn::Half<decltype(d16)>(), pairs) : hn::LowerHalf(pairs)).raw;
-      // Each half of the table looked up by the low 3 bits; bit 3, moved to the sign
-      // bit, picks between them.
-      const __m256 lower = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values).raw, idx);
-      const __m256 upper = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values + 8).raw, idx);
-      return hn::Vec<DF>{_mm256_blendv_ps(lower, upper, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)))};
-    }
+#else  // AVX2, 8 bytes: 16 indices
+    const auto bytes = hn::ZeroExtendVector(d16, hn::LoadU(hn::Half<decltype(d16)>(), b.qs + 4 * (v & ~size_t{1})));
+    const auto pairs = hn::InterleaveLower(d16, down(bytes), bytes);
+    const __m256i idx = hn::PromoteTo(di, v % 2 ? hn::UpperHalf(hn::Half<decltype(d16)>(), pairs) : hn::LowerHalf(pairs)).raw;
+    // Each half of the table looked up by the low 3 bits; bit 3, moved to the sign
+    // bit, picks between them.
+    const __m256 lower = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values).raw, idx);
+    const __m256 upper = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values + 8).raw, idx);
+    return hn::Vec<DF>{_mm256_blendv_ps(lower, upper, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)))};
 #endif
-    const hn::Rebind<uint8_t, DF> d8;
-    const hn::Half<decltype(d8)> dh;
-    // Byte k holds elements 2k (high nibble) and 2k + 1: each byte in two lanes,
-    // shifted right by 4 and by 0.
-    const auto bytes = hn::ZeroExtendVector(d8, hn::LoadU(dh, b.qs + N / 2 * v));
-    alignas(64) static constexpr int32_t kShift[16] = {4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0};
-    const auto idx = hn::And(hn::Shr(hn::PromoteTo(di, hn::InterleaveLower(d8, bytes, bytes)), hn::Load(di, kShift)), hn::Set(di, 15));
-    if constexpr (N == 16) return hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values), hn::IndicesFromVec(df, idx));
-    // Eight lanes: the two halves of the table looked up apart, picked by bit 3.
-    const auto low = hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, 7)));
-    const auto upper = hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values + 8), low);
-    const auto lower = hn::TableLookupLanes(hn::LoadU(df, detail::nf4_values), low);
-    return hn::IfThenElse(hn::RebindMask(df, hn::TestBit(idx, hn::Set(di, 8))), upper, lower);
   }
   static HWY_INLINE float BlockScale(const typename F::block& b) { return ScaleOf(b.absmax); }
 #else

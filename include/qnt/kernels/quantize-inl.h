@@ -597,15 +597,12 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
 template <class F>
 status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typename F::block* HWY_RESTRICT y,
                 size_t blocks, effort e) {
-  constexpr size_t n = F::block_size;
 #if HWY_TARGET == HWY_SCALAR
   // One lane gains nothing on the reference, which is as fast or faster here (and
   // the same bytes by definition): less code to compile.
-  status st = status::ok;
-  for (size_t b = 0; b < blocks; ++b)
-    st = worst(st, detail::encode_block<F>(x + b * n, w ? w + b * n : detail::ones<n>.w, y[b], e));
-  return st;
+  return detail::encode_blocks_reference<F>(x, w, y, blocks, e);
 #else
+  constexpr size_t n = F::block_size;
   const hn::CappedTag<float, PowerOfTwoIn(n)> d;
   const size_t N = hn::Lanes(d);
   const auto limit = hn::Set(d, max_magnitude<F>);
