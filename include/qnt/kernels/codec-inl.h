@@ -9,7 +9,8 @@
 //   RunCodes / RunScales (kRuns)  one-unit blocks of 32: codes of one or two blocks
 //                                 per vector, scales of a run of blocks per vector;
 //   CodeVector / Scales           a vector of a block's codes, its unit scales into
-//                 (kVectorCodes)  the buffer (the k-quants, iq4_xs);
+//                 (kVectorCodes)  the buffer (the k-quants, iq4_xs); CodeRun: the
+//                                 weights in the codes' order, per run of 32;
 //   TableVector / BlockScale      float codecs: a vector of table values, and the
 //                 (kTableVectors) one scale to multiply their dot product by (nf4).
 //

@@ -411,6 +411,9 @@ struct IntegerCodec {
   static constexpr bool kRuns = false;
   // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
   static constexpr bool kVectorCodes = false;
+  // Which 32-weight run of the block code run k of CodeVector's vectors of `lanes`
+  // codes holds: the matvec puts the activations in that order once per pass.
+  static constexpr size_t CodeRun(size_t /*lanes*/, size_t k) { return k; }
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
@@ -641,12 +644,34 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   // Codes [v L, v L + L) in registers, L = Lanes(d8) (32 or 64): per 32 lanes one
   // sub-block s = v L / 32 + k, the low (s even) or high nibbles of qs[32 (s / 2) ...],
   // and for q5_K bit s of qh[...].
+  //
+  // With 64 lanes one load of 64 bytes (sub-blocks 4w..4w + 3, w = v / 2) serves two
+  // vectors: the low nibbles (v even: sub-blocks 4w and 4w + 2) and the high ones
+  // (4w + 1 and 4w + 3), in the order CodeRun gives the matvec's activations.
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const typename F::block& b, size_t v) {
-    const size_t s = v * (hn::MaxLanes(d8) / 32);
-    const auto codes = FieldAt<4, 0>(d8, Fields<4>(d8, b.qs + 32 * (s / 2), s % 2));
-    if constexpr (std::is_same_v<F, q5_k>) return hn::Or(codes, FieldAt<1, 4>(d8, Fields<1>(d8, b.qh, s)));
-    else return codes;
+    if constexpr (hn::MaxLanes(d8) == 64) {
+      const hn::Repartition<uint16_t, D8> d16;
+      const auto bytes = hn::LoadU(d8, b.qs + 64 * (v / 2));
+      const auto codes = FieldAt<4, 0>(d8, v % 2 ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes);
+      if constexpr (std::is_same_v<F, q5_k>) {
+        // Bits s and s + 2 of qh for the two runs s = 4w + v % 2 and s + 2.
+        const hn::Half<D8> dh;
+        const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.qh));
+        const auto both = hn::Combine(d16, hn::ShiftRight<2>(h), h);
+        return hn::Or(codes, FieldAt<1, 4>(d8, hn::BitCast(d8, hn::ShiftRightSame(both, int(4 * (v / 2) + v % 2)))));
+      } else {
+        return codes;
+      }
+    } else {
+      const size_t s = v * (hn::MaxLanes(d8) / 32);
+      const auto codes = FieldAt<4, 0>(d8, Fields<4>(d8, b.qs + 32 * (s / 2), s % 2));
+      if constexpr (std::is_same_v<F, q5_k>) return hn::Or(codes, FieldAt<1, 4>(d8, Fields<1>(d8, b.qh, s)));
+      else return codes;
+    }
+  }
+  static constexpr size_t CodeRun(size_t lanes, size_t k) {
+    return lanes == 64 ? 4 * (k / 4) + (k / 2) % 2 + 2 * (k % 2) : k;
   }
 #endif
   template <class Buf>
@@ -719,11 +744,21 @@ HWY_INLINE void PairPlanes(const uint8_t* HWY_RESTRICT qs, uint8_t* HWY_RESTRICT
   for (int h = 0; h < 2; ++h) SplitPairs<32>(qs + 32 * h, codes + 128 * h, codes + 128 * h + 32, codes + 128 * h + 64, codes + 128 * h + 96);
 }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-// PairPlanes in registers, for CodeVector: per 32 lanes plane s % 4 of qs[32 (s / 4) ...].
+// PairPlanes in registers, for CodeVector v. With 32 lanes plane v % 4 of
+// qs[32 (v / 4) ...], in weight order. With 64 lanes one load of all 64 bytes, one
+// shift and a mask: plane v of both halves, weights 32 v.. and 128 + 32 v.. (the
+// matvec puts the activations in that order: PairPlaneRun).
 template <class D8>
-HWY_INLINE hn::Vec<D8> PairPlaneVector(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t s) {
-  return FieldAt<2, 0>(d8, Fields<2>(d8, qs + 32 * (s / 4), s % 4));
+HWY_INLINE hn::Vec<D8> PairPlaneVector(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t v) {
+  if constexpr (hn::MaxLanes(d8) == 64) {
+    const hn::Repartition<uint16_t, D8> d16;
+    return FieldAt<2, 0>(d8, hn::BitCast(d8, hn::ShiftRightSame(hn::BitCast(d16, hn::LoadU(d8, qs)), int(2 * v))));
+  } else {
+    return FieldAt<2, 0>(d8, Fields<2>(d8, qs + 32 * (v / 4), v % 4));
+  }
 }
+// The 32-weight run of a q2_K / q3_K block in code run k of PairPlaneVector.
+constexpr size_t PairPlaneRun(size_t lanes, size_t k) { return lanes == 64 ? k / 2 + 4 * (k % 2) : k; }
 #endif
 
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
@@ -737,11 +772,11 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
-  // Codes [v L, v L + L), L = Lanes(d8): per 32 lanes plane s = v L / 32 + k.
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q2_k::block& b, size_t v) {
-    return PairPlaneVector(d8, b.qs, v * (hn::MaxLanes(d8) / 32));
+    return PairPlaneVector(d8, b.qs, v);
   }
+  static constexpr size_t CodeRun(size_t lanes, size_t k) { return PairPlaneRun(lanes, k); }
 #endif
   template <class Buf>
   static HWY_INLINE void Scales(const q2_k::block& b, Buf& buf) {
@@ -762,12 +797,24 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
-  // q2_K's planes plus bit s of hmask[...] as 4.
+  // q2_K's planes plus the weight's bit of hmask as 4: bit 32 / run of hmask[l] for
+  // weight l of each run.
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const q3_k::block& b, size_t v) {
-    const size_t s = v * (hn::MaxLanes(d8) / 32);
-    return hn::Or(PairPlaneVector(d8, b.qs, s), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, s)));
+    if constexpr (hn::MaxLanes(d8) == 64) {
+      // Runs v and v + 4: bits v and v + 4 of hmask, moved to bit 2 (16-bit shifts:
+      // what crosses from a neighbour byte stays out of bits 2 to 5).
+      const hn::Repartition<uint16_t, D8> d16;
+      const hn::Half<D8> dh;
+      const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.hmask));
+      const auto both = hn::Combine(d16, hn::ShiftLeft<2>(hn::ShiftRight<4>(h)), hn::ShiftLeft<2>(h));
+      const auto bit = hn::And(hn::BitCast(d8, hn::ShiftRightSame(both, int(v))), hn::Set(d8, 4));
+      return hn::Or(PairPlaneVector(d8, b.qs, v), bit);
+    } else {
+      return hn::Or(PairPlaneVector(d8, b.qs, v), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, v)));
+    }
   }
+  static constexpr size_t CodeRun(size_t lanes, size_t k) { return PairPlaneRun(lanes, k); }
 #endif
   template <class Buf>
   static HWY_INLINE void Scales(const q3_k::block& b, Buf& buf) {

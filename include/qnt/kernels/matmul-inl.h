@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -482,10 +483,54 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> UnitDot(D8 d8, const typename C
 template <class C>
 inline constexpr bool kBiasSums = !C::kOffset && DotOperand<C>::kBias != 0;
 
+// The code vectors of codec C's blocks have L8 bytes. Lane l (int32) of vector v holds
+// codes 4l..4l+3 of it, of the weights' unit `unit[v][l]` (CodeRun's order); all units
+// of a vector lie in one vector of L8 / 4 unit scales, number comb[v].
+template <class C, size_t L8>
+struct VectorUnits {
+  static constexpr size_t kVectors = C::kSize / L8, kLanes = L8 / 4;
+  alignas(64) int32_t unit[kVectors][kLanes] = {};
+  size_t comb[kVectors] = {};
+  bool valid = true;
+  constexpr VectorUnits() {
+    for (size_t v = 0; v < kVectors; ++v)
+      for (size_t l = 0; l < kLanes; ++l) {
+        const size_t code = v * L8 + 4 * l, u = (32 * C::CodeRun(L8, code / 32) + code % 32) / C::kUnit;
+        if (l == 0) comb[v] = u / kLanes;
+        valid = valid && u / kLanes == comb[v];
+        unit[v][l] = int32_t(u % kLanes);
+      }
+  }
+};
+template <class C, size_t L8>
+inline constexpr VectorUnits<C, L8> kVectorUnits{};
+
+// Puts each block's activation codes in the order of its code vectors (CodeRun):
+// once per pass, for all rows.
+template <class F, size_t L8>
+HWY_INLINE void ToCodeOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size;
+  constexpr bool kIdentity = [] {
+    for (size_t k = 0; k < B / 32; ++k)
+      if (C::CodeRun(L8, k) != k) return false;
+    return true;
+  }();
+  if constexpr (!kIdentity) {
+    static_assert(B % 32 == 0, "whole runs of 32");
+    for (size_t b = 0; b < blocks; ++b) {
+      int8_t block[B];
+      std::memcpy(block, xq + b * B, B);
+      for (size_t k = 0; k < B / 32; ++k) std::memcpy(xq + b * B + 32 * k, block + 32 * C::CodeRun(L8, k), 32);
+    }
+  }
+}
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // BlockDot for codecs with CodeVector: the codes go from the block into the dot
 // products in registers, a whole vector at a time (up to four units of 16 or two of
 // 32), and each lane's unit scale is looked up in the block's vectors of them.
+// The activations are in the codes' order (ToCodeOrder).
 template <class F, class DF, class VF>
 HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t* HWY_RESTRICT xq,
                                 const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum, VF& f0, VF& f1) {
@@ -520,13 +565,12 @@ HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t*
       comb[u / NC] = hn::ZeroExtendVector(df, c), f0 = hn::Add(f0, hn::ZeroExtendVector(df, term));
     }
   }
-  // Lane l of a vector holds codes 4l..4l+3 of it: unit l / (U / 4) from its first.
-  const auto lane_unit = hn::ShiftRight<U == 16 ? 2 : U == 32 ? 3 : 4>(hn::Iota(d32, 0));  // l / (U / 4)
   constexpr size_t L8 = hn::MaxLanes(d8);
+  constexpr const VectorUnits<C, L8>& kUnits = kVectorUnits<C, L8>;
+  static_assert(kUnits.valid && NF == L8 / 4, "each code vector's units in one vector of scales");
   for (size_t v = 0; v < B / L8; ++v) {
     const auto i = CodesDot<C>(d8, C::CodeVector(du8, w, v), xq + v * L8);
-    const size_t first = v * L8 / U;
-    const auto s = hn::TableLookupLanes(comb[first / NF], hn::IndicesFromVec(df, hn::Add(lane_unit, hn::Set(d32, int32_t(first % NF)))));
+    const auto s = hn::TableLookupLanes(comb[kUnits.comb[v]], hn::IndicesFromVec(df, hn::Load(d32, kUnits.unit[v])));
     if (v % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
     else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
   }
@@ -692,6 +736,7 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
     QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
+    if constexpr (C::kVectorCodes) ToCodeOrder<F, hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>())>(xq, cb);
     if constexpr (kBiasSums<C>)
       for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
     for (size_t r = r0; r < r1; ++r) {
