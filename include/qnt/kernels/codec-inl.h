@@ -10,7 +10,7 @@
 //                                 per vector, scales of a run of blocks per vector;
 //   CodeVector / Scales           a vector of a block's codes, its unit scales into
 //                 (kVectorCodes)  the buffer (the k-quants, iq4_xs); CodeRun: the
-//                                 weights in the codes' order, per run of 32;
+//                                 weights in the codes' order, per run of 16;
 //   TableVector / BlockScale      float codecs: a vector of table values, and the
 //                 (kTableVectors) one scale to multiply their dot product by (nf4).
 //

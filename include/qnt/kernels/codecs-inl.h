@@ -411,7 +411,7 @@ struct IntegerCodec {
   static constexpr bool kRuns = false;
   // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
   static constexpr bool kVectorCodes = false;
-  // Which 32-weight run of the block code run k of CodeVector's vectors of `lanes`
+  // Which 16-weight run of the block code run k of CodeVector's vectors of `lanes`
   // codes holds: the matvec puts the activations in that order once per pass.
   static constexpr size_t CodeRun(size_t /*lanes*/, size_t k) { return k; }
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
@@ -589,11 +589,24 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
-  // Codes [v L, v L + L), L = Lanes(d8): sub-blocks of 16 bytes of nibbles, as iq4_nl's blocks.
+  // With 32 lanes, sub-block v (16 bytes of nibbles, as an iq4_nl block). With 64 one
+  // load of 64 bytes, sub-blocks 4w..4w + 3 (w = v / 2), serves two vectors: their
+  // first 16 weights (the low nibbles, v even) and their last 16 (v odd).
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const iq4_xs::block& b, size_t v) {
-    const size_t s = v * (hn::MaxLanes(d8) / 32);
-    return TableRun(d8, detail::kv_nl, b.qs + 16 * s, 16);
+    if constexpr (hn::MaxLanes(d8) == 64) {
+      const hn::Repartition<uint16_t, D8> d16;
+      const auto bytes = hn::LoadU(d8, b.qs + 64 * (v / 2));
+      const auto idx = FieldAt<4, 0>(d8, v % 2 ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes);
+      uint8_t table[16];
+      std::memcpy(table, detail::kv_nl, 16);
+      return hn::TableLookupBytes(hn::LoadDup128(d8, table), idx);
+    } else {
+      return TableRun(d8, detail::kv_nl, b.qs + 16 * v, 16);
+    }
+  }
+  static constexpr size_t CodeRun(size_t lanes, size_t k) {
+    return lanes == 64 ? 2 * (4 * (k / 8) + k % 4) + (k / 4) % 2 : k;
   }
 #endif
   template <class Buf>
@@ -670,8 +683,10 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
       else return codes;
     }
   }
+  // With 64 lanes code 32-run r holds sub-block 4 (r / 4) + (r / 2) % 2 + 2 (r % 2).
   static constexpr size_t CodeRun(size_t lanes, size_t k) {
-    return lanes == 64 ? 4 * (k / 4) + (k / 2) % 2 + 2 * (k % 2) : k;
+    const size_t r = k / 2;
+    return lanes == 64 ? 2 * (4 * (r / 4) + (r / 2) % 2 + 2 * (r % 2)) + k % 2 : k;
   }
 #endif
   template <class Buf>
@@ -730,6 +745,14 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
     const hn::Repartition<uint16_t, D8> d16;
     const size_t s = v * (hn::MaxLanes(d8) / 32), n = s / 4, g = s % 4;
     const auto low = hn::ShiftRightSame(hn::BitCast(d16, hn::LoadU(d8, b.ql + 64 * n + 32 * (g % 2))), int(4 * (g / 2)));
+    if constexpr (hn::MaxLanes(d8) == 64) {
+      // Groups g and g + 1: bits 2g and 2g + 2 of qh[32 n ...] (the upper half shifted
+      // once per half block, which two vectors share).
+      const hn::Half<D8> dh;
+      const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.qh + 32 * n));
+      const auto high = hn::ShiftRightSame(hn::Combine(d16, hn::ShiftRight<2>(h), h), int(2 * g));
+      return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, hn::BitCast(d8, high)));
+    }
     return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, Fields<2>(d8, b.qh + 32 * n, g)));
   }
 #endif
@@ -757,8 +780,11 @@ HWY_INLINE hn::Vec<D8> PairPlaneVector(D8 d8, const uint8_t* HWY_RESTRICT qs, si
     return FieldAt<2, 0>(d8, Fields<2>(d8, qs + 32 * (v / 4), v % 4));
   }
 }
-// The 32-weight run of a q2_K / q3_K block in code run k of PairPlaneVector.
-constexpr size_t PairPlaneRun(size_t lanes, size_t k) { return lanes == 64 ? k / 2 + 4 * (k % 2) : k; }
+// The 16-weight run of a q2_K / q3_K block in code run k of PairPlaneVector: with 64
+// lanes, code 32-run r holds weight 32-run r / 2 + 4 (r % 2).
+constexpr size_t PairPlaneRun(size_t lanes, size_t k) {
+  return lanes == 64 ? 2 * ((k / 2) / 2 + 4 * ((k / 2) % 2)) + k % 2 : k;
+}
 #endif
 
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.

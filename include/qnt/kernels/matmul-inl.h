@@ -495,7 +495,7 @@ struct VectorUnits {
   constexpr VectorUnits() {
     for (size_t v = 0; v < kVectors; ++v)
       for (size_t l = 0; l < kLanes; ++l) {
-        const size_t code = v * L8 + 4 * l, u = (32 * C::CodeRun(L8, code / 32) + code % 32) / C::kUnit;
+        const size_t code = v * L8 + 4 * l, u = (16 * C::CodeRun(L8, code / 16) + code % 16) / C::kUnit;
         if (l == 0) comb[v] = u / kLanes;
         valid = valid && u / kLanes == comb[v];
         unit[v][l] = int32_t(u % kLanes);
@@ -512,16 +512,16 @@ HWY_INLINE void ToCodeOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size;
   constexpr bool kIdentity = [] {
-    for (size_t k = 0; k < B / 32; ++k)
+    for (size_t k = 0; k < B / 16; ++k)
       if (C::CodeRun(L8, k) != k) return false;
     return true;
   }();
   if constexpr (!kIdentity) {
-    static_assert(B % 32 == 0, "whole runs of 32");
+    static_assert(B % 16 == 0, "whole runs of 16");
     for (size_t b = 0; b < blocks; ++b) {
       int8_t block[B];
       std::memcpy(block, xq + b * B, B);
-      for (size_t k = 0; k < B / 32; ++k) std::memcpy(xq + b * B + 32 * k, block + 32 * C::CodeRun(L8, k), 32);
+      for (size_t k = 0; k < B / 16; ++k) std::memcpy(xq + b * B + 16 * k, block + 16 * C::CodeRun(L8, k), 16);
     }
   }
 }
