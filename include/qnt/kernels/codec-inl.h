@@ -11,8 +11,10 @@
 //   CodeVector / Scales           a vector of a block's codes, its unit scales into
 //                 (kVectorCodes)  the buffer (the k-quants, iq4_xs); CodeRun: the
 //                                 weights in the codes' order, per run of 16;
-//   TableVector / BlockScale      float codecs: a vector of table values, and the
-//                 (kTableVectors) one scale to multiply their dot product by (nf4).
+//   TablePair / BlockScale        float codecs: vectors of table values (the even and
+//                 (kTablePairs)   the odd elements), and the one scale to multiply
+//                                 their dot product by (nf4's matvec);
+//   TableVector   (kTableVectors) table values in element order (nf4's dequantize).
 //
 // Every format gets the scalar reference as its codec, so every format works on
 // every target; a format with a SIMD fast path specializes Codec<> in
@@ -41,7 +43,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class F>
 struct Codec {
   static constexpr bool kInteger = false;  // no integer codes: matvec takes the float path
-  static constexpr bool kTableVectors = false;  // see nf4's codec
+  static constexpr bool kTablePairs = false, kTableVectors = false;  // see nf4's codec
   // Writes the F::block_size floats of block `b` to `out`.
   template <class DF>
   static HWY_INLINE void Decode(DF /*df*/, const typename F::block& b, float* HWY_RESTRICT out) {

@@ -899,8 +899,38 @@ struct Codec<basic_nf4<Block, Scale>> {
   using F = basic_nf4<Block, Scale>;
   static constexpr bool kInteger = false;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  // The table values of a block, a vector (8 or 16 lanes) at a time in registers,
-  // before the scale: the matvec multiplies their dot product by it once per block.
+  // The matvec's form: the table values of N bytes (2N weights, N = 8 or 16 lanes)
+  // in two vectors, the high nibbles' (elements 2k) and the low nibbles' (2k + 1),
+  // lane k for byte k, before the scale; the matvec puts x's even and odd elements
+  // in that order once per pass, and multiplies a block's dot product by its scale.
+  // Each byte widened to a lane is an index as it stands: the permutes read only
+  // its low bits (four on AVX-512; three on AVX2, whose blend takes bit 3 moved to
+  // the sign bit), so one shift gives the high nibbles and no masks are needed.
+  static constexpr bool kTablePairs = Block % (HWY_TARGET <= HWY_AVX3 ? 32 : 16) == 0;
+  template <class DF>
+  static HWY_INLINE void TablePair(DF df, const typename F::block& b, size_t j, hn::Vec<DF>& even, hn::Vec<DF>& odd) {
+    constexpr size_t N = hn::MaxLanes(df);
+    static_assert(N == (HWY_TARGET <= HWY_AVX3 ? 16 : 8), "full vectors of floats");
+    const hn::RebindToSigned<DF> di;
+    const auto low = hn::BitCast(di, hn::PromoteTo(hn::RebindToUnsigned<DF>(), hn::LoadU(hn::Rebind<uint8_t, DF>(), b.qs + N * j)));
+    const auto high = hn::ShiftRight<4>(low);
+#if HWY_TARGET <= HWY_AVX3
+    const __m512 table = hn::LoadU(df, detail::nf4_values).raw;
+    even = hn::Vec<DF>{_mm512_permutexvar_ps(high.raw, table)};
+    odd = hn::Vec<DF>{_mm512_permutexvar_ps(low.raw, table)};
+#else
+    const __m256 lower = hn::LoadU(df, detail::nf4_values).raw, upper = hn::LoadU(df, detail::nf4_values + 8).raw;
+    const auto lookup = [&](__m256i idx) {
+      return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lower, idx), _mm256_permutevar8x32_ps(upper, idx),
+                              _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    };
+    even = hn::Vec<DF>{lookup(high.raw)};
+    odd = hn::Vec<DF>{lookup(low.raw)};
+#endif
+  }
+
+  // The dequantizer's form: the table values of a block, a vector (8 or 16 lanes) at
+  // a time in element order, before the scale.
   static constexpr bool kTableVectors = Block % 16 == 0;
   template <class DF>
   static HWY_INLINE hn::Vec<DF> TableVector(DF df, const typename F::block& b, size_t v) {
@@ -940,7 +970,7 @@ struct Codec<basic_nf4<Block, Scale>> {
   }
   static HWY_INLINE float BlockScale(const typename F::block& b) { return ScaleOf(b.absmax); }
 #else
-  static constexpr bool kTableVectors = false;
+  static constexpr bool kTablePairs = false, kTableVectors = false;
 #endif
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {

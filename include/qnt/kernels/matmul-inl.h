@@ -178,37 +178,72 @@ HWY_INLINE void PrefetchAhead(const void* p) {
   for (uintptr_t k = 0; k < kBytes; k += 64) hwy::Prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kAhead + k));
 }
 
+// Rows of up to this many columns take x regrouped once per call for TablePair
+// (32 KiB on the stack); longer rows take TableVector.
+inline constexpr size_t kRegroupedColumns = 8192;
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// One row of nb blocks times x, for codecs with table vectors. pair(block, b, j, t0,
+// x0, t1, x1) gives two vectors of table values of block b (2N weights from 2N j)
+// and the x elements they meet; per block their dot product, times the block's
+// scale once.
+template <class F, class DF, class Pair>
+HWY_INLINE float TableRow(DF df, const typename F::block* HWY_RESTRICT row, size_t nb, const Pair& pair) {
+  constexpr size_t B = F::block_size, N = hn::MaxLanes(df);
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+  for (size_t b = 0; b < nb; ++b) {
+    PrefetchAhead<sizeof(row[b])>(&row[b]);
+    auto s0 = hn::Zero(df), s1 = hn::Zero(df);
+    for (size_t j = 0; j < B / (2 * N); ++j) {
+      hn::Vec<DF> t0, x0, t1, x1;
+      pair(row[b], b, j, t0, x0, t1, x1);
+      s0 = hn::MulAdd(t0, x0, s0);
+      s1 = hn::MulAdd(t1, x1, s1);
+    }
+    const auto s = hn::Set(df, Codec<F>::BlockScale(row[b]));
+    if (b % 2) f1 = hn::MulAdd(hn::Add(s0, s1), s, f1);
+    else f0 = hn::MulAdd(hn::Add(s0, s1), s, f0);
+  }
+  return SumLanes(df, hn::Add(f0, f1));
+}
+#endif
+
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for float codecs: one row at a
-// time (the weights stream in order), each block decoded into L1 and multiplied
-// from there.
+// time, so that the weights stream in order.
 template <class F>
 void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                  float* HWY_RESTRICT y, size_t r0, size_t r1) {
   constexpr size_t B = F::block_size;
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df), nb = cols / B;
-  if constexpr (Codec<F>::kTableVectors) {
-    // The table values' dot product with x per block, times the block's scale once.
-    for (size_t r = r0; r < r1; ++r) {
-      auto f0 = hn::Zero(df), f1 = hn::Zero(df);
-      for (size_t b = 0; b < nb; ++b) {
-        const auto& blk = w[r * nb + b];
-        PrefetchAhead<sizeof(blk)>(&blk);
-        const float* HWY_RESTRICT xb = x + b * B;
-        auto t0 = hn::Zero(df), t1 = hn::Zero(df);
-        size_t v = 0;
-        for (; v + 2 <= B / N; v += 2) {
-          t0 = hn::MulAdd(Codec<F>::TableVector(df, blk, v), hn::LoadU(df, xb + v * N), t0);
-          t1 = hn::MulAdd(Codec<F>::TableVector(df, blk, v + 1), hn::LoadU(df, xb + v * N + N), t1);
-        }
-        if (v < B / N) t0 = hn::MulAdd(Codec<F>::TableVector(df, blk, v), hn::LoadU(df, xb + v * N), t0);
-        const auto s = hn::Set(df, Codec<F>::BlockScale(blk));
-        if (b % 2) f1 = hn::MulAdd(hn::Add(t0, t1), s, f1);
-        else f0 = hn::MulAdd(hn::Add(t0, t1), s, f0);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  if constexpr (Codec<F>::kTablePairs) {
+    if (cols <= kRegroupedColumns) {
+      // x's even and odd elements, N each per 2N columns, as TablePair gives the table
+      // values, regrouped once for all rows: its lookups need no interleave.
+      HWY_ALIGN float xr[kRegroupedColumns];
+      for (size_t k = 0; k < cols; k += 2 * N) {
+        const auto lo = hn::LoadU(df, x + k), hi = hn::LoadU(df, x + k + N);
+        hn::Store(hn::ConcatEven(df, hi, lo), df, xr + k);
+        hn::Store(hn::ConcatOdd(df, hi, lo), df, xr + k + N);
       }
-      y[r] = SumLanes(df, hn::Add(f0, f1));
+      for (size_t r = r0; r < r1; ++r)
+        y[r] = TableRow<F>(df, w + r * nb, nb, [&](const auto& blk, size_t b, size_t j, auto& t0, auto& x0, auto& t1, auto& x1) HWY_ATTR {
+          Codec<F>::TablePair(df, blk, j, t0, t1);
+          x0 = hn::Load(df, xr + b * B + 2 * N * j), x1 = hn::Load(df, xr + b * B + 2 * N * j + N);
+        });
+    } else {
+      // Longer rows: table values in element order (more than one pass over the
+      // columns, or regrouping x per block, measured slower from memory).
+      for (size_t r = r0; r < r1; ++r)
+        y[r] = TableRow<F>(df, w + r * nb, nb, [&](const auto& blk, size_t b, size_t j, auto& t0, auto& x0, auto& t1, auto& x1) HWY_ATTR {
+          t0 = Codec<F>::TableVector(df, blk, 2 * j), t1 = Codec<F>::TableVector(df, blk, 2 * j + 1);
+          x0 = hn::LoadU(df, x + b * B + 2 * N * j), x1 = hn::LoadU(df, x + b * B + 2 * N * j + N);
+        });
     }
-  } else {  // the buffer path, not instantiated for codecs with table vectors
+  } else
+#endif
+  {  // the buffer path, not instantiated for codecs with table pairs
     HWY_ALIGN float buf[B];
     for (size_t r = r0; r < r1; ++r) {
       auto f0 = hn::Zero(df), f1 = hn::Zero(df);
@@ -220,6 +255,12 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
         for (; k + 2 * N <= B; k += 2 * N) {
           f0 = hn::MulAdd(hn::Load(df, buf + k), hn::LoadU(df, xb + k), f0);
           f1 = hn::MulAdd(hn::Load(df, buf + k + N), hn::LoadU(df, xb + k + N), f1);
+        }
+        // Blocks of one vector too (scalar loads of what a vector store just wrote
+        // would wait for it: nf4 in blocks of 16 ran 0.7 GB/s on AVX-512 so).
+        if (k + N <= B) {
+          f0 = hn::MulAdd(hn::Load(df, buf + k), hn::LoadU(df, xb + k), f0);
+          k += N;
         }
         for (; k < B; ++k) tail += buf[k] * xb[k];
       }
