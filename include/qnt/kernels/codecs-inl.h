@@ -435,22 +435,51 @@ HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-// PlaneCodes of Lanes(d8) / 32 consecutive blocks of 32 weights, in registers.
+// Runs of blocks of 32 weights in registers (RunCodes), vector `half` of a group of
+// kGroup blocks `stride` bytes apart. One block (32 lanes) or two (64) in weight
+// order: each block's 16 bytes of nibbles in both halves of its lanes, low and high
+// picked by a blend. Four blocks (64 lanes): vector `half` holds the first (0) or
+// the last (1) 16 weights of each, one block per 128 bits, their low or high
+// nibbles: one load per block and no blend (the matvec puts the activations in
+// that order: ToRunOrder).
+template <size_t kGroup, class D8>
+HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t stride, size_t half) {
+  if constexpr (kGroup == 4) {
+    static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
+    const hn::Full128<uint8_t> d16;
+    const hn::Half<D8> dh;
+    const hn::Repartition<uint16_t, D8> dw;
+    const auto bytes = hn::Combine(d8, hn::Combine(dh, hn::LoadU(d16, qs + 3 * stride), hn::LoadU(d16, qs + 2 * stride)),
+                                   hn::Combine(dh, hn::LoadU(d16, qs + stride), hn::LoadU(d16, qs)));
+    return hn::And(half ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(dw, bytes))) : bytes, hn::Set(d8, 15));
+  } else {
+    static_assert(kGroup == hn::MaxLanes(d8) / 32, "whole blocks per vector");
+    (void)half;
+    return JoinedNibbles(d8, NibbleBytes(d8, qs, stride));
+  }
+}
+
+// PlaneCodes of a group of RunNibbles: 4-bit codes in groups of four blocks on
+// 64 lanes, 5-bit codes in whole blocks (their fifth bits are a lane mask as
+// stored; for halves of four blocks it took more work than the blend saved).
+template <unsigned Bits, class D8>
+inline constexpr size_t kPlaneGroup = Bits == 4 && hn::MaxLanes(D8()) == 64 ? 4 : hn::MaxLanes(D8()) / 32;
 template <unsigned Bits, class D8, class Block>
-HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b) {
+HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half) {
   static_assert(Bits == 4 || Bits == 5, "nibbles and fifth bits");
-  const auto codes = JoinedNibbles(d8, NibbleBytes(d8, b->qs, sizeof(Block)));
+  const auto codes = RunNibbles<kPlaneGroup<Bits, D8>>(d8, b->qs, sizeof(Block), half);
   if constexpr (Bits == 4) return codes;
   else return hn::Or(codes, FifthBits(d8, b->qh, sizeof(Block)));
 }
 
-// The table's values of the 4-bit indices of Lanes(d8) / 32 groups of 32 (16 bytes
-// each, `stride` bytes apart: iq4_nl and mxfp4 blocks, iq4_xs sub-blocks), in registers.
-template <class D8>
-HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t stride) {
+// The table's values of the 4-bit indices of a group of RunNibbles (iq4_nl and
+// mxfp4 blocks in groups of four on 64 lanes; with 32 lanes iq4_xs sub-blocks too).
+template <size_t kGroup, class D8>
+HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t stride,
+                                size_t half) {
   uint8_t bytes[16];
   std::memcpy(bytes, table, 16);
-  return hn::TableLookupBytes(hn::LoadDup128(d8, bytes), JoinedNibbles(d8, NibbleBytes(d8, qs, stride)));
+  return hn::TableLookupBytes(hn::LoadDup128(d8, bytes), RunNibbles<kGroup>(d8, qs, stride, half));
 }
 #endif
 
@@ -472,8 +501,10 @@ struct Codec<symmetric<Bits, G, Scale>>
   static constexpr bool kRuns = G == 32 && Bits != 8;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
-    return PlaneRun<Bits>(d8, b);
+  static constexpr size_t kRunGroup = kPlaneGroup<Bits, D8>;
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
+    return PlaneRun<Bits>(d8, b, half);
   }
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>&) {
@@ -502,8 +533,10 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
   static constexpr bool kRuns = G == 32 && Bits != 8;  // as symmetric's
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
-    return PlaneRun<Bits>(d8, b);
+  static constexpr size_t kRunGroup = kPlaneGroup<Bits, D8>;
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
+    return PlaneRun<Bits>(d8, b, half);
   }
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& offset) {
@@ -541,8 +574,10 @@ struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b) {
-    return TableRun(d8, kTable, b->qs, sizeof(*b));
+  static constexpr size_t kRunGroup = hn::MaxLanes(D8()) == 64 ? 4 : 1;
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
+    return TableRun<kRunGroup<D8>>(d8, kTable, b->qs, sizeof(*b), half);
   }
 #endif
 };
@@ -602,7 +637,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
       std::memcpy(table, detail::kv_nl, 16);
       return hn::TableLookupBytes(hn::LoadDup128(d8, table), idx);
     } else {
-      return TableRun(d8, detail::kv_nl, b.qs + 16 * v, 16);
+      return TableRun<1>(d8, detail::kv_nl, b.qs + 16 * v, 16, 0);
     }
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) {

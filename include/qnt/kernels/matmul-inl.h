@@ -719,25 +719,46 @@ HWY_INLINE float MatVecRow(const typename F::block* HWY_RESTRICT w, size_t cb, c
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Blocks per run of MatVecRowRuns (a vector of their scales).
+template <class D8>
+inline constexpr size_t kRunBlocks = hn::MaxLanes(D8()) / 4;
+
+// Puts the activation codes of the first `blocks` blocks (whole groups) in the
+// order of the codec's run vectors: where a group is four blocks (RunNibbles), per
+// four blocks their first 16, then their last 16.
+template <class C, class D8>
+HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
+  if constexpr (C::template kRunGroup<D8> == 4) {
+    for (size_t b = 0; b + 4 <= blocks; b += 4) {
+      int8_t group[128];
+      std::memcpy(group, xq + 32 * b, 128);
+      for (size_t k = 0; k < 8; ++k) std::memcpy(xq + 32 * b + 16 * k, group + 32 * (k % 4) + 16 * (k / 4), 16);
+    }
+  }
+}
+
 // MatVecRow for blocks of one unit of 32 weights whose codec decodes runs of blocks in
 // registers (Codec::kRuns): per run of Lanes(df) blocks one gather of their scales
-// (and the bias or offset terms in lanes); per vector of one or two blocks their
-// codes decoded straight into the dot product, nothing stored. Each lane's
-// scale (weight scale times activation step) is picked from the run's vector.
+// (and the bias or offset terms in lanes); per vector of one block (AVX2) or of
+// halves of four (AVX-512, activations in ToRunOrder) their codes decoded straight
+// into the dot product, nothing stored. Each lane's scale (weight scale times
+// activation step) is picked from the run's vector.
 template <class F>
 HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
                                const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
   using C = Codec<F>;
   using Op = DotOperand<C>;
   static_assert(F::block_size == 32 && C::kUnit == 32, "runs of blocks of one unit of 32");
-  const hn::ScalableTag<int8_t> d8;  // one block (AVX2) or two (AVX-512) per vector
+  const hn::ScalableTag<int8_t> d8;
   const hn::Repartition<uint8_t, decltype(d8)> du8;
   const hn::Repartition<int32_t, decltype(d8)> d32;
   const hn::Repartition<float, decltype(d8)> df;
-  constexpr size_t P = hn::MaxLanes(d8) / 32, R = hn::MaxLanes(df);  // blocks per vector, per run
-  static_assert(R % (4 * P) == 0, "whole groups of four vectors per run");
-  // Lane l of a vector belongs to its block l / 8 (8 int32 lanes per block).
-  const auto lane_block = hn::ShiftRight<3>(hn::Iota(d32, 0));
+  // Blocks per vector, per run, per group of vectors (C::kRunGroup: see RunNibbles).
+  constexpr size_t P = hn::MaxLanes(d8) / 32, R = kRunBlocks<decltype(d8)>, G = C::template kRunGroup<decltype(d8)>;
+  static_assert(R == hn::MaxLanes(df) && R % (4 * P) == 0 && G % P == 0, "whole groups of four vectors per run");
+  // Lane l of a vector belongs to block l / 8 of its group, or with halves of four
+  // blocks per vector to block l / 4.
+  const auto lane_block = hn::ShiftRight<G == 2 * P ? 2 : 3>(hn::Iota(d32, 0));
   auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df), o = hn::Zero(df);
   size_t b = 0;
   for (; b + R <= cb; b += R) {
@@ -751,9 +772,9 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       o = hn::MulAdd(off, hn::LoadU(df, xsum + b), o);
     }
     const auto step = [&](size_t j, auto& acc) {
-      const size_t first = b + j * P;
-      const auto i = CodesDot<C>(d8, C::RunCodes(du8, w + first), xq + first * 32);
-      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(j * P)))));
+      const size_t group = j * P / G * G;  // its first block, from b
+      const auto i = CodesDot<C>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
+      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(group)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
     for (size_t j = 0; j < R / P; j += 4) step(j, f0), step(j + 1, f1), step(j + 2, f2), step(j + 3, f3);
@@ -778,6 +799,12 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
     QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
     if constexpr (C::kVectorCodes) ToCodeOrder<F, hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>())>(xq, cb);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    if constexpr (C::kRuns) {  // the blocks that MatVecRowRuns takes in runs
+      using D8 = hn::ScalableTag<int8_t>;
+      ToRunOrder<C, D8>(xq, cb / kRunBlocks<D8> * kRunBlocks<D8>);
+    }
+#endif
     if constexpr (kBiasSums<C>)
       for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
     for (size_t r = r0; r < r1; ++r) {
