@@ -195,6 +195,33 @@ HWY_INLINE hn::Vec<D8> FieldAt(D8 d8, hn::Vec<D8> v) {
   if constexpr (kShift != 0) v = hn::BitCast(d8, hn::ShiftLeft<kShift>(hn::BitCast(d16, v)));
   return hn::And(v, hn::Set(d8, uint8_t(((1u << kBits) - 1) << kShift)));
 }
+
+// The low (high = 0) or high (1) nibble of each byte of v, at the bottom of its byte.
+template <class D8>
+HWY_INLINE hn::Vec<D8> NibblesOf(D8 d8, hn::Vec<D8> v, size_t high) {
+  const hn::Repartition<uint16_t, D8> d16;
+  return FieldAt<4, 0>(d8, high ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v))) : v);
+}
+
+// The entries of a 16-entry byte table at the 4-bit indices idx (one shuffle per
+// 128 bits, the table in each).
+template <class D8>
+HWY_INLINE hn::Vec<D8> Lookup16(D8 d8, const int8_t* HWY_RESTRICT table, hn::Vec<D8> idx) {
+  uint8_t bytes[16];
+  std::memcpy(bytes, table, 16);
+  return hn::TableLookupBytes(hn::LoadDup128(d8, bytes), idx);
+}
+
+// A 32-byte bit array at p in both halves of 64 lanes (16-bit lanes d16), the upper
+// half shifted right by kShift: bit b of the lower half and bit b + kShift of the
+// upper one land on the same bit, so one shift of the whole serves two runs.
+template <int kShift, class D16>
+HWY_INLINE hn::Vec<D16> BitArrayHalves(D16 d16, const uint8_t* HWY_RESTRICT p) {
+  static_assert(hn::MaxLanes(d16) == 32, "64 bytes");
+  const hn::Half<D16> dh;
+  const auto h = hn::BitCast(dh, hn::LoadU(hn::Repartition<uint8_t, decltype(dh)>(), p));
+  return hn::Combine(d16, hn::ShiftRight<kShift>(h), h);
+}
 #endif
 
 // SplitNibbles into one array (out: the low nibbles, then the high ones), with one
@@ -448,10 +475,9 @@ HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t 
     static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
     const hn::Full128<uint8_t> d16;
     const hn::Half<D8> dh;
-    const hn::Repartition<uint16_t, D8> dw;
     const auto bytes = hn::Combine(d8, hn::Combine(dh, hn::LoadU(d16, qs + 3 * stride), hn::LoadU(d16, qs + 2 * stride)),
                                    hn::Combine(dh, hn::LoadU(d16, qs + stride), hn::LoadU(d16, qs)));
-    return hn::And(half ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(dw, bytes))) : bytes, hn::Set(d8, 15));
+    return NibblesOf(d8, bytes, half);
   } else {
     static_assert(kGroup == hn::MaxLanes(d8) / 32, "whole blocks per vector");
     (void)half;
@@ -479,9 +505,7 @@ HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half)
 template <size_t kGroup, class D8>
 HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t stride,
                                 size_t half) {
-  uint8_t bytes[16];
-  std::memcpy(bytes, table, 16);
-  return hn::TableLookupBytes(hn::LoadDup128(d8, bytes), RunNibbles<kGroup>(d8, qs, stride, half));
+  return Lookup16(d8, table, RunNibbles<kGroup>(d8, qs, stride, half));
 }
 #endif
 
@@ -634,12 +658,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const iq4_xs::block& b, size_t v) {
     if constexpr (hn::MaxLanes(d8) == 64) {
-      const hn::Repartition<uint16_t, D8> d16;
-      const auto bytes = hn::LoadU(d8, b.qs + 64 * (v / 2));
-      const auto idx = FieldAt<4, 0>(d8, v % 2 ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes);
-      uint8_t table[16];
-      std::memcpy(table, detail::kv_nl, 16);
-      return hn::TableLookupBytes(hn::LoadDup128(d8, table), idx);
+      return Lookup16(d8, detail::kv_nl, NibblesOf(d8, hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2));
     } else {
       return TableRun<1>(d8, detail::kv_nl, b.qs + 16 * v, 16, 0);
     }
@@ -703,14 +722,10 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const typename F::block& b, size_t v) {
     if constexpr (hn::MaxLanes(d8) == 64) {
-      const hn::Repartition<uint16_t, D8> d16;
-      const auto bytes = hn::LoadU(d8, b.qs + 64 * (v / 2));
-      const auto codes = FieldAt<4, 0>(d8, v % 2 ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes);
+      const auto codes = NibblesOf(d8, hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2);
       if constexpr (std::is_same_v<F, q5_k>) {
         // Bits s and s + 2 of qh for the two runs s = 4w + v % 2 and s + 2.
-        const hn::Half<D8> dh;
-        const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.qh));
-        const auto both = hn::Combine(d16, hn::ShiftRight<2>(h), h);
+        const auto both = BitArrayHalves<2>(hn::Repartition<uint16_t, D8>(), b.qh);
         return hn::Or(codes, FieldAt<1, 4>(d8, hn::BitCast(d8, hn::ShiftRightSame(both, int(4 * (v / 2) + v % 2)))));
       } else {
         return codes;
@@ -787,9 +802,7 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
     if constexpr (hn::MaxLanes(d8) == 64) {
       // Groups g and g + 1: bits 2g and 2g + 2 of qh[32 n ...] (the upper half shifted
       // once per half block, which two vectors share).
-      const hn::Half<D8> dh;
-      const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.qh + 32 * n));
-      const auto high = hn::ShiftRightSame(hn::Combine(d16, hn::ShiftRight<2>(h), h), int(2 * g));
+      const auto high = hn::ShiftRightSame(BitArrayHalves<2>(d16, b.qh + 32 * n), int(2 * g));
       return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, hn::BitCast(d8, high)));
     }
     return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, Fields<2>(d8, b.qh + 32 * n, g)));
@@ -869,10 +882,7 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     if constexpr (hn::MaxLanes(d8) == 64) {
       // Runs v and v + 4: bits v and v + 4 of hmask, moved to bit 2 (16-bit shifts:
       // what crosses from a neighbour byte stays out of bits 2 to 5).
-      const hn::Repartition<uint16_t, D8> d16;
-      const hn::Half<D8> dh;
-      const auto h = hn::BitCast(hn::Half<decltype(d16)>(), hn::LoadU(dh, b.hmask));
-      const auto both = hn::Combine(d16, hn::ShiftLeft<2>(hn::ShiftRight<4>(h)), hn::ShiftLeft<2>(h));
+      const auto both = hn::ShiftLeft<2>(BitArrayHalves<4>(hn::Repartition<uint16_t, D8>(), b.hmask));
       const auto bit = hn::And(hn::BitCast(d8, hn::ShiftRightSame(both, int(v))), hn::Set(d8, 4));
       return hn::Or(PairPlaneVector(d8, b.qs, v), bit);
     } else {
@@ -958,15 +968,21 @@ struct Codec<basic_nf4<Block, Scale>> {
     even = hn::Vec<DF>{_mm512_permutexvar_ps(high.raw, table)};
     odd = hn::Vec<DF>{_mm512_permutexvar_ps(low.raw, table)};
 #else
-    const __m256 lower = hn::LoadU(df, detail::nf4_values).raw, upper = hn::LoadU(df, detail::nf4_values + 8).raw;
-    const auto lookup = [&](__m256i idx) {
-      return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lower, idx), _mm256_permutevar8x32_ps(upper, idx),
-                              _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
-    };
-    even = hn::Vec<DF>{lookup(high.raw)};
-    odd = hn::Vec<DF>{lookup(low.raw)};
+    even = Lookup8(df, high.raw);
+    odd = Lookup8(df, low.raw);
 #endif
   }
+#if HWY_TARGET > HWY_AVX3
+  // The table at the low four bits of each lane of idx on 8 lanes: each half of the
+  // table looked up by the low three bits (all vpermps reads), bit 3, moved to the
+  // sign bit, picks between them.
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> Lookup8(DF df, __m256i idx) {
+    const __m256 lower = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values).raw, idx);
+    const __m256 upper = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values + 8).raw, idx);
+    return hn::Vec<DF>{_mm256_blendv_ps(lower, upper, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)))};
+  }
+#endif
 
   // The dequantizer's form: the table values of a block, a vector (8 or 16 lanes) at
   // a time in element order, before the scale.
@@ -999,12 +1015,7 @@ struct Codec<basic_nf4<Block, Scale>> {
 #else  // AVX2, 8 bytes: 16 indices
     const auto bytes = hn::ZeroExtendVector(d16, hn::LoadU(hn::Half<decltype(d16)>(), b.qs + 4 * (v & ~size_t{1})));
     const auto pairs = hn::InterleaveLower(d16, down(bytes), bytes);
-    const __m256i idx = hn::PromoteTo(di, v % 2 ? hn::UpperHalf(hn::Half<decltype(d16)>(), pairs) : hn::LowerHalf(pairs)).raw;
-    // Each half of the table looked up by the low 3 bits; bit 3, moved to the sign
-    // bit, picks between them.
-    const __m256 lower = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values).raw, idx);
-    const __m256 upper = _mm256_permutevar8x32_ps(hn::LoadU(df, detail::nf4_values + 8).raw, idx);
-    return hn::Vec<DF>{_mm256_blendv_ps(lower, upper, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)))};
+    return Lookup8(df, hn::PromoteTo(di, v % 2 ? hn::UpperHalf(hn::Half<decltype(d16)>(), pairs) : hn::LowerHalf(pairs)).raw);
 #endif
   }
   static HWY_INLINE float BlockScale(const typename F::block& b) { return ScaleOf(b.absmax); }
