@@ -10,6 +10,17 @@
 #include <limits>
 #include <type_traits>
 
+// For a SIMD-free function that takes a per-target callable (the fast searches'
+// choices): inlined into the target's caller, the callable inlines too; a call
+// would compile the function for the baseline and call the target code per step.
+#if defined(__GNUC__) || defined(__clang__)
+#define QNT_ALWAYS_INLINE __attribute__((always_inline)) inline
+#elif defined(_MSC_VER)
+#define QNT_ALWAYS_INLINE __forceinline
+#else
+#define QNT_ALWAYS_INLINE inline
+#endif
+
 namespace qnt {
 
 // ---------------------------------------------------------------------------
@@ -163,6 +174,19 @@ constexpr uint16_t f32_to_f16(float f) {
   return uint16_t(sign | ((rounded - 0x38000000u) >> 13));
 }
 
+// f16_to_f32(f32_to_f16(f)) without the detour through the 16-bit form, and without
+// branches: the searches round every candidate scale, several blocks at a time.
+constexpr float f16_round(float f) {
+  const uint32_t u = float_bits(f), sign = u & 0x80000000u, a = u & 0x7FFFFFFFu;
+  // Normal: 13 mantissa bits dropped, ties to even (a carry into the exponent is right).
+  const uint32_t normal = (a + 0xFFFu + ((a >> 13) & 1u)) & 0xFFFFE000u;
+  // Below 2^-14: a multiple of 2^-24, the spacing of floats in [0.5, 1), which the
+  // addition rounds to (ties even) and the subtraction leaves exact.
+  const uint32_t tiny = float_bits((bits_float(a) + 0.5f) - 0.5f);
+  const uint32_t r = a > 0x7F800000u ? 0x7FC00000u : a >= 0x477FF000u ? 0x7F800000u : a < 0x38800000u ? tiny : normal;
+  return bits_float(sign | r);
+}
+
 // bf16: the upper half of an f32.
 constexpr float bf16_to_f32(uint16_t h) { return bits_float(uint32_t(h) << 16); }
 constexpr uint16_t f32_to_bf16(float f) {
@@ -210,7 +234,7 @@ struct f16 {
   static constexpr const char* name = "f16";
   constexpr float get() const { return f16_to_f32(bits.get()); }
   constexpr void set(float v) { bits.set(f32_to_f16(v)); }
-  static constexpr float round(float v) { return f16_to_f32(f32_to_f16(v)); }
+  static constexpr float round(float v) { return f16_round(v); }
   // The value k representable steps further from zero than v (nearer for k < 0),
   // stopping at zero and at the largest finite value; v must be representable.
   static constexpr float neighbour(float v, int k) {

@@ -45,7 +45,7 @@ struct iq4_xs {
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {32, {detail::kv_nl_f, 16}, -32, 31, 6, 0.02f}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {32, {detail::kv_nl_f, 16}, -32, 31, 6, 0.05f, 2}, e);
     b.d.set(r.d);
     uint16_t high = 0;
     for (int s = 0; s < 4; ++s) b.scales_l[s] = 0;

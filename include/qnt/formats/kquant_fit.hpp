@@ -211,16 +211,13 @@ constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int n
 // least-squares (scale, min) of those codes; the best of these, by an error that
 // follows from the sums in closed form (codes re-rounded for that fit can only do
 // better).
+// The caller gives the sub-block's range [lo, hi] (range_of) and suu, the sum of
+// w (x - lo)^2: sums relative to the minimum (fit::affine_pass_sums), so that the
+// least-squares fits and their closed-form errors do not cancel.
 template <class Ops, int kSub>
-constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax) {
-  float lo = 0, hi = 0;
-  Ops::template range<kSub>(x, lo, hi);
+constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax, float lo, float hi, float suu) {
   if (!(hi > lo)) return {0.f, -lo};
-  // Sums relative to the minimum (fit::affine_pass_sums), so the least-squares
-  // fits and their closed-form errors do not cancel.
-  float uu[kSub];
-  for (int i = 0; i < kSub; ++i) uu[i] = w[i] * (x[i] - lo) * (x[i] - lo);
-  const float suu = Ops::template sum<kSub>(uu), range = hi - lo;
+  const float range = hi - lo;
   float d[kFastStarts];
   for (int k = 0; k < kFastStarts; ++k) d[k] = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
   fit::affine_pass_sums ps[kFastStarts];
@@ -325,11 +322,23 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   const int nsub = 256 / P.sub;
   affine_sub ideal[16];
   float max_scale = 0, max_min = 0;
+  // The fast fits' ranges and sums of squares, the sums all at once.
+  float lo[16] = {}, hi[16] = {}, suu[16] = {};
+  if (e == effort::fast) {
+    float uu[256];
+    for (int j = 0; j < nsub; ++j) {
+      if (P.sub == 16) Ops::template range<16>(xn + j * P.sub, lo[j], hi[j]);
+      else Ops::template range<32>(xn + j * P.sub, lo[j], hi[j]);
+      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) uu[i] = imp[i] * (xn[i] - lo[j]) * (xn[i] - lo[j]);
+    }
+    if (P.sub == 16) Ops::template sums<16, 16>(uu, suu);
+    else Ops::template sums<32, 8>(uu, suu);
+  }
   for (int j = 0; j < nsub; ++j) {
     const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
     ideal[j] = e == effort::thorough ? fit_affine_sub(xs, ws, P.sub, P.nmax)
-               : P.sub == 16         ? fit_affine_sub_fast<Ops, 16>(xs, ws, P.nmax)
-                                     : fit_affine_sub_fast<Ops, 32>(xs, ws, P.nmax);
+               : P.sub == 16         ? fit_affine_sub_fast<Ops, 16>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
+                                     : fit_affine_sub_fast<Ops, 32>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
     max_scale = max(max_scale, ideal[j].scale);
     max_min = max(max_min, ideal[j].neg_min);
   }
@@ -349,16 +358,18 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   for (int round = 1; trial(D, M) && round < refit_rounds(e); ++round) {
     // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
     // the sums in pairwise order (element-wise products, then Ops::sum).
-    float ea[256], eb[256], ec[256], ex[256], ey[256];
+    float terms[5 * 256];  // the terms of A, B, C, X, Y, one run of 256 each
     for (int j = 0; j < nsub; ++j) {
       const float s = float(best.sc[j]), b = float(best.mn[j]);
       for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
         const float a = s * float(best.L[i]), wa = imp[i] * a, wx = imp[i] * xn[i];
-        ea[i] = wa * a, eb[i] = wa * b, ec[i] = imp[i] * b * b, ex[i] = wx * a, ey[i] = wx * b;
+        terms[i] = wa * a, terms[256 + i] = wa * b, terms[512 + i] = imp[i] * b * b;
+        terms[768 + i] = wx * a, terms[1024 + i] = wx * b;
       }
     }
-    const float A = Ops::template sum<256>(ea), B = Ops::template sum<256>(eb), C = Ops::template sum<256>(ec),
-                X = Ops::template sum<256>(ex), Y = Ops::template sum<256>(ey);
+    float sums[5];
+    Ops::template sums<256, 5>(terms, sums);
+    const float A = sums[0], B = sums[1], C = sums[2], X = sums[3], Y = sums[4];
     const float det = A * C - B * B;
     if (det > 0) {
       D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
@@ -392,9 +403,12 @@ struct symmetric_params {
   fit::level_set codes;  // code values, ascending
   int sc_lo, sc_hi;      // integer sub-block scale range; sc_lo < 0 has the larger magnitude
   // The fast sub-block fit's scales: the extreme weight onto the most negative code
-  // value shrunk by fast_step * k, k < fast_scales (each with its least-squares scale).
+  // value times 1 - fast_step * (k - fast_first), k < fast_scales (each with its
+  // least-squares scale): from fast_first steps beyond the end of the code range
+  // (the extreme weight clipped, the others finer) to ones within it.
   int fast_scales;
   float fast_step;
+  int fast_first;
 };
 
 // Code values of q3_K (-4..3) and q6_K (-32..31); code index = code + 4 / + 32.
@@ -446,9 +460,10 @@ struct scalar_ops : fit::scalar_passes {
                                          fit::lsq_pass* lsq = nullptr) {
     return kq::symmetric_codes<kSub>(xn, imp, L, dl, q, lsq);
   }
-  template <int kCount>
-  static constexpr float sum(float* v) {
-    return pairwise_sum<size_t(kCount)>(v);
+  // sum of each of kSums consecutive runs of kCount values (v is overwritten).
+  template <int kCount, int kSums>
+  static constexpr void sums(float* v, float* out) {
+    for (int j = 0; j < kSums; ++j) out[j] = pairwise_sum<size_t(kCount)>(v + j * kCount);
   }
   template <int kSub, int C>
   static constexpr void affine_codes_n(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
@@ -520,12 +535,10 @@ constexpr float choose_symmetric_sub(const float* xn, const float* imp, const sy
 // The fast sub-block scale: the one that maps the extreme weight onto the most
 // negative code value (GGUF's choice), or the least-squares scale for its codes if
 // that fits better.
+// sxx: the sum of w x^2 over the sub-block.
 template <class Ops, int kSub>
-constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m) {
+constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m, float sxx) {
   const fit::level_set& L = P.codes;
-  float xx[kSub];
-  for (int i = 0; i < kSub; ++i) xx[i] = w[i] * x[i] * x[i];
-  const float sxx = Ops::template sum<kSub>(xx);
   float best = 0, best_err = 0;
   float d[kBatch] = {}, err[kBatch] = {};
   fit::lsq_pass p[kBatch];
@@ -533,7 +546,7 @@ constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const sym
   for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
     const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
     for (int c = 0; c < kBatch; ++c)  // past count: padding, not chosen
-      d[c] = m / (L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0))));
+      d[c] = m / (L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first)));
     Ops::template symmetric_codes_n<kSub, kBatch>(x, w, L, d, err, q, p);
     for (int c = 0; c < count; ++c) {
       const bool take = k0 + c == 0 || err[c] < best_err;
@@ -557,13 +570,20 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
   const int nsub = 256 / P.sub;
   const float end = max(abs(P.codes.value(0)), abs(P.codes.value(P.codes.count - 1)));
   float ideal[16] = {}, amax = 0, max_scale = 0;
+  float sxx[16] = {};  // the fast fits' sums of w x^2, all at once
+  if (e == effort::fast) {
+    float xx[256];
+    for (int i = 0; i < 256; ++i) xx[i] = imp[i] * xn[i] * xn[i];
+    if (P.sub == 16) Ops::template sums<16, 16>(xx, sxx);
+    else Ops::template sums<32, 8>(xx, sxx);
+  }
   for (int j = 0; j < nsub; ++j) {
     const float* xs = xn + j * P.sub;
     const float sm = P.sub == 16 ? Ops::template signed_max<16>(xs) : Ops::template signed_max<32>(xs), m = abs(sm);
     if (m < group_max_eps) continue;
     if (e == effort::fast) {
-      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, sm)
-                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, sm);
+      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, sm, sxx[j])
+                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, sm, sxx[j]);
       if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
       continue;
     }
@@ -601,15 +621,17 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
   float D = max_scale / float(P.sc_lo);
   for (int round = 1; trial(D) && round < refit_rounds(e); ++round) {
     // The least-squares super-scale for the chosen integers, sums in pairwise order.
-    float exa[256], eaa[256];
+    float terms[2 * 256];  // the terms of sum w x a and of sum w a^2
     for (int j = 0; j < nsub; ++j) {
       const float s = float(best.sc[j]);
       for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
         const float a = s * P.codes.value(best.L[i]), wa = imp[i] * a;
-        exa[i] = wa * xn[i], eaa[i] = wa * a;
+        terms[i] = wa * xn[i], terms[256 + i] = wa * a;
       }
     }
-    const float sxa = Ops::template sum<256>(exa), saa = Ops::template sum<256>(eaa);
+    float sums[2];
+    Ops::template sums<256, 2>(terms, sums);
+    const float sxa = sums[0], saa = sums[1];
     if (!(saa > 0)) break;
     D = sxa / saa;
   }

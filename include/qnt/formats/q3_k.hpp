@@ -47,7 +47,7 @@ struct q3_k {
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q3_levels, -32, 31, 4, 0.03f}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q3_levels, -32, 31, 4, 0.1f, 1}, e);
     for (int k = 0; k < 12; ++k) b.scales[k] = 0;
     for (int j = 0; j < 16; ++j) {
       const int s = r.sc[j] + 32;

@@ -43,7 +43,7 @@ struct q6_k {
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f, 0}, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
     // r.L is code + 32. Per 128 weights: ql holds groups 0/1 in the low nibbles and
     // groups 2/3 in the high ones, qh the two high bits of all four groups.

@@ -67,12 +67,73 @@ HWY_INLINE void StoreCodeBytes(D /* d */, hn::Vec<D> v, uint8_t* HWY_RESTRICT p)
   hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(hn::RebindToSigned<D>(), v)), du8, p);
 }
 
-// pairwise_sum of the K * N lanes of v[0..K) (K a power of two); v is overwritten.
+// The first steps of pairwise_sum of the K * N lanes of v[0..K) (K a power of
+// two): the vectors folded onto v[0], which is returned (v is overwritten).
 template <size_t K, class D>
-HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
+HWY_INLINE hn::Vec<D> FoldOnto1(D /* d */, hn::Vec<D>* v) {
   for (size_t h = K / 2; h >= 1; h /= 2)
     for (size_t i = 0; i < h; ++i) v[i] = hn::Add(v[i], v[i + h]);
-  return FoldHalves(d, v[0]);
+  return v[0];
+}
+template <size_t K, class D>
+HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
+  return FoldHalves(d, FoldOnto1<K>(d, v));
+}
+
+// FoldHalves of several vectors at once, where vectors have 4, 8 or 16 lanes (x86,
+// NEON): G = N / 2 of them share every step (one folds a vector's upper half onto
+// its lower, and half of the shuffles bring another vector's halves along), about
+// four operations per sum where FoldHalves of each takes eight. The same additions
+// as FoldHalves, so the same sums.
+template <class D>
+inline constexpr bool kFoldGroups = hn::MaxLanes(D()) == 4 || hn::MaxLanes(D()) == 8 || hn::MaxLanes(D()) == 16;
+template <class D>
+HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
+  constexpr size_t N = hn::MaxLanes(D());
+  static_assert(kFoldGroups<D>, "4, 8 or 16 lanes");
+  // [a's lower half + upper half | b's the same]
+  const auto halves = [d](hn::Vec<D> a, hn::Vec<D> b) HWY_ATTR {
+    return hn::Add(hn::ConcatLowerLower(d, b, a), hn::ConcatUpperUpper(d, b, a));
+  };
+  hn::Vec<D> r, s;  // each 128-bit block holds four lanes of one sum
+  if constexpr (N == 16) {
+    // Sums of two blocks each: block pairs of a and b added (block order a0 b1 a2 b3
+    // plus a1 b0 a3 b2), so r's blocks hold v0 v2 v1 v3.
+    const auto blocks = [](hn::Vec<D> a, hn::Vec<D> b) HWY_ATTR {
+      return hn::Add(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
+    };
+    r = blocks(halves(v[0], v[1]), halves(v[2], v[3]));
+    s = blocks(halves(v[4], v[5]), halves(v[6], v[7]));
+  } else if constexpr (N == 8) {
+    r = halves(v[0], v[1]), s = halves(v[2], v[3]);  // blocks: v0 v1, and v2 v3
+  } else {
+    r = v[0], s = v[1];
+  }
+  // Within blocks: lanes i and i + 2, then i and i + 1; r's sum in lane 0 of the
+  // block, s's in lane 1.
+  const auto t = hn::Add(hn::InterleaveLower(d, r, s), hn::InterleaveUpper(d, r, s));
+  const auto u = hn::Add(t, hn::Shuffle1032(t));
+  alignas(64) float lanes[N];
+  hn::Store(u, d, lanes);
+  constexpr size_t kLane16[8] = {0, 8, 4, 12, 1, 9, 5, 13}, kLane8[4] = {0, 4, 1, 5}, kLane4[2] = {0, 1};
+  const size_t* lane = N == 16 ? kLane16 : N == 8 ? kLane8 : kLane4;
+  for (size_t g = 0; g < N / 2; ++g) out[g] = lanes[lane[g]];
+}
+// FoldHalves of v[0..C) into out[0..C), a group at a time (the last one padded).
+template <size_t C, class D>
+HWY_INLINE void FoldMany(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
+  if constexpr (kFoldGroups<D>) {
+    constexpr size_t G = hn::MaxLanes(D()) / 2;
+    for (size_t i = 0; i < C; i += G) {
+      hn::Vec<D> group[G];
+      float sums[G];
+      for (size_t g = 0; g < G; ++g) group[g] = i + g < C ? v[i + g] : hn::Zero(d);
+      FoldGroup(d, group, sums);
+      for (size_t g = 0; g < G && i + g < C; ++g) out[i + g] = sums[g];
+    }
+  } else {
+    for (size_t i = 0; i < C; ++i) out[i] = FoldHalves(d, v[i]);
+  }
 }
 #endif
 
@@ -104,10 +165,9 @@ HWY_INLINE float PairwiseSum(float* HWY_RESTRICT v) {
 struct SearchOps {
   template <int n>
   static HWY_NOINLINE fit::lsq_pass symmetric_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float dn,
-                                                  float qmin, float qmax, float* HWY_RESTRICT q) {
+                                                  float id, float qmin, float qmax, float* HWY_RESTRICT q) {
     const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
     const size_t N = hn::Lanes(d);
-    const float id = dn != 0 ? 1.f / dn : 0.f;
     const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), lo = hn::Set(d, qmin), hi = hn::Set(d, qmax);
     const auto magic = hn::Set(d, 12582912.f);  // round_clamped's 1.5 * 2^23
     float e[n], xq[n], qq[n];
@@ -231,9 +291,25 @@ struct SearchOps {
     return {PairwiseSum<m>(e), PairwiseSum<m>(xv), PairwiseSum<m>(vv)};
   }
 
-  template <int kCount>
-  static HWY_NOINLINE float sum(float* HWY_RESTRICT v) {
-    return PairwiseSum<size_t(kCount)>(v);
+    // kq::scalar_ops::sums: the runs' vectors folded onto one each, then all folded
+  // together (FoldMany), where whole vectors hold a run.
+  template <int kCount, int kSums>
+  static HWY_NOINLINE void sums(float* HWY_RESTRICT v, float* HWY_RESTRICT out) {
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kCount)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, PowerOfTwoIn(size_t(kCount))> d;
+      hn::Vec<hn::CappedTag<float, PowerOfTwoIn(size_t(kCount))>> folded[kSums];
+      for (size_t j = 0; j < size_t(kSums); ++j) {
+        hn::Vec<decltype(d)> run[K];
+        LoadVectors<K>(d, v + j * size_t(kCount), run);
+        folded[j] = FoldOnto1<K>(d, run);
+      }
+      FoldMany<size_t(kSums)>(d, folded, out);
+      return;
+    }
+#endif
+    for (size_t j = 0; j < size_t(kSums); ++j) out[j] = PairwiseSum<size_t(kCount)>(v + j * size_t(kCount));
   }
 
   // The batched passes of kq::scalar_ops: C candidates of one sub-block held in
@@ -500,10 +576,11 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
   const auto lo = hn::Set(d, float(F::qmin)), hi = hn::Set(d, float(F::qmax)), magic = hn::Set(d, 12582912.f);
   hn::Vec<D> q[2][B][K];
   // fit::symmetric_pass; with w null the products with w = 1 are left out (exact).
-  auto pass = [&](const float* dn, int slot, fit::lsq_pass* sums) HWY_ATTR {
+  // Slot -1 (the grid) needs neither the codes nor the error.
+  auto pass = [&](const float* dn, const float* id, int slot, fit::lsq_pass* sums) HWY_ATTR {
+    hn::Vec<D> folded[3 * B];  // xq, qq, e: B blocks each, K vectors folded onto one
     for (size_t b = 0; b < B; ++b) {
-      const float id = dn[b] != 0 ? 1.f / dn[b] : 0.f;
-      const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[b]);
+      const auto vid = hn::Set(d, id[b]), vdn = hn::Set(d, dn[b]);
       hn::Vec<D> e[K], xq[K], qq[K];
       for (size_t k = 0; k < K; ++k) {
         const auto vq = hn::Sub(hn::Add(hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi), magic), magic);
@@ -514,10 +591,14 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
         } else {
           e[k] = hn::Mul(r, r), xq[k] = hn::Mul(vq, xn[b][k]), qq[k] = hn::Mul(vq, vq);
         }
-        q[slot][b][k] = vq;
+        if (slot >= 0) q[slot][b][k] = vq;
       }
-      sums[b] = {FoldVectors<K>(d, e), FoldVectors<K>(d, xq), FoldVectors<K>(d, qq)};
+      folded[b] = FoldOnto1<K>(d, xq), folded[B + b] = FoldOnto1<K>(d, qq), folded[2 * B + b] = FoldOnto1<K>(d, e);
     }
+    float s[3 * B];
+    if (slot >= 0) FoldMany<3 * B>(d, folded, s);
+    else FoldMany<2 * B>(d, folded, s);
+    for (size_t b = 0; b < B; ++b) sums[b] = {slot >= 0 ? s[2 * B + b] : 0.f, s[b], s[B + b]};
   };
   fit::fast_choice c[B];
   fit::symmetric_fast_choice<typename F::scale, B>(p, m, F::qmin, F::qmax, pass, c);
@@ -611,7 +692,10 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
   constexpr bool symmetric = requires { F::qmin; typename F::planes; };
   constexpr bool affine = requires { F::nmax; typename F::planes; };
   if constexpr ((symmetric || affine) && RegisterVectors<F>() != 0) if (e == effort::fast) {
-    constexpr size_t K = RegisterVectors<F>(), B = 4;
+    // Blocks per batch (fit::symmetric_fast_choice's and fit::affine_fast_choice's
+    // B): enough independent work to cover the searches' chains of scalar steps,
+    // as many as the affine one's registers allow.
+    constexpr size_t K = RegisterVectors<F>(), B = symmetric ? 8 : 4;
     // Whether block b is finite and within max_magnitude (else the scalar path cleans it).
     auto clean = [&](size_t b) HWY_ATTR {
       auto ok = hn::Eq(hn::Zero(d), hn::Zero(d));
