@@ -442,8 +442,8 @@ struct affine_choice {
 };
 
 template <scale_cell Scale, size_t B, class Pass>
-constexpr void affine_fast_choice(const float* p, const float* lo, const float* hi, int nmax, Pass&& pass,
-                                  affine_choice* c) {
+QNT_ALWAYS_INLINE constexpr void affine_fast_choice(const float* p, const float* lo, const float* hi, int nmax,
+                                                    Pass&& pass, affine_choice* c) {
   const float top = float(nmax);
   float dn[B], mn[B];
   affine_pass_sums p0[B], p1[B];

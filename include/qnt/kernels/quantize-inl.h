@@ -119,21 +119,15 @@ HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_REST
   const size_t* lane = N == 16 ? kLane16 : N == 8 ? kLane8 : kLane4;
   for (size_t g = 0; g < N / 2; ++g) out[g] = lanes[lane[g]];
 }
-// FoldHalves of v[0..C) into out[0..C), a group at a time (the last one padded).
+// FoldHalves of v[0..C) into out[0..C): whole groups together, the rest (fewer than
+// a group, where padding would cost more than it saves) one by one.
 template <size_t C, class D>
 HWY_INLINE void FoldMany(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
-  if constexpr (kFoldGroups<D>) {
-    constexpr size_t G = hn::MaxLanes(D()) / 2;
-    for (size_t i = 0; i < C; i += G) {
-      hn::Vec<D> group[G];
-      float sums[G];
-      for (size_t g = 0; g < G; ++g) group[g] = i + g < C ? v[i + g] : hn::Zero(d);
-      FoldGroup(d, group, sums);
-      for (size_t g = 0; g < G && i + g < C; ++g) out[i + g] = sums[g];
-    }
-  } else {
-    for (size_t i = 0; i < C; ++i) out[i] = FoldHalves(d, v[i]);
+  constexpr size_t G = hn::MaxLanes(D()) / 2, kGrouped = kFoldGroups<D> ? C / G * G : 0;
+  if constexpr (kGrouped != 0) {
+    for (size_t i = 0; i < kGrouped; i += G) FoldGroup(d, v + i, out + i);
   }
+  for (size_t i = kGrouped; i < C; ++i) out[i] = FoldHalves(d, v[i]);
 }
 #endif
 
@@ -325,6 +319,7 @@ struct SearchOps {
       const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
       hn::Vec<decltype(d)> x[K], w[K];
       LoadVectors<K>(d, xn, x), LoadVectors<K>(d, imp, w);
+      hn::Vec<decltype(d)> folded[C];  // each candidate's error terms, folded onto one vector
       for (int c = 0; c < C; ++c) {
         const float idl = dl[c] > 0 ? 1.f / dl[c] : 0.f;
         const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl[c]), vml = hn::Set(d, ml[c]);
@@ -336,8 +331,9 @@ struct SearchOps {
           e[k] = hn::Mul(hn::Mul(w[k], r), r);
           StoreCodeBytes(d, vq, L + kq::kMaxSub * c + k * N);
         }
-        err[c] = FoldVectors<K>(d, e);
+        folded[c] = FoldOnto1<K>(d, e);
       }
+      FoldMany<size_t(C)>(d, folded, err);
       return;
     }
 #endif
@@ -355,8 +351,10 @@ struct SearchOps {
       hn::Vec<decltype(d)> x[K], w[K], u[K], sw[K], sx[K];
       LoadVectors<K>(d, xs, x), LoadVectors<K>(d, ws, w);
       for (size_t k = 0; k < K; ++k) u[k] = hn::Sub(x[k], vmn), sw[k] = w[k], sx[k] = hn::Mul(w[k], u[k]);
-      // The sums of w and w u do not depend on the candidate: the same for all.
-      const float sum_w = FoldVectors<K>(d, sw), sum_u = FoldVectors<K>(d, sx);
+      // Folded onto one vector each, then all together: the sums of w and w u (the
+      // same for every candidate), then each candidate's e, q, qq and uq.
+      hn::Vec<decltype(d)> folded[2 + 4 * C];
+      folded[0] = FoldOnto1<K>(d, sw), folded[1] = FoldOnto1<K>(d, sx);
       for (int c = 0; c < C; ++c) {
         const float id = dn[c] > 0 ? 1.f / dn[c] : 0.f;
         const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[c]);
@@ -367,9 +365,12 @@ struct SearchOps {
           const auto r = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
           e[k] = hn::Mul(hn::Mul(w[k], r), r), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), sxq[k] = hn::Mul(wq, u[k]);
         }
-        out[c] = {FoldVectors<K>(d, e), sum_w, sum_u, FoldVectors<K>(d, sq), FoldVectors<K>(d, sqq),
-                  FoldVectors<K>(d, sxq)};
+        folded[2 + 4 * c] = FoldOnto1<K>(d, e), folded[3 + 4 * c] = FoldOnto1<K>(d, sq);
+        folded[4 + 4 * c] = FoldOnto1<K>(d, sqq), folded[5 + 4 * c] = FoldOnto1<K>(d, sxq);
       }
+      float sums[2 + 4 * C];
+      FoldMany<size_t(2 + 4 * C)>(d, folded, sums);
+      for (int c = 0; c < C; ++c) out[c] = {sums[2 + 4 * c], sums[0], sums[1], sums[3 + 4 * c], sums[4 + 4 * c], sums[5 + 4 * c]};
       return;
     }
 #endif
@@ -639,6 +640,7 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
   hn::Vec<D> q[2][B][K];
   // fit::affine_pass; with w null the products with w = 1 are left out (exact).
   auto pass = [&](const float* dn, const float* mn, int slot, fit::affine_pass_sums* sums) HWY_ATTR {
+    hn::Vec<D> folded[6 * B];  // e, w, u, q, qq, uq of each block, folded onto one vector, then together
     for (size_t b = 0; b < B; ++b) {
       const float id = dn[b] > 0 ? 1.f / dn[b] : 0.f;
       const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[b]), vmn = hn::Set(d, mn[b]);
@@ -653,9 +655,13 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
         sq[k] = wq, sqq[k] = hn::Mul(wq, vq), sxq[k] = hn::Mul(wq, u);
         q[slot][b][k] = vq;
       }
-      sums[b] = {FoldVectors<K>(d, e),  FoldVectors<K>(d, sw),  FoldVectors<K>(d, sx),
-                 FoldVectors<K>(d, sq), FoldVectors<K>(d, sqq), FoldVectors<K>(d, sxq)};
+      folded[6 * b] = FoldOnto1<K>(d, e), folded[6 * b + 1] = FoldOnto1<K>(d, sw), folded[6 * b + 2] = FoldOnto1<K>(d, sx);
+      folded[6 * b + 3] = FoldOnto1<K>(d, sq), folded[6 * b + 4] = FoldOnto1<K>(d, sqq);
+      folded[6 * b + 5] = FoldOnto1<K>(d, sxq);
     }
+    float s[6 * B];
+    FoldMany<6 * B>(d, folded, s);
+    for (size_t b = 0; b < B; ++b) sums[b] = {s[6 * b], s[6 * b + 1], s[6 * b + 2], s[6 * b + 3], s[6 * b + 4], s[6 * b + 5]};
   };
   fit::affine_choice c[B];
   fit::affine_fast_choice<typename F::scale, B>(p, lo, hi, F::nmax, pass, c);
