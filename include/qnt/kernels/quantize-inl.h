@@ -285,7 +285,7 @@ struct SearchOps {
     return {PairwiseSum<m>(e), PairwiseSum<m>(xv), PairwiseSum<m>(vv)};
   }
 
-    // kq::scalar_ops::sums: the runs' vectors folded onto one each, then all folded
+  // kq::scalar_ops::sums: the runs' vectors folded onto one each, then all folded
   // together (FoldMany), where whole vectors hold a run.
   template <int kCount, int kSums>
   static HWY_NOINLINE void sums(float* HWY_RESTRICT v, float* HWY_RESTRICT out) {
