@@ -4,8 +4,11 @@
 
 #include <qnt/qnt.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -26,20 +29,6 @@ double symmetric_gain(const std::vector<float>& x, const qnt::fit::level_set& L,
     sxv += v * l, svv += l * l;
   }
   return svv > 0 ? sxv * sxv / svv : 0;
-}
-
-// Error removed by the best (d, m) of the codes of (x - lo) * s rounded to 0..nmax.
-double affine_gain(const std::vector<float>& x, int nmax, float lo, double s) {
-  double sw = 0, sx = 0, sq = 0, sqq = 0, sxq = 0;
-  for (const float v : x) {
-    const double q = qnt::clamp(qnt::rne(float(s * (v - lo))), 0, nmax);
-    sw += 1, sx += v, sq += q, sqq += q * q, sxq += v * q;
-  }
-  const double det = sw * sqq - sq * sq;
-  if (!(det > 0)) return 0;
-  const double d = (sw * sxq - sx * sq) / det, m = (sqq * sx - sq * sxq) / det;
-  if (m > 0) return sqq > 0 ? sxq * sxq / sqq : 0;  // the k-quants' min <= 0
-  return d > 0 ? sx * sx / sw + (sw * sxq - sx * sq) * (sw * sxq - sx * sq) / (sw * det) : 0;
 }
 
 }  // namespace
@@ -66,15 +55,38 @@ TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales")
       // The scale it reports is the least-squares scale of its assignment.
       CHECK(walk.gain == doctest::Approx(symmetric_gain(x, L, walk.s)).epsilon(1e-4));
     }
-    for (const int nmax : {3, 15, 31}) {
-      float lo = 0, hi = x[0];
-      for (const float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
-      const float s_lo = 0.5f * nmax / (hi - lo), s_hi = 1.5f * nmax / (hi - lo);
-      const auto walk = qnt::fit::walk_affine<32, 4096>(x.data(), w.data(), n, nmax, lo, s_lo, s_hi, true);
-      REQUIRE(walk.found);
-      double grid = 0;
-      for (int k = 1; k < 20000; ++k) grid = std::max(grid, affine_gain(x, nmax, lo, s_lo + (s_hi - s_lo) * k / 20000.0));
-      CHECK(walk.gain >= grid * (1 - 1e-5));
+  }
+}
+
+// The affine thorough search decides its super-scales on each sub-block's model,
+// the error of the fit's codes held fixed: for any scale and min, codes rounded to
+// the nearest for them must do at least as well as the model says.
+TEST_CASE("quantizers: the affine sub-block model bounds the error of re-rounded codes") {
+  qnt_test::rng r(11);
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<float> x(32), w(32);
+    for (auto& v : x) v = float(trial % 2 ? r.gauss() : r.laplace()) + (trial % 4 < 2 ? 0.f : 0.5f);
+    for (auto& v : w) v = float(0.5 + std::fabs(r.gauss()));
+    float lo = 0, hi = 0, suu = 0;
+    qnt::kq::range_of<32>(x.data(), lo, hi);
+    for (int i = 0; i < 32; ++i) suu += w[i] * (x[i] - lo) * (x[i] - lo);
+    const auto fit = qnt::kq::fit_affine_sub_grid<qnt::kq::scalar_ops, 32, qnt::kq::kThoroughScales>(
+        x.data(), w.data(), 15, lo, hi, suu, qnt::kq::kThoroughGrid);
+    REQUIRE(fit.scale > 0);
+    CHECK(fit.neg_min >= 0);
+    double sxx = 0;
+    for (int i = 0; i < 32; ++i) sxx += w[i] * double(x[i]) * x[i];
+    CHECK(fit.sums.w == doctest::Approx(std::accumulate(w.begin(), w.end(), 0.0)));
+    for (const double f : {0.9, 0.97, 1.0, 1.03, 1.1}) {
+      const double dl = fit.scale * f, ml = fit.neg_min * (2 - f);
+      double rounded = 0;
+      for (int i = 0; i < 32; ++i) {
+        const double q = std::clamp(std::nearbyint((x[i] + ml) / dl), 0.0, 15.0);
+        rounded += w[i] * std::pow(x[i] - (dl * q - ml), 2);
+      }
+      const double model = sxx + fit.sums.model(float(dl), float(ml));
+      CHECK(model >= -1e-5 * sxx);
+      CHECK(rounded <= model + 1e-5 * sxx);
     }
   }
 }

@@ -3,18 +3,23 @@
 // the affine k-quants.
 //
 // The fits have GGUF's two levels, each searched for the least importance-weighted
-// squared error: (1) every sub-block's own optimal float scale (and min) by the
-// exhaustive walk of core/sweep.hpp; (2) the integer sub-block scales and the f16
-// super-scales jointly: given the super-scales, each sub-block takes the best
-// integer scale (and min) near its ideal one, with its codes re-rounded for each
-// candidate; then the super-scales are refitted by least squares on those integers,
-// and the two steps alternate while the error falls. Everything runs on the block
+// squared error: (1) every sub-block's own float scale (and min): the symmetric
+// ones' optimum by the exhaustive walk of core/sweep.hpp, the affine ones' the
+// best least-squares fit over a grid of scales; (2) the integer sub-block scales
+// and the f16 super-scales jointly: given the super-scales, each sub-block takes
+// the best integer scale (and min) near its ideal one, with its codes re-rounded
+// for each candidate; then the super-scales are refitted by least squares on those
+// integers, and the two steps alternate while the error falls. The affine thorough
+// search first runs that alternation, and scans of the super-scales, on a
+// quadratic model of each sub-block's error, which needs no pass over the weights
+// (model_superscales). Everything runs on the block
 // scaled by a power of two (fit::normalizer), exactly, so the result does not depend
 // on the weights' magnitude and cannot overflow.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "../core/api.hpp"
 #include "../core/fit.hpp"
@@ -90,16 +95,14 @@ struct affine_superblock {
   bool clamped = false;
 };
 
-inline constexpr float kAffineSpan = 1.5f;
 // Rounds of alternating sub-block choice and super-scale refit (most blocks settle
 // in two or three).
 inline constexpr int kRefits = 6;
 // Rounds of the fast search's sub-block choice and super-scale refit.
 inline constexpr int kFastRefits = 2;
-// Scales the fast affine sub-block fit rounds at: range / (nmax + kFastStart0 +
-// k kFastStartStep), k < kFastStarts.
-inline constexpr int kFastStarts = 5;
-inline constexpr float kFastStart0 = -0.6f, kFastStartStep = 0.3f;
+constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
+// The affine thorough search's rounds on the weights, after its model search.
+inline constexpr int kModelRefits = 2;
 
 // The integers a sub-block scale or min may take, given its ideal value t in units
 // of the super-scale: the two that bracket t (fast), or the nearest and two either
@@ -115,7 +118,6 @@ constexpr int_range choices(float t, int lo, int hi, effort e) {
   if (float(below) > t) --below;
   return {below, clamp(below + 1, lo, hi)};
 }
-constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 
 // The batched passes (Ops::affine_codes_n and kin) evaluate this many candidates of
 // one sub-block per call: their chains of dependent steps overlap. Codes come back
@@ -176,75 +178,103 @@ constexpr void range_of(const float* x, float& lo, float& hi) {
   for (int i = 0; i < kSub; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
 }
 
-// Largest number of level changes the walks of one sub-block may visit.
-inline constexpr size_t kSubEvents = 32 * 40;
+// The error of a sub-block's codes q as a function of its scale dl and min ml:
+// sum w (x - dl q + ml)^2 = sum w x^2 + model(dl, ml), from five sums. It is the
+// thorough search's model of a sub-block: exact while the codes stay, an upper
+// bound on the error of codes re-rounded for (dl, ml).
+struct code_sums {
+  float w = 0, x = 0, q = 0, qq = 0, xq = 0;  // sums of w, w x, w q, w q^2, w x q
+  constexpr float model(float dl, float ml) const {
+    return dl * (dl * qq - 2 * xq) + ml * (ml * w + 2 * x) - 2 * dl * ml * q;
+  }
+};
 
-// A sub-block's optimal float scale and min (min <= 0, returned negated), from the
-// walk over inverse scales around the one that spans its range with nmax steps.
+// A sub-block's fitted float scale and min (min <= 0, kept negated), and the sums
+// of the codes it was fitted to.
 struct affine_sub {
   float scale = 0, neg_min = 0;
+  code_sums sums;
 };
-constexpr affine_sub fit_affine_sub(const float* x, const float* w, int n, int nmax) {
-  float lo = 0, hi = x[0];
-  for (int i = 0; i < n; ++i) lo = min(lo, x[i]), hi = max(hi, x[i]);
-  if (!(hi > lo)) return {0.f, -lo};
-  const float span = min(0.5f * float(nmax), kAffineSpan) + 1, range = hi - lo;
-  // The walk rounds from a fixed origin; the optimum rounds from its own min, so
-  // the walk is repeated from the min it found while that improves the fit, and
-  // from an origin half a step above the minimum (which then rounds up to code 1).
-  fit::walk_result best;
-  for (const float start : {0.f, 0.5f}) {
-    float origin = lo + start * range / float(nmax);
-    for (int pass = 0; pass < 3; ++pass) {
-      const fit::walk_result r = fit::walk_affine<32, kSubEvents>(x, w, n, nmax, origin, max(float(nmax) - span, 0.5f) / range,
-                                                                  (float(nmax) + span) / range, true);
-      if (!r.found || (best.found && !(r.gain > best.gain))) break;
-      best = r, origin = r.m;
-    }
-  }
-  if (!best.found) return {range / float(nmax), -lo};
-  return {best.d, -best.m};
-}
 
-// The fast sub-block fit (effort::fast): codes rounded from the minimum at a few
-// scales around the one that spans the range in nmax steps, and for each the
-// least-squares (scale, min) of those codes; the best of these, by an error that
-// follows from the sums in closed form (codes re-rounded for that fit can only do
-// better).
+// The sub-block fits' candidate scales: range / (nmax + start + step k), k <
+// kScales, each rounding from `origins` origins: the minimum and, with two, half a
+// step of range / nmax above it (codes that round up from there: the optimum's own
+// min is rarely the range's). Each candidate's codes are judged by the error of
+// their least-squares (scale, min) in closed form.
+struct affine_grid {
+  float start, step;
+  int origins;
+};
+inline constexpr int kFastScales = 5, kThoroughScales = 16;
+// Codes whose variance is below this are taken for one code value (integer codes
+// that differ have a variance of at least the smallest weight's share).
+inline constexpr float kOneCode = 1e-4f;
+inline constexpr affine_grid kFastGrid{-0.6f, 0.3f, 1}, kThoroughGrid{-1.875f, 0.25f, 2};
+
+// The sub-block fit over a grid of scales (kFastGrid, kThoroughGrid): for each
+// candidate the codes rounded from its origin, and the least-squares (scale, min)
+// of those codes; the best of these by an error that follows from the sums in
+// closed form (codes re-rounded for the fit can only do better).
 // The caller gives the sub-block's range [lo, hi] (range_of) and suu, the sum of
-// w (x - lo)^2: sums relative to the minimum (fit::affine_pass_sums), so that the
-// least-squares fits and their closed-form errors do not cancel.
-template <class Ops, int kSub>
-constexpr affine_sub fit_affine_sub_fast(const float* x, const float* w, int nmax, float lo, float hi, float suu) {
-  if (!(hi > lo)) return {0.f, -lo};
+// w (x - lo)^2: sums relative to an origin (fit::affine_pass_sums) keep the
+// least-squares fits and their closed-form errors free of cancellation.
+template <class Ops, int kSub, int kScales>
+constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nmax, float lo, float hi, float suu,
+                                         const affine_grid& G) {
+  affine_sub best{0.f, -lo, {}};
+  if (!(hi > lo)) {  // one value: no scale; the sums of the codes (all 0) for the model
+    for (int i = 0; i < kSub; ++i) best.sums.w += w[i], best.sums.x += w[i] * x[i];
+    return best;
+  }
   const float range = hi - lo;
-  float d[kFastStarts];
-  for (int k = 0; k < kFastStarts; ++k) d[k] = range / (float(nmax) + kFastStart0 + kFastStartStep * float(k));
-  fit::affine_pass_sums ps[kFastStarts];
-  Ops::template affine_pass_n<kSub, kFastStarts>(x, w, d, lo, float(nmax), ps);
-  affine_sub best{range / float(nmax), -lo};
+  float d[kScales];
+  for (int k = 0; k < kScales; ++k) d[k] = range / (float(nmax) + G.start + G.step * float(k));
+  best.scale = range / float(nmax);
   float best_err = -1;
-  for (int k = 0; k < kFastStarts; ++k) {
-    const fit::affine_pass_sums& p = ps[k];
-    const bool first = k == 0 || p.err < best_err;
-    best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -lo, best.neg_min);
-    best_err = select(first, p.err, best_err);
-    // With a single code value in use (a constant sub-block) only the scale is fitted.
-    const float det = p.w * p.qq - p.q * p.q;
-    // u ~ s q + t, the min m = lo + t.
-    float s = det > 0 ? (p.w * p.uq - p.u * p.q) / det : 0.f, t = det > 0 ? (p.qq * p.u - p.q * p.uq) / det : 0.f;
-    if (!(det > 0) || lo + t > 0) {  // the format's min is never above 0
-      t = -lo;
-      const float v = p.uq + lo * p.q;  // sum w x q
-      s = p.qq > 0 ? v / p.qq : 0.f;
+  for (int o = 0; o < G.origins; ++o) {
+    const float h = 0.5f * float(o) * range / float(nmax), origin = lo + h;
+    fit::affine_pass_sums ps[kScales];
+    constexpr int kChunk = kScales % kBatch == 0 ? kBatch : kScales;
+    for (int k = 0; k < kScales; k += kChunk)
+      Ops::template affine_pass_n<kSub, kChunk>(x, w, d + k, origin, float(nmax), ps + k);
+    for (int k = 0; k < kScales; ++k) {
+      const fit::affine_pass_sums& p = ps[k];
+      // sum w (x - origin)^2 from the one about lo; the sums are relative to origin.
+      const float s_uu = o == 0 ? suu : suu - 2 * h * p.u - h * h * p.w;
+      const code_sums cs{p.w, p.u + origin * p.w, p.q, p.qq, p.uq + origin * p.q};
+      // The grid's own scale and origin (from the minimum only: an origin above it
+      // is no min the format can store).
+      const bool first = o == 0 && (best_err < 0 || p.err < best_err);
+      best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -origin, best.neg_min);
+      best_err = select(first, p.err, best_err);
+      if (first) best.sums = cs;
+      // det = (sum w)^2 times the variance of the codes: with one code value in use
+      // (up to rounding of the sums) only the scale is fitted.
+      const float det = p.w * p.qq - p.q * p.q;
+      const bool varied = det > kOneCode * p.w * p.w;
+      // u ~ s q + t, the min m = origin + t.
+      float s = varied ? (p.w * p.uq - p.u * p.q) / det : 0.f, t = varied ? (p.qq * p.u - p.q * p.uq) / det : 0.f;
+      if (!varied || origin + t > 0) {  // the format's min is never above 0
+        t = -origin;
+        const float v = p.uq + origin * p.q;  // sum w x q
+        s = p.qq > 0 ? v / p.qq : 0.f;
+      }
+      if (!(s > 0) || !is_finite(s) || !is_finite(t)) continue;
+      // Rounding can take the closed form below zero; an exact fit is zero.
+      const float err = max(s_uu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
+      const float m = origin + t;
+      // One code value c is a constant, the same as code nmax at scale s c / nmax:
+      // the finest scale for it, which leaves the super-scale finer for the others.
+      const float c = varied ? float(nmax) : round_clamped(p.q / p.w, 1.f, float(nmax));
+      const float s_top = c == float(nmax) ? s : s * c / float(nmax);
+      const bool better = err < best_err;
+      best.scale = select(better, s_top, best.scale), best.neg_min = select(better, -m, best.neg_min);
+      best_err = select(better, err, best_err);
+      if (better) {
+        const float sx = p.u + origin * p.w, top = float(nmax);
+        best.sums = c == top ? cs : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
+      }
     }
-    if (!(s > 0) || !is_finite(s) || !is_finite(t)) continue;
-    // Rounding can take the closed form below zero; an exact fit is zero.
-    const float err = max(suu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
-    const float m = lo + t;
-    const bool better = err < best_err;
-    best.scale = select(better, s, best.scale), best.neg_min = select(better, -m, best.neg_min);
-    best_err = select(better, err, best_err);
   }
   return best;
 }
@@ -265,9 +295,10 @@ constexpr float affine_codes(const float* xn, const float* imp, float nmax, floa
 }
 
 // For one sub-block and given super-scales (normalized axis), the integer scale and
-// min within `radius` of the ideal ones, and their codes, of least weighted error.
-// Candidates are evaluated kBatch at a time (Ops::affine_codes_n), in the order
-// scale-major, the first of equal errors winning.
+// min near the ideal ones (choices), and their codes, of least weighted error.
+// Candidates are evaluated kBatch at a time (Ops::affine_codes_n), the first of
+// equal errors winning: the fast search's four in the order scale-major; of the
+// thorough search's 25 the kBatch of least model error (ideal.sums), best first.
 template <class Ops>
 constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
                                   const affine_sub& ideal, effort e, uint8_t& sc, uint8_t& mn, uint8_t* L) {
@@ -293,6 +324,34 @@ constexpr float choose_affine_sub(const float* xn, const float* imp, const affin
     }
     count = 0;
   };
+  if (e == effort::thorough) {
+    // The two integer scales of least model error, each with its two best mins
+    // (the model is a quadratic in the min: the two integers nearest its optimum).
+    const code_sums& cs = ideal.sums;
+    const float per_min = cs.w > 0 && mdn > 0 ? 1.f / (cs.w * mdn) : 0.f;
+    auto min_of = [&](int a) {  // the optimum min for scale a, within rb
+      return min(max((dn * float(a) * cs.q - cs.x) * per_min, float(rb.first)), float(rb.last));
+    };
+    int a1 = ra.first, a2 = ra.first;
+    float e1 = std::numeric_limits<float>::infinity(), e2 = e1;
+    for (int a = ra.first; a <= ra.last; ++a) {
+      const float err = cs.model(dn * float(a), mdn * float(rne(min_of(a))));
+      const bool first = err < e1, second = !first && err < e2;
+      a2 = select(first, a1, select(second, a, a2)), e2 = select(first, e1, select(second, err, e2));
+      a1 = select(first, a, a1), e1 = select(first, err, e1);
+    }
+    for (int k = 0; k < (e2 < std::numeric_limits<float>::infinity() ? 2 : 1); ++k) {  // 1: one scale only
+      const int a = k == 0 ? a1 : a2;
+      const float t = min_of(a);
+      const int b1 = rne(t), b2 = clamp(float(b1) > t ? b1 - 1 : b1 + 1, rb.first, rb.last);
+      for (int i = 0; i < (b2 == b1 ? 1 : 2); ++i) {
+        const int b = i == 0 ? b1 : b2;
+        dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b, ++count;
+      }
+    }
+    evaluate();
+    return best;
+  }
   for (int a = ra.first; a <= ra.last; ++a) {
     for (int b = rb.first; b <= rb.last; ++b) {
       dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
@@ -315,6 +374,79 @@ constexpr float choose_affine_all(const float* xn, const float* imp, const affin
   return err;
 }
 
+// The thorough search's super-scales, found on the sub-blocks' models (code_sums)
+// alone, without a pass over the weights. For super-scales (D, M) each sub-block
+// takes the integers of least model error: the scale one of the two around its
+// ideal one, the min the nearest to the model's best for that scale (the model is
+// a quadratic in the min). Then least-squares super-scales for those integers, and
+// scans of each super-scale alone over +-kModelScan steps of kModelStep, alternate
+// while the model's error falls. D and M (normalized axis) are the start and
+// receive the best found, rounded to f16 as they will be stored.
+inline constexpr int kModelScan = 16;
+inline constexpr float kModelStep = 0.005f;
+
+constexpr void model_superscales(const affine_sub* ideal, int nsub, int levels, float p, float& D, float& M) {
+  const float top = float(levels);
+  // The model's error for (dn, mdn), and each sub-block's integers.
+  auto evaluate = [&](float dn, float mdn, int* sa, int* sb) {
+    const float inv_dn = dn > 0 ? 1.f / dn : 0.f;
+    float err[16];
+    for (int j = 0; j < nsub; ++j) {
+      const code_sums& c = ideal[j].sums;
+      const float per_min = c.w > 0 && mdn > 0 ? 1.f / (c.w * mdn) : 0.f;
+      // The two integer scales around the ideal, each with its best min.
+      const float a0 = float(int(min(ideal[j].scale * inv_dn, top))), a1 = min(a0 + 1, top);
+      const float dl0 = dn * a0, dl1 = dn * a1;
+      const float b0 = round_clamped((dl0 * c.q - c.x) * per_min, 0.f, top);
+      const float b1 = round_clamped((dl1 * c.q - c.x) * per_min, 0.f, top);
+      const float e0 = c.model(dl0, mdn * b0), e1 = c.model(dl1, mdn * b1);
+      const bool second = e1 < e0;
+      err[j] = select(second, e1, e0), sa[j] = int(select(second, a1, a0)), sb[j] = int(select(second, b1, b0));
+    }
+    float total = 0;
+    for (int j = 0; j < nsub; ++j) total += err[j];
+    return total;
+  };
+  int sa[16] = {}, sb[16] = {};
+  D = fit::stored_scale<f16>(D, p).dn, M = fit::stored_scale<f16>(M, p).dn;
+  float best = evaluate(D, M, sa, sb);
+  auto consider = [&](float d, float m) {
+    if (!(d >= 0) || !(m >= 0) || !is_finite(d) || !is_finite(m)) return false;
+    d = fit::stored_scale<f16>(d, p).dn, m = fit::stored_scale<f16>(m, p).dn;
+    int ta[16] = {}, tb[16] = {};
+    const float err = evaluate(d, m, ta, tb);
+    if (!(err < best)) return false;
+    best = err, D = d, M = m;
+    for (int j = 0; j < nsub; ++j) sa[j] = ta[j], sb[j] = tb[j];
+    return true;
+  };
+  // The least-squares super-scales of the current integers (as in the refit on the
+  // weights, with the models' sums).
+  auto refit = [&] {
+    float A = 0, B = 0, C = 0, X = 0, Y = 0;
+    for (int j = 0; j < nsub; ++j) {
+      const code_sums& c = ideal[j].sums;
+      const float a = float(sa[j]), b = float(sb[j]);
+      A += a * a * c.qq, B += a * b * c.q, C += b * b * c.w, X += a * c.xq, Y += b * c.x;
+    }
+    const float det = A * C - B * B;
+    if (det > 0) return consider((X * C - B * Y) / det, (B * X - A * Y) / det);
+    return A > 0 && consider(X / A, 0.f);
+  };
+  for (int r = 0; r < 8 && refit(); ++r) {
+  }
+  for (int round = 0; round < 2; ++round) {
+    bool moved = false;
+    const float d0 = D, m0 = M;
+    for (int k = -kModelScan; k <= kModelScan; ++k)
+      if (k != 0) moved = consider(d0 * (1 + kModelStep * float(k)), M) || moved;
+    for (int k = -kModelScan; k <= kModelScan; ++k)
+      if (k != 0) moved = consider(D, m0 * (1 + kModelStep * float(k))) || moved;
+    for (int r = 0; r < 4 && refit(); ++r) moved = true;
+    if (!moved) break;
+  }
+}
+
 template <class Ops = scalar_ops>
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P, effort e) {
   float xn[256];
@@ -322,9 +454,9 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   const int nsub = 256 / P.sub;
   affine_sub ideal[16];
   float max_scale = 0, max_min = 0;
-  // The fast fits' ranges and sums of squares, the sums all at once.
+  // The fits' ranges and sums of squares, the sums all at once.
   float lo[16] = {}, hi[16] = {}, suu[16] = {};
-  if (e == effort::fast) {
+  {
     float uu[256];
     for (int j = 0; j < nsub; ++j) {
       if (P.sub == 16) Ops::template range<16>(xn + j * P.sub, lo[j], hi[j]);
@@ -336,9 +468,12 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   }
   for (int j = 0; j < nsub; ++j) {
     const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
-    ideal[j] = e == effort::thorough ? fit_affine_sub(xs, ws, P.sub, P.nmax)
-               : P.sub == 16         ? fit_affine_sub_fast<Ops, 16>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
-                                     : fit_affine_sub_fast<Ops, 32>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
+    if (e == effort::thorough)
+      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, kThoroughScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kThoroughGrid)
+                             : fit_affine_sub_grid<Ops, 32, kThoroughScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kThoroughGrid);
+    else
+      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, kFastScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kFastGrid)
+                             : fit_affine_sub_grid<Ops, 32, kFastScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kFastGrid);
     max_scale = max(max_scale, ideal[j].scale);
     max_min = max(max_min, ideal[j].neg_min);
   }
@@ -355,7 +490,9 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     return better;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
-  for (int round = 1; trial(D, M) && round < refit_rounds(e); ++round) {
+  if (e == effort::thorough) model_superscales(ideal, nsub, P.levels, p, D, M);
+  const int rounds = e == effort::fast ? kFastRefits : kModelRefits;
+  for (int round = 1; trial(D, M) && round < rounds; ++round) {
     // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
     // the sums in pairwise order (element-wise products, then Ops::sum).
     float terms[5 * 256];  // the terms of A, B, C, X, Y, one run of 256 each
