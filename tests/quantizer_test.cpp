@@ -70,8 +70,8 @@ TEST_CASE("quantizers: the affine sub-block model bounds the error of re-rounded
     float lo = 0, hi = 0, suu = 0;
     qnt::kq::range_of<32>(x.data(), lo, hi);
     for (int i = 0; i < 32; ++i) suu += w[i] * (x[i] - lo) * (x[i] - lo);
-    const auto fit = qnt::kq::fit_affine_sub_grid<qnt::kq::scalar_ops, 32, qnt::kq::kThoroughScales>(
-        x.data(), w.data(), 15, lo, hi, suu, qnt::kq::kThoroughGrid);
+    const auto fit =
+        qnt::kq::fit_affine_sub_grid<qnt::kq::scalar_ops, 32, qnt::kq::thorough_grid>(x.data(), w.data(), 15, lo, hi, suu);
     REQUIRE(fit.scale > 0);
     CHECK(fit.neg_min >= 0);
     double sxx = 0;

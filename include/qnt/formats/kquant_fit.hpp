@@ -102,7 +102,7 @@ inline constexpr int kRefits = 6;
 inline constexpr int kFastRefits = 2;
 constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 // The affine thorough search's rounds on the weights, after its model search.
-inline constexpr int kModelRefits = 2;
+inline constexpr int kModelRefits = 1;
 
 // The integers a sub-block scale or min may take, given its ideal value t in units
 // of the super-scale: the two that bracket t (fast), or the nearest and two either
@@ -182,12 +182,40 @@ constexpr void range_of(const float* x, float& lo, float& hi) {
 // sum w (x - dl q + ml)^2 = sum w x^2 + model(dl, ml), from five sums. It is the
 // thorough search's model of a sub-block: exact while the codes stay, an upper
 // bound on the error of codes re-rounded for (dl, ml).
+constexpr float model_error(float dl, float ml, float w, float x, float q, float qq, float xq) {
+  return dl * (dl * qq - 2 * xq) + ml * (ml * w + 2 * x) - 2 * dl * ml * q;
+}
 struct code_sums {
   float w = 0, x = 0, q = 0, qq = 0, xq = 0;  // sums of w, w x, w q, w q^2, w x q
-  constexpr float model(float dl, float ml) const {
-    return dl * (dl * qq - 2 * xq) + ml * (ml * w + 2 * x) - 2 * dl * ml * q;
-  }
+  constexpr float model(float dl, float ml) const { return model_error(dl, ml, w, x, q, qq, xq); }
 };
+
+// A block's sub-block models, one array per quantity (lanes for Ops::model_choice):
+// each sub-block's ideal scale and its code_sums.
+struct block_models {
+  float scale[16] = {}, w[16] = {}, x[16] = {}, q[16] = {}, qq[16] = {}, xq[16] = {};
+};
+
+// For super-scales (dn, mdn) on the normalized axis (inv_dn: 1 / dn, or 0 for
+// dn = 0), each sub-block's integers of least model error err[j]: the scale a[j]
+// one of the two around its ideal one, the min b[j] the nearest to the model's
+// best for that scale (the model is a quadratic in the min), within [0, top].
+// Element-wise, so that the SIMD form does the same in lanes.
+template <int kNsub>
+constexpr void model_choice(const block_models& m, float top, float dn, float inv_dn, float mdn, float* err, float* a,
+                            float* b) {
+  for (int j = 0; j < kNsub; ++j) {
+    const float per_min = m.w[j] > 0 && mdn > 0 ? 1.f / (m.w[j] * mdn) : 0.f;
+    const float a0 = float(int(min(m.scale[j] * inv_dn, top))), a1 = min(a0 + 1, top);  // scale >= 0
+    const float dl0 = dn * a0, dl1 = dn * a1;
+    const float b0 = round_clamped((dl0 * m.q[j] - m.x[j]) * per_min, 0.f, top);
+    const float b1 = round_clamped((dl1 * m.q[j] - m.x[j]) * per_min, 0.f, top);
+    const float e0 = model_error(dl0, mdn * b0, m.w[j], m.x[j], m.q[j], m.qq[j], m.xq[j]);
+    const float e1 = model_error(dl1, mdn * b1, m.w[j], m.x[j], m.q[j], m.qq[j], m.xq[j]);
+    const bool second = e1 < e0;
+    err[j] = select(second, e1, e0), a[j] = select(second, a1, a0), b[j] = select(second, b1, b0);
+  }
+}
 
 // A sub-block's fitted float scale and min (min <= 0, kept negated), and the sums
 // of the codes it was fitted to.
@@ -197,57 +225,63 @@ struct affine_sub {
 };
 
 // The sub-block fits' candidate scales: range / (nmax + start + step k), k <
-// kScales, each rounding from `origins` origins: the minimum and, with two, half a
+// scales, each rounding from `origins` origins: the minimum and, with two, half a
 // step of range / nmax above it (codes that round up from there: the optimum's own
 // min is rarely the range's). Each candidate's codes are judged by the error of
-// their least-squares (scale, min) in closed form.
-struct affine_grid {
-  float start, step;
-  int origins;
+// their least-squares (scale, min) in closed form. Types, so that the loops have
+// constant bounds.
+struct fast_grid {
+  static constexpr int scales = 5, origins = 1;
+  static constexpr float start = -0.6f, step = 0.3f;
 };
-inline constexpr int kFastScales = 5, kThoroughScales = 16;
+struct thorough_grid {
+  static constexpr int scales = 16, origins = 2;
+  static constexpr float start = -1.875f, step = 0.25f;
+};
 // Codes whose variance is below this are taken for one code value (integer codes
 // that differ have a variance of at least the smallest weight's share).
 inline constexpr float kOneCode = 1e-4f;
-inline constexpr affine_grid kFastGrid{-0.6f, 0.3f, 1}, kThoroughGrid{-1.875f, 0.25f, 2};
 
-// The sub-block fit over a grid of scales (kFastGrid, kThoroughGrid): for each
+// The sub-block fit over a grid of scales (fast_grid, thorough_grid): for each
 // candidate the codes rounded from its origin, and the least-squares (scale, min)
 // of those codes; the best of these by an error that follows from the sums in
 // closed form (codes re-rounded for the fit can only do better).
 // The caller gives the sub-block's range [lo, hi] (range_of) and suu, the sum of
 // w (x - lo)^2: sums relative to an origin (fit::affine_pass_sums) keep the
 // least-squares fits and their closed-form errors free of cancellation.
-template <class Ops, int kSub, int kScales>
-constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nmax, float lo, float hi, float suu,
-                                         const affine_grid& G) {
+template <class Ops, int kSub, class G>
+constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nmax, float lo, float hi, float suu) {
+  constexpr int kScales = G::scales;
   affine_sub best{0.f, -lo, {}};
   if (!(hi > lo)) {  // one value: no scale; the sums of the codes (all 0) for the model
     for (int i = 0; i < kSub; ++i) best.sums.w += w[i], best.sums.x += w[i] * x[i];
     return best;
   }
-  const float range = hi - lo;
+  const float range = hi - lo, top = float(nmax);
   float d[kScales];
-  for (int k = 0; k < kScales; ++k) d[k] = range / (float(nmax) + G.start + G.step * float(k));
-  best.scale = range / float(nmax);
+  for (int k = 0; k < kScales; ++k) d[k] = range / (top + G::start + G::step * float(k));
+  best.scale = range / top;
   float best_err = -1;
-  for (int o = 0; o < G.origins; ++o) {
-    const float h = 0.5f * float(o) * range / float(nmax), origin = lo + h;
-    fit::affine_pass_sums ps[kScales];
-    constexpr int kChunk = kScales % kBatch == 0 ? kBatch : kScales;
-    for (int k = 0; k < kScales; k += kChunk)
-      Ops::template affine_pass_n<kSub, kChunk>(x, w, d + k, origin, float(nmax), ps + k);
+  // The winner: its origin's index, its candidate's and its one code value (nmax
+  // where the codes vary).
+  int win_o = 0, win_k = 0;
+  float win_c = top;
+  fit::affine_pass_sums ps[G::origins][kScales];
+  float origins[G::origins] = {};
+  for (int o = 0; o < G::origins; ++o) {
+    const float h = 0.5f * float(o) * range / top, origin = lo + h;
+    origins[o] = origin;
+    Ops::template affine_pass_n<kSub, kScales>(x, w, d, origin, top, ps[o]);
     for (int k = 0; k < kScales; ++k) {
-      const fit::affine_pass_sums& p = ps[k];
+      const fit::affine_pass_sums& p = ps[o][k];
       // sum w (x - origin)^2 from the one about lo; the sums are relative to origin.
       const float s_uu = o == 0 ? suu : suu - 2 * h * p.u - h * h * p.w;
-      const code_sums cs{p.w, p.u + origin * p.w, p.q, p.qq, p.uq + origin * p.q};
       // The grid's own scale and origin (from the minimum only: an origin above it
       // is no min the format can store).
       const bool first = o == 0 && (best_err < 0 || p.err < best_err);
       best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -origin, best.neg_min);
       best_err = select(first, p.err, best_err);
-      if (first) best.sums = cs;
+      win_o = select(first, o, win_o), win_k = select(first, k, win_k), win_c = select(first, top, win_c);
       // det = (sum w)^2 times the variance of the codes: with one code value in use
       // (up to rounding of the sums) only the scale is fitted.
       const float det = p.w * p.qq - p.q * p.q;
@@ -259,23 +293,25 @@ constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nma
         const float v = p.uq + origin * p.q;  // sum w x q
         s = p.qq > 0 ? v / p.qq : 0.f;
       }
-      if (!(s > 0) || !is_finite(s) || !is_finite(t)) continue;
+      if (!(s > 0) || !is_finite(s) || !is_finite(t)) continue;  // rare: a branch
       // Rounding can take the closed form below zero; an exact fit is zero.
       const float err = max(s_uu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
       const float m = origin + t;
       // One code value c is a constant, the same as code nmax at scale s c / nmax:
       // the finest scale for it, which leaves the super-scale finer for the others.
-      const float c = varied ? float(nmax) : round_clamped(p.q / p.w, 1.f, float(nmax));
-      const float s_top = c == float(nmax) ? s : s * c / float(nmax);
+      float c = top, s_top = s;
+      if (!varied) c = round_clamped(p.q / p.w, 1.f, top), s_top = c == top ? s : s * c / top;  // rare: a branch
       const bool better = err < best_err;
       best.scale = select(better, s_top, best.scale), best.neg_min = select(better, -m, best.neg_min);
       best_err = select(better, err, best_err);
-      if (better) {
-        const float sx = p.u + origin * p.w, top = float(nmax);
-        best.sums = c == top ? cs : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
-      }
+      win_o = select(better, o, win_o), win_k = select(better, k, win_k), win_c = select(better, c, win_c);
     }
   }
+  // The winner's code sums (of code nmax for one code value).
+  const fit::affine_pass_sums& p = ps[win_o][win_k];
+  const float origin = origins[win_o], sx = p.u + origin * p.w;
+  best.sums = win_c == top ? code_sums{p.w, sx, p.q, p.qq, p.uq + origin * p.q}
+                           : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
   return best;
 }
 
@@ -294,71 +330,94 @@ constexpr float affine_codes(const float* xn, const float* imp, float nmax, floa
   return pairwise_sum<kSub>(e);
 }
 
-// For one sub-block and given super-scales (normalized axis), the integer scale and
-// min near the ideal ones (choices), and their codes, of least weighted error.
-// Candidates are evaluated kBatch at a time (Ops::affine_codes_n), the first of
-// equal errors winning: the fast search's four in the order scale-major; of the
-// thorough search's 25 the kBatch of least model error (ideal.sums), best first.
+// Evaluates `count` <= kBatch integer scale and min candidates (sa, sb: decoded
+// dl, ml) of one sub-block on codes re-rounded for each (Ops::affine_codes_n);
+// the first of least error, if it beats `best` (or best < 0), becomes the best,
+// its integers and codes going to sc, mn and L.
 template <class Ops>
-constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
-                                  const affine_sub& ideal, effort e, uint8_t& sc, uint8_t& mn, uint8_t* L) {
-  int_range ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
-  int_range rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
-  // A zero super-scale makes every integer scale (or min) the same: the first wins.
+constexpr void evaluate_affine(const float* xn, const float* imp, const affine_params& P, float* dl, float* ml,
+                               const int* sa, const int* sb, int count, float& best, uint8_t& sc, uint8_t& mn,
+                               uint8_t* L) {
+  float err[kBatch] = {};
+  uint8_t q[kBatch * kMaxSub] = {};
+  for (int c = count; c < kBatch; ++c) dl[c] = dl[0], ml[c] = ml[0];  // padding, not chosen
+  by_count(count, [&]<int C>() {
+    if (P.sub == 16) Ops::template affine_codes_n<16, C>(xn, imp, float(P.nmax), dl, ml, err, q);
+    else Ops::template affine_codes_n<32, C>(xn, imp, float(P.nmax), dl, ml, err, q);
+  });
+  const int win = first_least(err, count, best);
+  if (win >= 0) {
+    sc = uint8_t(sa[win]), mn = uint8_t(sb[win]);
+    for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
+  }
+}
+
+// The ranges of integers near a sub-block's ideal scale and min (choices) for
+// super-scales (dn, mdn); a zero super-scale makes every integer the same: the
+// first.
+constexpr void affine_ranges(const affine_params& P, float dn, float mdn, const affine_sub& ideal, effort e,
+                             int_range& ra, int_range& rb) {
+  ra = choices(dn > 0 ? ideal.scale / dn : 0.f, 0, P.levels, e);
+  rb = choices(mdn > 0 ? ideal.neg_min / mdn : 0.f, 0, P.levels, e);
   if (dn == 0) ra.last = ra.first;
   if (mdn == 0) rb.last = rb.first;
-  float best = -1;
-  float dl[kBatch] = {}, ml[kBatch] = {}, err[kBatch] = {};
+}
+
+// For one sub-block and given super-scales (normalized axis), the fast search's
+// integer scale and min: of the two integers that bracket each ideal value, the
+// pair (in the order scale-major) and codes of least weighted error.
+template <class Ops>
+constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
+                                  const affine_sub& ideal, uint8_t& sc, uint8_t& mn, uint8_t* L) {
+  int_range ra{}, rb{};
+  affine_ranges(P, dn, mdn, ideal, effort::fast, ra, rb);
+  float best = -1, dl[kBatch] = {}, ml[kBatch] = {};
   int sa[kBatch] = {}, sb[kBatch] = {}, count = 0;
-  uint8_t q[kBatch * kMaxSub] = {};
-  auto evaluate = [&] {
-    for (int c = count; c < kBatch; ++c) dl[c] = dl[0], ml[c] = ml[0];  // padding, not chosen
-    by_count(count, [&]<int C>() {
-      if (P.sub == 16) Ops::template affine_codes_n<16, C>(xn, imp, float(P.nmax), dl, ml, err, q);
-      else Ops::template affine_codes_n<32, C>(xn, imp, float(P.nmax), dl, ml, err, q);
-    });
-    const int win = first_least(err, count, best);
-    if (win >= 0) {
-      sc = uint8_t(sa[win]), mn = uint8_t(sb[win]);
-      for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
-    }
-    count = 0;
-  };
-  if (e == effort::thorough) {
-    // The two integer scales of least model error, each with its two best mins
-    // (the model is a quadratic in the min: the two integers nearest its optimum).
-    const code_sums& cs = ideal.sums;
-    const float per_min = cs.w > 0 && mdn > 0 ? 1.f / (cs.w * mdn) : 0.f;
-    auto min_of = [&](int a) {  // the optimum min for scale a, within rb
-      return min(max((dn * float(a) * cs.q - cs.x) * per_min, float(rb.first)), float(rb.last));
-    };
-    int a1 = ra.first, a2 = ra.first;
-    float e1 = std::numeric_limits<float>::infinity(), e2 = e1;
-    for (int a = ra.first; a <= ra.last; ++a) {
-      const float err = cs.model(dn * float(a), mdn * float(rne(min_of(a))));
-      const bool first = err < e1, second = !first && err < e2;
-      a2 = select(first, a1, select(second, a, a2)), e2 = select(first, e1, select(second, err, e2));
-      a1 = select(first, a, a1), e1 = select(first, err, e1);
-    }
-    for (int k = 0; k < (e2 < std::numeric_limits<float>::infinity() ? 2 : 1); ++k) {  // 1: one scale only
-      const int a = k == 0 ? a1 : a2;
-      const float t = min_of(a);
-      const int b1 = rne(t), b2 = clamp(float(b1) > t ? b1 - 1 : b1 + 1, rb.first, rb.last);
-      for (int i = 0; i < (b2 == b1 ? 1 : 2); ++i) {
-        const int b = i == 0 ? b1 : b2;
-        dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b, ++count;
-      }
-    }
-    evaluate();
-    return best;
-  }
   for (int a = ra.first; a <= ra.last; ++a) {
     for (int b = rb.first; b <= rb.last; ++b) {
       dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
-      if (++count == kBatch) evaluate();
+      if (++count == kBatch) evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L), count = 0;
     }
   }
-  if (count > 0) evaluate();
+  if (count > 0) evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L);
+  return best;
+}
+
+// The same for the thorough search: of the five integer scales within two steps of
+// the ideal one, the two of least model error (ideal.sums), each with its two best
+// mins (the model is a quadratic in the min: the two integers nearest its optimum);
+// these four, best first, on the weights.
+template <class Ops>
+constexpr float choose_affine_sub_modelled(const float* xn, const float* imp, const affine_params& P, float dn,
+                                           float mdn, const affine_sub& ideal, uint8_t& sc, uint8_t& mn, uint8_t* L) {
+  int_range ra{}, rb{};
+  affine_ranges(P, dn, mdn, ideal, effort::thorough, ra, rb);
+  const code_sums& cs = ideal.sums;
+  const float per_min = cs.w > 0 && mdn > 0 ? 1.f / (cs.w * mdn) : 0.f;
+  auto min_of = [&](int a) {  // the optimum min for scale a, within rb
+    return min(max((dn * float(a) * cs.q - cs.x) * per_min, float(rb.first)), float(rb.last));
+  };
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  int a1 = ra.first, a2 = ra.first;
+  float e1 = inf, e2 = inf;
+  for (int a = ra.first; a <= ra.last; ++a) {
+    const float err = cs.model(dn * float(a), mdn * float(rne(min_of(a))));
+    const bool first = err < e1, second = !first && err < e2;
+    a2 = select(first, a1, select(second, a, a2)), e2 = select(first, e1, select(second, err, e2));
+    a1 = select(first, a, a1), e1 = select(first, err, e1);
+  }
+  float best = -1, dl[kBatch] = {}, ml[kBatch] = {};
+  int sa[kBatch] = {}, sb[kBatch] = {}, count = 0;
+  for (int k = 0; k < (e2 < inf ? 2 : 1); ++k) {  // 1: a single integer scale
+    const int a = k == 0 ? a1 : a2;
+    const float t = min_of(a);
+    const int b1 = rne(t), b2 = clamp(float(b1) > t ? b1 - 1 : b1 + 1, rb.first, rb.last);
+    for (int i = 0; i < (b2 == b1 ? 1 : 2); ++i, ++count) {
+      const int b = i == 0 ? b1 : b2;
+      dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
+    }
+  }
+  evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L);
   return best;
 }
 
@@ -369,65 +428,59 @@ constexpr float choose_affine_all(const float* xn, const float* imp, const affin
   float err = 0;
   for (int j = 0; j < 256 / P.sub; ++j) {
     const int o = j * P.sub;
-    err += choose_affine_sub<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], e, r.sc[j], r.mn[j], r.L + o);
+    err += e == effort::thorough
+               ? choose_affine_sub_modelled<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], r.sc[j], r.mn[j], r.L + o)
+               : choose_affine_sub<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], r.sc[j], r.mn[j], r.L + o);
   }
   return err;
 }
 
 // The thorough search's super-scales, found on the sub-blocks' models (code_sums)
 // alone, without a pass over the weights. For super-scales (D, M) each sub-block
-// takes the integers of least model error: the scale one of the two around its
-// ideal one, the min the nearest to the model's best for that scale (the model is
-// a quadratic in the min). Then least-squares super-scales for those integers, and
-// scans of each super-scale alone over +-kModelScan steps of kModelStep, alternate
-// while the model's error falls. D and M (normalized axis) are the start and
-// receive the best found, rounded to f16 as they will be stored.
+// takes the integers of least model error (model_choice); least-squares
+// super-scales for those integers, and scans of each super-scale alone over
+// +-kModelScan steps of kModelStep, alternate while the model's error falls. D and
+// M (normalized axis) are the start and receive the best found, rounded to f16 as
+// they will be stored.
 inline constexpr int kModelScan = 16;
 inline constexpr float kModelStep = 0.005f;
 
-constexpr void model_superscales(const affine_sub* ideal, int nsub, int levels, float p, float& D, float& M) {
+template <class Ops, int kNsub>
+constexpr void model_superscales(const affine_sub* ideal, int levels, float p, float& D, float& M) {
   const float top = float(levels);
+  block_models m;
+  for (int j = 0; j < kNsub; ++j) {
+    const code_sums& c = ideal[j].sums;
+    m.scale[j] = ideal[j].scale, m.w[j] = c.w, m.x[j] = c.x, m.q[j] = c.q, m.qq[j] = c.qq, m.xq[j] = c.xq;
+  }
   // The model's error for (dn, mdn), and each sub-block's integers.
-  auto evaluate = [&](float dn, float mdn, int* sa, int* sb) {
-    const float inv_dn = dn > 0 ? 1.f / dn : 0.f;
-    float err[16];
-    for (int j = 0; j < nsub; ++j) {
-      const code_sums& c = ideal[j].sums;
-      const float per_min = c.w > 0 && mdn > 0 ? 1.f / (c.w * mdn) : 0.f;
-      // The two integer scales around the ideal, each with its best min.
-      const float a0 = float(int(min(ideal[j].scale * inv_dn, top))), a1 = min(a0 + 1, top);
-      const float dl0 = dn * a0, dl1 = dn * a1;
-      const float b0 = round_clamped((dl0 * c.q - c.x) * per_min, 0.f, top);
-      const float b1 = round_clamped((dl1 * c.q - c.x) * per_min, 0.f, top);
-      const float e0 = c.model(dl0, mdn * b0), e1 = c.model(dl1, mdn * b1);
-      const bool second = e1 < e0;
-      err[j] = select(second, e1, e0), sa[j] = int(select(second, a1, a0)), sb[j] = int(select(second, b1, b0));
-    }
+  auto evaluate = [&](float dn, float mdn, float* a, float* b) {
+    float err[kNsub];
+    Ops::template model_choice<kNsub>(m, top, dn, dn > 0 ? 1.f / dn : 0.f, mdn, err, a, b);
     float total = 0;
-    for (int j = 0; j < nsub; ++j) total += err[j];
+    for (int j = 0; j < kNsub; ++j) total += err[j];
     return total;
   };
-  int sa[16] = {}, sb[16] = {};
+  float sa[kNsub] = {}, sb[kNsub] = {};
   D = fit::stored_scale<f16>(D, p).dn, M = fit::stored_scale<f16>(M, p).dn;
   float best = evaluate(D, M, sa, sb);
-  auto consider = [&](float d, float m) {
-    if (!(d >= 0) || !(m >= 0) || !is_finite(d) || !is_finite(m)) return false;
-    d = fit::stored_scale<f16>(d, p).dn, m = fit::stored_scale<f16>(m, p).dn;
-    int ta[16] = {}, tb[16] = {};
-    const float err = evaluate(d, m, ta, tb);
+  auto consider = [&](float d, float mn) {
+    if (!(d >= 0) || !(mn >= 0) || !is_finite(d) || !is_finite(mn)) return false;
+    d = fit::stored_scale<f16>(d, p).dn, mn = fit::stored_scale<f16>(mn, p).dn;
+    float ta[kNsub] = {}, tb[kNsub] = {};
+    const float err = evaluate(d, mn, ta, tb);
     if (!(err < best)) return false;
-    best = err, D = d, M = m;
-    for (int j = 0; j < nsub; ++j) sa[j] = ta[j], sb[j] = tb[j];
+    best = err, D = d, M = mn;
+    for (int j = 0; j < kNsub; ++j) sa[j] = ta[j], sb[j] = tb[j];
     return true;
   };
   // The least-squares super-scales of the current integers (as in the refit on the
   // weights, with the models' sums).
   auto refit = [&] {
     float A = 0, B = 0, C = 0, X = 0, Y = 0;
-    for (int j = 0; j < nsub; ++j) {
-      const code_sums& c = ideal[j].sums;
-      const float a = float(sa[j]), b = float(sb[j]);
-      A += a * a * c.qq, B += a * b * c.q, C += b * b * c.w, X += a * c.xq, Y += b * c.x;
+    for (int j = 0; j < kNsub; ++j) {
+      const float a = sa[j], b = sb[j];
+      A += a * a * m.qq[j], B += a * b * m.q[j], C += b * b * m.w[j], X += a * m.xq[j], Y += b * m.x[j];
     }
     const float det = A * C - B * B;
     if (det > 0) return consider((X * C - B * Y) / det, (B * X - A * Y) / det);
@@ -444,6 +497,26 @@ constexpr void model_superscales(const affine_sub* ideal, int nsub, int levels, 
       if (k != 0) moved = consider(D, m0 * (1 + kModelStep * float(k))) || moved;
     for (int r = 0; r < 4 && refit(); ++r) moved = true;
     if (!moved) break;
+  }
+}
+
+// The sub-blocks' models made those of the codes L (the sums of w and w x do not
+// depend on the codes and stay).
+template <class Ops>
+constexpr void refresh_models(const float* xn, const float* imp, const affine_params& P, const uint8_t* L,
+                              affine_sub* ideal) {
+  float terms[3 * 256];  // per code: w q, w q^2, w x q; runs of one sub-block each
+  for (int i = 0; i < 256; ++i) {
+    const float q = float(L[i]), wq = imp[i] * q;
+    terms[i] = wq, terms[256 + i] = wq * q, terms[512 + i] = wq * xn[i];
+  }
+  float sums[3 * 16];
+  const int nsub = 256 / P.sub;
+  if (P.sub == 16) Ops::template sums<16, 48>(terms, sums);
+  else Ops::template sums<32, 24>(terms, sums);
+  for (int j = 0; j < nsub; ++j) {
+    code_sums& c = ideal[j].sums;
+    c.q = sums[j], c.qq = sums[nsub + j], c.xq = sums[2 * nsub + j];
   }
 }
 
@@ -469,11 +542,11 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   for (int j = 0; j < nsub; ++j) {
     const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
     if (e == effort::thorough)
-      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, kThoroughScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kThoroughGrid)
-                             : fit_affine_sub_grid<Ops, 32, kThoroughScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kThoroughGrid);
+      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, thorough_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
+                             : fit_affine_sub_grid<Ops, 32, thorough_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
     else
-      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, kFastScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kFastGrid)
-                             : fit_affine_sub_grid<Ops, 32, kFastScales>(xs, ws, P.nmax, lo[j], hi[j], suu[j], kFastGrid);
+      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, fast_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
+                             : fit_affine_sub_grid<Ops, 32, fast_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
     max_scale = max(max_scale, ideal[j].scale);
     max_min = max(max_min, ideal[j].neg_min);
   }
@@ -490,7 +563,10 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     return better;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
-  if (e == effort::thorough) model_superscales(ideal, nsub, P.levels, p, D, M);
+  if (e == effort::thorough) {
+    if (P.sub == 16) model_superscales<Ops, 16>(ideal, P.levels, p, D, M);
+    else model_superscales<Ops, 8>(ideal, P.levels, p, D, M);
+  }
   const int rounds = e == effort::fast ? kFastRefits : kModelRefits;
   for (int round = 1; trial(D, M) && round < rounds; ++round) {
     // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
@@ -517,15 +593,18 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     }
     if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
-  // Each super-scale alone 2% either side (the integer scales re-round into
-  // another local optimum) and its f16 neighbours; and, for both efforts, the
-  // all-zero block, which wins where f16 cannot resolve the weights at all.
   if (e == effort::thorough) {
-    for (const float f : {0.98f, 1.02f}) trial(best.d * p * f, best.dmin * p), trial(best.d * p, best.dmin * p * f);
-    const float d0 = best.d, m0 = best.dmin;
-    for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p, m0 * p);
-    for (const int k : {-1, 1}) trial(best.d * p, f16::neighbour(m0, k) * p);
+    // The models again, now of the codes chosen on the weights (the first ones
+    // were of each sub-block's own fit), and the model search from the best
+    // super-scales so far.
+    refresh_models<Ops>(xn, imp, P, best.L, ideal);
+    D = best.d * p, M = best.dmin * p;
+    if (P.sub == 16) model_superscales<Ops, 16>(ideal, P.levels, p, D, M);
+    else model_superscales<Ops, 8>(ideal, P.levels, p, D, M);
+    trial(D, M);
   }
+  // For both efforts the all-zero block, which wins where f16 cannot resolve the
+  // weights at all.
   trial(0.f, 0.f);
   return best;
 }
@@ -615,6 +694,11 @@ struct scalar_ops : fit::scalar_passes {
   template <int kSub>
   static constexpr void range(const float* x, float& lo, float& hi) {
     range_of<kSub>(x, lo, hi);
+  }
+  template <int kNsub>
+  static constexpr void model_choice(const block_models& m, float top, float dn, float inv_dn, float mdn, float* err,
+                                     float* a, float* b) {
+    kq::model_choice<kNsub>(m, top, dn, inv_dn, mdn, err, a, b);
   }
   // symmetric_codes of C candidate scales dl[c]: errors err[c], code indices as bytes
   // at codes + kMaxSub * c, and (lsq not null) the least-squares sums lsq[c].

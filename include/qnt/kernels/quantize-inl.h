@@ -451,6 +451,39 @@ struct SearchOps {
     return p;
   }
 
+  // kq::model_choice in lanes, one per sub-block (no NaN reaches Min / Max).
+  template <int kNsub>
+  static HWY_NOINLINE void model_choice(const kq::block_models& m, float top, float dn, float inv_dn, float mdn,
+                                        float* HWY_RESTRICT err, float* HWY_RESTRICT a, float* HWY_RESTRICT b) {
+    const hn::CappedTag<float, kNsub> d;
+    const size_t N = hn::Lanes(d);
+    const auto vtop = hn::Set(d, top), vdn = hn::Set(d, dn), vinv = hn::Set(d, inv_dn), vmdn = hn::Set(d, mdn);
+    const auto zero = hn::Zero(d), one = hn::Set(d, 1.f), two = hn::Set(d, 2.f), magic = hn::Set(d, 12582912.f);
+    for (size_t i = 0; i < size_t(kNsub); i += N) {
+      const auto w = hn::LoadU(d, m.w + i), x = hn::LoadU(d, m.x + i), q = hn::LoadU(d, m.q + i);
+      const auto qq = hn::LoadU(d, m.qq + i), xq = hn::LoadU(d, m.xq + i);
+      const auto per_min = mdn > 0 ? hn::IfThenElseZero(hn::Gt(w, zero), hn::Div(one, hn::Mul(w, vmdn))) : zero;
+      const auto a0 = hn::Floor(hn::Min(hn::Mul(hn::LoadU(d, m.scale + i), vinv), vtop));
+      const auto a1 = hn::Min(hn::Add(a0, one), vtop);
+      auto min_of = [&](decltype(a0) dl) HWY_ATTR {
+        const auto t = hn::Min(hn::Max(hn::Mul(hn::Sub(hn::Mul(dl, q), x), per_min), zero), vtop);
+        return hn::Sub(hn::Add(t, magic), magic);
+      };
+      auto model = [&](decltype(a0) dl, decltype(a0) ml) HWY_ATTR {  // kq::model_error
+        const auto scale_part = hn::Mul(dl, hn::Sub(hn::Mul(dl, qq), hn::Mul(two, xq)));
+        const auto min_part = hn::Mul(ml, hn::Add(hn::Mul(ml, w), hn::Mul(two, x)));
+        return hn::Sub(hn::Add(scale_part, min_part), hn::Mul(hn::Mul(hn::Mul(two, dl), ml), q));
+      };
+      const auto dl0 = hn::Mul(vdn, a0), dl1 = hn::Mul(vdn, a1);
+      const auto b0 = min_of(dl0), b1 = min_of(dl1);
+      const auto e0 = model(dl0, hn::Mul(vmdn, b0)), e1 = model(dl1, hn::Mul(vmdn, b1));
+      const auto second = hn::Lt(e1, e0);
+      hn::StoreU(hn::IfThenElse(second, e1, e0), d, err + i);
+      hn::StoreU(hn::IfThenElse(second, a1, a0), d, a + i);
+      hn::StoreU(hn::IfThenElse(second, b1, b0), d, b + i);
+    }
+  }
+
   // kq::range_of: min and max are exact, so any order gives its result.
   template <int kSub>
   static HWY_NOINLINE void range(const float* HWY_RESTRICT x, float& lo, float& hi) {
