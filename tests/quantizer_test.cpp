@@ -31,6 +31,20 @@ double symmetric_gain(const std::vector<float>& x, const qnt::fit::level_set& L,
   return svv > 0 ? sxv * sxv / svv : 0;
 }
 
+// Error removed by the best (d, m) of the codes of (x - lo) * s rounded to 0..nmax.
+double affine_gain(const std::vector<float>& x, int nmax, float lo, double s) {
+  double sw = 0, sx = 0, sq = 0, sqq = 0, sxq = 0;
+  for (const float v : x) {
+    const double q = qnt::clamp(qnt::rne(float(s * (v - lo))), 0, nmax);
+    sw += 1, sx += v, sq += q, sqq += q * q, sxq += v * q;
+  }
+  const double det = sw * sqq - sq * sq;
+  if (!(det > 0)) return 0;
+  const double d = (sw * sxq - sx * sq) / det, m = (sqq * sx - sq * sxq) / det;
+  if (m > 0) return sqq > 0 ? sxq * sxq / sqq : 0;  // the k-quants' min <= 0
+  return d > 0 ? sx * sx / sw + (sw * sxq - sx * sq) * (sw * sxq - sx * sq) / (sw * det) : 0;
+}
+
 }  // namespace
 
 TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales") {
@@ -54,6 +68,16 @@ TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales")
       CHECK(walk.gain >= grid * (1 - 1e-5));
       // The scale it reports is the least-squares scale of its assignment.
       CHECK(walk.gain == doctest::Approx(symmetric_gain(x, L, walk.s)).epsilon(1e-4));
+    }
+    for (const int nmax : {3, 15, 31}) {
+      float lo = 0, hi = x[0];
+      for (const float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+      const float s_lo = 0.5f * nmax / (hi - lo), s_hi = 1.5f * nmax / (hi - lo);
+      const auto walk = qnt::fit::walk_affine<32, 4096>(x.data(), w.data(), n, nmax, lo, s_lo, s_hi, true);
+      REQUIRE(walk.found);
+      double grid = 0;
+      for (int k = 1; k < 20000; ++k) grid = std::max(grid, affine_gain(x, nmax, lo, s_lo + (s_hi - s_lo) * k / 20000.0));
+      CHECK(walk.gain >= grid * (1 - 1e-5));
     }
   }
 }

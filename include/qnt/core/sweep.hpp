@@ -53,10 +53,10 @@ struct level_set {
 };
 
 // What the walk found: the inverse scale to round at (the middle of the best
-// interval) and the least-squares scale of that assignment. `found` is false when
-// no assignment had a nonzero level.
+// interval) and the least-squares scale (and offset, for `walk_affine`) of that
+// assignment. `found` is false when no assignment had a nonzero level.
 struct walk_result {
-  float s = 0, d = 0;
+  float s = 0, d = 0, m = 0;
   float gain = 0;  // weighted squared error removed: sum w x^2 minus the error
   bool found = false;
 };
@@ -142,7 +142,50 @@ constexpr walk_result walk_symmetric(const float* x, const float* w, int n, cons
     }
     // Ties go to the larger inverse scale: the finer of two equally good fits
     // leaves the super-block scale of a k-quant more resolution for the others.
-    if (svv > 0 && sxv * sxv >= r.gain * svv) r = {between(ev, count, k, s_lo, s_hi), sxv / svv, sxv * sxv / svv, true};
+    if (svv > 0 && sxv * sxv >= r.gain * svv) r = {between(ev, count, k, s_lo, s_hi), sxv / svv, 0.f, sxv * sxv / svv, true};
+  }
+  return r;
+}
+
+// Affine on levels 0..nmax: y = d * q + m, codes from rounding (x - lo) * s with lo
+// the group's minimum; maximises the error reduction of the two-parameter
+// least-squares (d, m) of each assignment. With `m_nonpositive` (the k-quants store
+// -m as an unsigned min) an assignment whose best m is positive is scored with
+// m = 0.
+template <int kN, size_t kCap>
+constexpr walk_result walk_affine(const float* x, const float* w, int n, int nmax, float lo, float s_lo, float s_hi,
+                                  bool m_nonpositive) {
+  float xs[kN];
+  for (int i = 0; i < n; ++i) xs[i] = x[i] - lo;
+  const level_set L = level_set::integers(0, nmax);
+  int level[kN];
+  level_event ev[kCap];
+  const int count = collect_events(xs, n, L, s_lo, s_hi, level, ev);
+  float sw = 0, sx = 0, sq = 0, sqq = 0, sxq = 0;
+  for (int i = 0; i < n; ++i) {
+    const float q = float(level[i]);
+    sw += w[i], sx += w[i] * x[i], sq += w[i] * q, sqq += w[i] * q * q, sxq += w[i] * x[i] * q;
+  }
+  walk_result r;
+  const float sx2 = sw > 0 ? sx * sx / sw : 0.f;  // what the offset alone removes
+  for (int k = -1; k < count; ++k) {
+    if (k >= 0) {
+      const int i = ev[k].i;  // xs[i] > 0 here: levels only rise
+      const float q = float(level[i]);
+      ++level[i];
+      sq += w[i], sqq += w[i] * (2 * q + 1), sxq += w[i] * x[i];
+    }
+    const float det = sw * sqq - sq * sq;
+    if (!(det > 0)) continue;
+    float d = (sw * sxq - sx * sq) / det, m = (sqq * sx - sq * sxq) / det, gain = 0;
+    if (m_nonpositive && m > 0) {
+      if (!(sqq > 0)) continue;
+      m = 0, d = sxq / sqq, gain = sxq * d;
+    } else {
+      gain = sx2 + (sw * sxq - sx * sq) * (sw * sxq - sx * sq) / (sw * det);
+    }
+    if (!(d > 0)) continue;
+    if (!r.found || gain >= r.gain) r = {between(ev, count, k, s_lo, s_hi), d, m, gain, true};
   }
   return r;
 }

@@ -40,7 +40,7 @@ struct q2_k {
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    constexpr kq::affine_params params{16, 3, 15};
+    constexpr kq::affine_params params{16, 3, 15, true};
     const kq::affine_superblock r = kq::fit_affine_superblock<Ops>(x, w, params, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = uint8_t(r.sc[j] | r.mn[j] << 4);
     for (int h = 0; h < 2; ++h)
