@@ -3,18 +3,18 @@
 // the affine k-quants.
 //
 // The fits have GGUF's two levels, each searched for the least importance-weighted
-// squared error: (1) every sub-block's own float scale (and min): the symmetric
-// ones' optimum by the exhaustive walk of core/sweep.hpp, the affine ones' the
-// best least-squares fit over a grid of scales; (2) the integer sub-block scales
-// and the f16 super-scales jointly: given the super-scales, each sub-block takes
-// the best integer scale (and min) near its ideal one, with its codes re-rounded
-// for each candidate; then the super-scales are refitted by least squares on those
-// integers, and the two steps alternate while the error falls. The affine thorough
-// search first runs that alternation, and scans of the super-scales, on a
-// quadratic model of each sub-block's error, which needs no pass over the weights
-// (model_superscales). Everything runs on the block
-// scaled by a power of two (fit::normalizer), exactly, so the result does not depend
-// on the weights' magnitude and cannot overflow.
+// squared error: (1) every sub-block's own float scale (and min): the optimum by
+// the exhaustive walk of core/sweep.hpp, or for q4_K and q5_K the best
+// least-squares fit over a grid of scales; (2) the integer sub-block scales and the
+// f16 super-scales jointly: given the super-scales, each sub-block takes the best
+// integer scale (and min) near its ideal one, with its codes re-rounded for each
+// candidate; then the super-scales are refitted by least squares on those integers,
+// and the two steps alternate while the error falls. The affine thorough search
+// first runs that alternation, and scans of the super-scales, on a quadratic model
+// of each sub-block's error, which needs no pass over the weights
+// (model_superscales). Everything runs on the block scaled by a power of two
+// (fit::normalizer), exactly, so the result does not depend on the weights'
+// magnitude and cannot overflow.
 #pragma once
 
 #include <cstddef>
@@ -236,10 +236,12 @@ struct affine_sub {
 // constant bounds.
 struct fast_grid {
   static constexpr int scales = 5, origins = 1, refinements = 0;
+  static constexpr bool model = false;  // no code sums: the fast search has no model
   static constexpr float start = -0.6f, step = 0.3f;
 };
 struct thorough_grid {
   static constexpr int scales = 16, origins = 2, refinements = 2;
+  static constexpr bool model = true;
   static constexpr float start = -1.875f, step = 0.25f;
 };
 // Codes whose variance is below this are taken for one code value (integer codes
@@ -278,7 +280,7 @@ constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nma
     const fit::affine_pass_sums& p = ps[i];
     const float origin = origins[i], h = origin - lo;
     // sum w (x - origin)^2 from the one about lo; the sums are relative to origin.
-    const float s_uu = h == 0 ? suu : suu - 2 * h * p.u - h * h * p.w;
+    const float s_uu = G::origins == 1 || h == 0 ? suu : suu - 2 * h * p.u - h * h * p.w;
     // det = (sum w)^2 times the variance of the codes: with one code value in use
     // (up to rounding of the sums) only the scale is fitted.
     const float det = p.w * p.qq - p.q * p.q;
@@ -301,7 +303,7 @@ constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nma
     const bool better = err < best_err;
     best.scale = select(better, s_top, best.scale), best.neg_min = select(better, -m, best.neg_min);
     best_err = select(better, err, best_err);
-    win = select(better, i, win), win_c = select(better, c, win_c);
+    if constexpr (G::model) win = select(better, i, win), win_c = select(better, c, win_c);
   };
   for (int o = 0; o < G::origins; ++o) {
     const float origin = lo + 0.5f * float(o) * range / top;
@@ -314,7 +316,7 @@ constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nma
       const bool first = o == 0 && (best_err < 0 || ps[i].err < best_err);
       best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -origin, best.neg_min);
       best_err = select(first, ps[i].err, best_err);
-      win = select(first, i, win), win_c = select(first, top, win_c);
+      if constexpr (G::model) win = select(first, i, win), win_c = select(first, top, win_c);
       offer(i);
     }
   }
@@ -327,11 +329,12 @@ constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nma
     Ops::template affine_pass_n<kSub, 1>(x, w, &dn, origins[i], top, ps + i);
     offer(i);
   }
-  // The winner's code sums (of code nmax for one code value).
-  const fit::affine_pass_sums& p = ps[win];
-  const float origin = origins[win], sx = p.u + origin * p.w;
-  best.sums = win_c == top ? code_sums{p.w, sx, p.q, p.qq, p.uq + origin * p.q}
-                           : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
+  if constexpr (G::model) {  // the winner's code sums (of code nmax for one code value)
+    const fit::affine_pass_sums& p = ps[win];
+    const float origin = origins[win], sx = p.u + origin * p.w;
+    best.sums = win_c == top ? code_sums{p.w, sx, p.q, p.qq, p.uq + origin * p.q}
+                             : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
+  }
   return best;
 }
 
