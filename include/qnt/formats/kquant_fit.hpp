@@ -497,6 +497,20 @@ constexpr float choose_affine_all(const float* xn, const float* imp, const affin
   return err;
 }
 
+// The least-squares super-scales of x ~ D * a - M * mn (a = sc * q), from the sums
+// A = sum w a^2, B = sum w a mn, C = sum w mn^2, X = sum w x a, Y = sum w x mn;
+// false (D, M untouched) when no scale is in use.
+constexpr bool superscales_lsq(float A, float B, float C, float X, float Y, float& D, float& M) {
+  const float det = A * C - B * B;
+  if (det > 0) {
+    D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
+    return true;
+  }
+  if (!(A > 0)) return false;
+  D = X / A, M = 0;  // no mins in use
+  return true;
+}
+
 // The thorough search's super-scales, found on the sub-blocks' models (code_sums)
 // alone, without a pass over the weights. For super-scales (D, M) each sub-block
 // takes the integers of least model error (model_choice); least-squares
@@ -544,9 +558,8 @@ constexpr void model_superscales(const affine_sub* ideal, int levels, float p, f
       const float a = sa[j], b = sb[j];
       A += a * a * m.qq[j], B += a * b * m.q[j], C += b * b * m.w[j], X += a * m.xq[j], Y += b * m.x[j];
     }
-    const float det = A * C - B * B;
-    if (det > 0) return consider((X * C - B * Y) / det, (B * X - A * Y) / det);
-    return A > 0 && consider(X / A, 0.f);
+    float d = 0, mn = 0;
+    return superscales_lsq(A, B, C, X, Y, d, mn) && consider(d, mn);
   };
   for (int r = 0; r < 8 && refit(); ++r) {
   }
@@ -627,10 +640,11 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     return better;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
-  if (e == effort::thorough) {
+  auto model_search = [&] {
     if (P.sub == 16) model_superscales<Ops, 16>(ideal, P.levels, p, D, M);
     else model_superscales<Ops, 8>(ideal, P.levels, p, D, M);
-  }
+  };
+  if (e == effort::thorough) model_search();
   const int rounds = e == effort::fast ? kFastRefits : kModelRefits;
   for (int round = 1; trial(D, M) && round < rounds; ++round) {
     // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
@@ -647,14 +661,7 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     float sums[5];
     Ops::template sums<256, 5>(terms, sums);
     const float A = sums[0], B = sums[1], C = sums[2], X = sums[3], Y = sums[4];
-    const float det = A * C - B * B;
-    if (det > 0) {
-      D = (X * C - B * Y) / det, M = (B * X - A * Y) / det;
-    } else if (A > 0) {  // no mins in use
-      D = X / A, M = 0;
-    } else {
-      break;
-    }
+    if (!superscales_lsq(A, B, C, X, Y, D, M)) break;
     if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
   if (e == effort::thorough) {
@@ -663,8 +670,7 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
     // super-scales so far.
     refresh_models<Ops>(xn, imp, P, best.L, ideal);
     D = best.d * p, M = best.dmin * p;
-    if (P.sub == 16) model_superscales<Ops, 16>(ideal, P.levels, p, D, M);
-    else model_superscales<Ops, 8>(ideal, P.levels, p, D, M);
+    model_search();
     trial(D, M);
   }
   // For both efforts the all-zero block, which wins where f16 cannot resolve the
