@@ -166,15 +166,6 @@ constexpr void affine_pass_each(const float* x, const float* w, const float* dn,
   float q[kSub];
   for (int c = 0; c < C; ++c) out[c] = Ops::template affine_pass<kSub>(x, w, dn[c], mn, nmax, q);
 }
-template <class Ops, int kSub, int C>
-constexpr void symmetric_codes_each(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                    float* err, uint8_t* codes, fit::lsq_pass* lsq) {
-  for (int c = 0; c < C; ++c) {
-    float q[kSub];
-    err[c] = Ops::template symmetric_codes<kSub>(xn, imp, L, dl[c], q, lsq ? lsq + c : nullptr);
-    for (int i = 0; i < kSub; ++i) codes[kMaxSub * c + i] = uint8_t(q[i]);
-  }
-}
 // The affine sub-block range: lo = min(0, min x) (the format's min is never above 0), hi = max x.
 template <int kSub>
 constexpr void range_of(const float* x, float& lo, float& hi) {
@@ -736,6 +727,83 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
   return pairwise_sum<kSub>(e);
 }
 
+// A block's sub-blocks and their candidate scales in one pass: C candidate scales
+// of each of kNsub consecutive sub-blocks of kSub weights, candidate-major (row
+// r = kNsub c + j is sub-block j's candidate c, scale dl[r]). Each row's error err[r]
+// and the sums of the least-squares scale of its codes, xq[r] and qq[r].
+template <class Ops, int kSub, int kNsub, int C>
+constexpr void symmetric_rows(const float* xn, const float* imp, const fit::level_set& L, const float* dl, float* err,
+                              float* xq, float* qq) {
+  for (int r = 0; r < kNsub * C; ++r) {
+    const int o = r % kNsub * kSub;
+    float q[kSub];
+    fit::lsq_pass p;
+    err[r] = Ops::template symmetric_codes<kSub>(xn + o, imp + o, L, dl[r], q, &p);
+    xq[r] = p.xq, qq[r] = p.qq;
+  }
+}
+
+// The rows of symmetric_rows, and of each sub-block j its first candidate of least
+// error: the error least[j], the candidate win[j] and the least-squares sums of its
+// codes, xq[j] and qq[j].
+template <class Ops, int kSub, int kNsub, int C>
+constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* dl, float* least,
+                                int* win, float* xq, float* qq) {
+  float err[kNsub * C], rxq[kNsub * C], rqq[kNsub * C];
+  symmetric_rows<Ops, kSub, kNsub, C>(xn, imp, L, dl, err, rxq, rqq);
+  for (int j = 0; j < kNsub; ++j)
+    for (int c = 0; c < C; ++c) {
+      const int r = kNsub * c + j;
+      if (c == 0 || err[r] < least[j]) least[j] = err[r], win[j] = c, xq[j] = rxq[r], qq[j] = rqq[r];
+    }
+}
+
+// The codes (code indices) of each sub-block j for its scale dl[j], at codes + kSub j.
+template <class Ops, int kSub, int kNsub>
+constexpr void symmetric_block_codes(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                     uint8_t* codes) {
+  for (int j = 0; j < kNsub; ++j) {
+    float q[kSub];
+    Ops::template symmetric_codes<kSub>(xn + kSub * j, imp + kSub * j, L, dl[j], q);
+    for (int i = 0; i < kSub; ++i) codes[kSub * j + i] = uint8_t(q[i]);
+  }
+}
+
+// The fast sub-block fit's choice for one batch of candidates: of the candidate
+// scales d[r], c < count (rows as symmetric_rows), and the least-squares scale of
+// each one's codes (its error in closed form, which rounding can take below zero
+// where an exact fit is zero), each sub-block's scale of least error so far,
+// ideal[j] with its error best[j]; `first`: the batch that starts the search.
+template <int kNsub>
+constexpr void fast_scale_choice(const float* d, const float* err, const float* xq, const float* qq, const float* sxx,
+                                 int count, bool first, float* ideal, float* best) {
+  for (int j = 0; j < kNsub; ++j)
+    for (int c = 0; c < count; ++c) {
+      const int r = kNsub * c + j;
+      if ((first && c == 0) || err[r] < best[j]) ideal[j] = d[r], best[j] = err[r];
+      if (qq[r] > 0) {
+        const float lsq = xq[r] / qq[r], lsq_err = max(sxx[j] - xq[r] * lsq, 0.f);
+        if (lsq_err < best[j]) ideal[j] = lsq, best[j] = lsq_err;
+      }
+    }
+}
+
+// The integer sub-block scales tried for the decoded super-scale dn, candidate-major
+// (rows as symmetric_rows): those of choices() around each sub-block's ideal scale,
+// the last repeated where choices() gives fewer than C (a repeat never wins); as
+// floats a[r], and decoded, dl[r] = dn a[r].
+template <int kNsub, int C>
+constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, effort e, float* a, float* dl) {
+  for (int j = 0; j < kNsub; ++j) {
+    int_range ra = choices(dn != 0 ? ideal[j] / dn : 0.f, lo, hi, e);
+    if (dn == 0) ra.last = ra.first;  // every integer scale is the same
+    for (int c = 0; c < C; ++c) {
+      const int r = kNsub * c + j;
+      a[r] = float(ra.first + c < ra.last ? ra.first + c : ra.last), dl[r] = dn * a[r];
+    }
+  }
+}
+
 struct scalar_ops : fit::scalar_passes {
   template <int kSub>
   static constexpr float affine_codes(const float* xn, const float* imp, float nmax, float dl, float ml, float* q) {
@@ -770,16 +838,34 @@ struct scalar_ops : fit::scalar_passes {
                                      float* a, float* b) {
     kq::model_choice<kNsub>(m, top, dn, inv_dn, mdn, err, a, b);
   }
-  // symmetric_codes of C candidate scales dl[c]: errors err[c], code indices as bytes
-  // at codes + kMaxSub * c, and (lsq not null) the least-squares sums lsq[c].
-  template <int kSub, int C>
-  static constexpr void symmetric_codes_n(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                          float* err, uint8_t* codes, fit::lsq_pass* lsq) {
-    symmetric_codes_each<scalar_ops, kSub, C>(xn, imp, L, dl, err, codes, lsq);
+  template <int kSub, int kNsub, int C>
+  static constexpr void symmetric_rows(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                       float* err, float* xq, float* qq) {
+    kq::symmetric_rows<scalar_ops, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
   }
-  template <int kSub>
-  static constexpr float signed_max(const float* x) {
-    return fit::signed_max(x, size_t(kSub));
+  template <int kSub, int kNsub, int C>
+  static constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                         float* least, int* win, float* xq, float* qq) {
+    kq::symmetric_choose<scalar_ops, kSub, kNsub, C>(xn, imp, L, dl, least, win, xq, qq);
+  }
+  template <int kSub, int kNsub>
+  static constexpr void symmetric_block_codes(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                              uint8_t* codes) {
+    kq::symmetric_block_codes<scalar_ops, kSub, kNsub>(xn, imp, L, dl, codes);
+  }
+  template <int kNsub, int C>
+  static constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, effort e, float* a, float* dl) {
+    kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, e, a, dl);
+  }
+  template <int kNsub>
+  static constexpr void fast_scale_choice(const float* d, const float* err, const float* xq, const float* qq,
+                                          const float* sxx, int count, bool first, float* ideal, float* best) {
+    kq::fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, first, ideal, best);
+  }
+  // fit::signed_max of each of kNsub consecutive sub-blocks.
+  template <int kSub, int kNsub>
+  static constexpr void signed_maxima(const float* x, float* out) {
+    for (int j = 0; j < kNsub; ++j) out[j] = fit::signed_max(x + kSub * j, size_t(kSub));
   }
   // fit::normalized: writes x * p to xn and returns p.
   template <size_t n>
@@ -790,149 +876,133 @@ struct scalar_ops : fit::scalar_passes {
   }
 };
 
-// For one sub-block and a given super-scale, the integer scale within `radius` of
-// the ideal one, with its codes, of least weighted error (candidates kBatch at a
-// time, the first of equal errors winning, as choose_affine_sub).
-template <class Ops>
-constexpr float choose_symmetric_sub(const float* xn, const float* imp, const symmetric_params& P, float dn,
-                                     float ideal, effort e, int8_t& sc, uint8_t* L) {
-  int_range ra = choices(dn != 0 ? ideal / dn : 0.f, P.sc_lo, P.sc_hi, e);
-  if (dn == 0) ra.last = ra.first;  // every integer scale is the same
-  float best = -1;
-  float dl[kBatch] = {}, err[kBatch] = {};
-  int sa[kBatch] = {}, count = 0;
-  uint8_t q[kBatch * kMaxSub] = {};
-  auto evaluate = [&] {
-    for (int c = count; c < kBatch; ++c) dl[c] = dl[0];  // padding, not chosen
-    by_count(count, [&]<int C>() {
-      if (P.sub == 16) Ops::template symmetric_codes_n<16, C>(xn, imp, P.codes, dl, err, q, nullptr);
-      else Ops::template symmetric_codes_n<32, C>(xn, imp, P.codes, dl, err, q, nullptr);
-    });
-    const int win = first_least(err, count, best);
-    if (win >= 0) {
-      sc = int8_t(sa[win]);
-      for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
-    }
-    count = 0;
-  };
-  for (int a = ra.first; a <= ra.last; ++a) {
-    dl[count] = dn * float(a), sa[count] = a;
-    if (++count == kBatch) evaluate();
-  }
-  if (count > 0) evaluate();
-  return best;
-}
-
-// The fast sub-block scale: the one that maps the extreme weight onto the most
-// negative code value (GGUF's choice), or the least-squares scale for its codes if
-// that fits better.
-// sxx: the sum of w x^2 over the sub-block.
+// The fast sub-block scales of a block's kNsub sub-blocks (0 for a zero one): of
+// the scales that map the extreme weight m onto the most negative code value times
+// 1 / (1 - fast_step (k - fast_first)), k < fast_scales (k = fast_first: GGUF's
+// choice), and the least-squares scale of each one's codes, the one of least error.
+// sxx: each sub-block's sum of w x^2.
 template <class Ops, int kSub>
-constexpr float fit_symmetric_sub_fast(const float* x, const float* w, const symmetric_params& P, float m, float sxx) {
+constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const symmetric_params& P, const float* sxx,
+                                       float* ideal) {
+  constexpr int kNsub = 256 / kSub, R = kNsub * kBatch;
   const fit::level_set& L = P.codes;
-  float best = 0, best_err = 0;
-  float d[kBatch] = {}, err[kBatch] = {};
-  fit::lsq_pass p[kBatch];
-  uint8_t q[kBatch * kMaxSub] = {};
+  float m[kNsub];  // extreme weights
+  Ops::template signed_maxima<kSub, kNsub>(xn, m);
+  float best[kNsub], d[R], err[R], xq[R], qq[R];
   for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
     const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
-    for (int c = 0; c < kBatch; ++c)  // past count: padding, not chosen
-      d[c] = m / (L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first)));
-    Ops::template symmetric_codes_n<kSub, kBatch>(x, w, L, d, err, q, p);
-    for (int c = 0; c < count; ++c) {
-      const bool take = k0 + c == 0 || err[c] < best_err;
-      best = select(take, d[c], best), best_err = select(take, err[c], best_err);
-      // The least-squares scale of these codes; its error in closed form (which
-      // rounding can take below zero, where an exact fit is zero).
-      if (p[c].qq > 0) {
-        const float lsq = p[c].xq / p[c].qq, lsq_err = max(sxx - p[c].xq * lsq, 0.f);
-        const bool better = lsq_err < best_err;
-        best = select(better, lsq, best), best_err = select(better, lsq_err, best_err);
-      }
+    for (int c = 0; c < kBatch; ++c) {  // past count: padding, not chosen
+      const float f = L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first));
+      // A zero sub-block gets a harmless scale (its result is not used).
+      for (int j = 0; j < kNsub; ++j) d[kNsub * c + j] = (abs(m[j]) < group_max_eps ? 1.f : m[j]) / f;
     }
+    Ops::template symmetric_rows<kSub, kNsub, kBatch>(xn, imp, L, d, err, xq, qq);
+    Ops::template fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, k0 == 0, ideal, best);
   }
-  return best;
+  for (int j = 0; j < kNsub; ++j)
+    if (abs(m[j]) < group_max_eps) ideal[j] = 0;
 }
 
-template <class Ops = scalar_ops>
-constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
-  float xn[256];
-  const float p = Ops::template normalize<256>(x, xn);
-  const int nsub = 256 / P.sub;
+// The exact sub-block scales (thorough): each sub-block's optimum by the walk of
+// every scale at which a code changes, for either sign of the scale.
+template <int kSub>
+constexpr void fit_symmetric_subs_walk(const float* xn, const float* imp, const symmetric_params& P, float* ideal) {
   const float end = max(abs(P.codes.value(0)), abs(P.codes.value(P.codes.count - 1)));
-  float ideal[16] = {}, amax = 0, max_scale = 0;
-  float sxx[16] = {};  // the fast fits' sums of w x^2, all at once
-  if (e == effort::fast) {
-    float xx[256];
-    for (int i = 0; i < 256; ++i) xx[i] = imp[i] * xn[i] * xn[i];
-    if (P.sub == 16) Ops::template sums<16, 16>(xx, sxx);
-    else Ops::template sums<32, 8>(xx, sxx);
-  }
-  for (int j = 0; j < nsub; ++j) {
-    const float* xs = xn + j * P.sub;
-    const float sm = P.sub == 16 ? Ops::template signed_max<16>(xs) : Ops::template signed_max<32>(xs), m = abs(sm);
+  const float span = min(0.4f * end, 8.f) + 1;
+  for (int j = 0; j < 256 / kSub; ++j) {
+    const float* xs = xn + j * kSub;
+    const float m = abs(fit::signed_max(xs, size_t(kSub)));
     if (m < group_max_eps) continue;
-    if (e == effort::fast) {
-      ideal[j] = P.sub == 16 ? fit_symmetric_sub_fast<Ops, 16>(xs, imp + j * P.sub, P, sm, sxx[j])
-                             : fit_symmetric_sub_fast<Ops, 32>(xs, imp + j * P.sub, P, sm, sxx[j]);
-      if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
-      continue;
-    }
-    const float span = min(0.4f * end, 8.f) + 1;
     fit::walk_result best;
     for (const float sign : {1.f, -1.f}) {
-      const fit::walk_result r = fit::walk_signed<32>(xs, imp + j * P.sub, P.sub, P.codes, sign, m, end, span);
+      const fit::walk_result r = fit::walk_signed<32>(xs, imp + j * kSub, kSub, P.codes, sign, m, end, span);
       // Of two equal fits (a constant sub-block fits exactly either way) the
       // smaller scale leaves the super-scale finer.
       if (r.found && (!best.found || r.gain > best.gain || (r.gain == best.gain && abs(r.d) < abs(best.d)))) best = r;
     }
     ideal[j] = best.d;
+  }
+}
+
+// The two levels of a symmetric k-quant block (q3_K, q6_K, iq4_xs): the sub-block
+// scales (fast or exact), then the super-scale and the integer sub-block scales
+// jointly: for a super-scale each sub-block takes the best of kChoices integer
+// scales near its ideal one (a trial), and the least-squares super-scale for those
+// integers is the next one tried, while the error falls.
+template <class Ops, int kSub, int kChoices>
+constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float* imp, const symmetric_params& P, effort e) {
+  constexpr int kNsub = 256 / kSub, R = kNsub * kChoices;
+  float xn[256];
+  const float p = Ops::template normalize<256>(x, xn);
+  float sxx[kNsub];  // per sub-block sum w x^2: the error of zero codes
+  {
+    float xx[256];
+    for (int i = 0; i < 256; ++i) xx[i] = imp[i] * xn[i] * xn[i];
+    Ops::template sums<kSub, kNsub>(xx, sxx);
+  }
+  float ideal[kNsub] = {}, amax = 0, max_scale = 0;
+  if (e == effort::fast) fit_symmetric_subs_fast<Ops, kSub>(xn, imp, P, sxx, ideal);
+  else fit_symmetric_subs_walk<kSub>(xn, imp, P, ideal);
+  for (int j = 0; j < kNsub; ++j)
     if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
-  }
-  symmetric_superblock best;
+  const int zero = P.codes.nearest(0.f);
   if (amax < group_max_eps) {  // nothing to encode: zero scales
-    const int zero = P.codes.nearest(0.f);
-    for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);
-    return best;
+    symmetric_superblock none;
+    for (int i = 0; i < 256; ++i) none.L[i] = uint8_t(zero);
+    return none;
   }
-  float best_err = -1;
+  // Trials keep their integer scales; the codes are those of the best one's, found
+  // once at the end.
+  symmetric_superblock best;
+  float best_dl[kNsub] = {}, best_err = -1, next = 0;  // next: the best trial's least-squares super-scale
   auto trial = [&](float D) {
     const fit::stored_scale<f16> d(D, p);
-    symmetric_superblock t;
-    t.d = d.stored, t.clamped = d.clamped;
+    float a[R], dl[R], least[kNsub], xq[kNsub], qq[kNsub];
+    int win[kNsub];
+    Ops::template sub_scale_choices<kNsub, kChoices>(ideal, d.dn, P.sc_lo, P.sc_hi, e, a, dl);
+    Ops::template symmetric_choose<kSub, kNsub, kChoices>(xn, imp, P.codes, dl, least, win, xq, qq);
     float err = 0;
-    for (int j = 0; j < nsub; ++j) {
-      const int o = j * P.sub;
-      err += choose_symmetric_sub<Ops>(xn + o, imp + o, P, d.dn, ideal[j], e, t.sc[j], t.L + o);
+    for (int j = 0; j < kNsub; ++j) err += least[j];
+    if (best_err >= 0 && !(err < best_err)) return false;
+    float sxa[kNsub], saa[kNsub];
+    for (int j = 0; j < kNsub; ++j) {
+      const int r = kNsub * win[j] + j;
+      const float s = a[r];
+      best.sc[j] = int8_t(s), best_dl[j] = dl[r];
+      sxa[j] = s * xq[j], saa[j] = s * s * qq[j];
     }
-    const bool better = best_err < 0 || err < best_err;
-    if (better) best = t, best_err = err;
-    return better;
+    best.d = d.stored, best.clamped = d.clamped, best_err = err;
+    const float den = pairwise_sum<size_t(kNsub)>(saa);
+    next = den > 0 ? pairwise_sum<size_t(kNsub)>(sxa) / den : 0.f;
+    return true;
   };
   float D = max_scale / float(P.sc_lo);
-  for (int round = 1; trial(D) && round < refit_rounds(e); ++round) {
-    // The least-squares super-scale for the chosen integers, sums in pairwise order.
-    float terms[2 * 256];  // the terms of sum w x a and of sum w a^2
-    for (int j = 0; j < nsub; ++j) {
-      const float s = float(best.sc[j]);
-      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
-        const float a = s * P.codes.value(best.L[i]), wa = imp[i] * a;
-        terms[i] = wa * xn[i], terms[256 + i] = wa * a;
-      }
-    }
-    float sums[2];
-    Ops::template sums<256, 2>(terms, sums);
-    const float sxa = sums[0], saa = sums[1];
-    if (!(saa > 0)) break;
-    D = sxa / saa;
-  }
+  for (int round = 1; trial(D) && next != 0 && round < refit_rounds(e); ++round) D = next;
   if (e == effort::thorough) {
     for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
     const float d0 = best.d;
     for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
   }
-  trial(0.f);
+  // The all-zero block (zero super-scale), which wins where f16 cannot resolve the
+  // weights at all; its error is the sum of w x^2.
+  float zero_err = 0;
+  for (int j = 0; j < kNsub; ++j) zero_err += sxx[j];
+  if (zero_err < best_err) {
+    best = symmetric_superblock{};
+    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(choices(0.f, P.sc_lo, P.sc_hi, e).first);
+    for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);
+    return best;
+  }
+  Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, best_dl, best.L);
   return best;
+}
+
+template <class Ops = scalar_ops>
+constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
+  // choices(): two integer scales (fast), up to five (thorough)
+  if (P.sub == 16)
+    return e == effort::fast ? fit_symmetric_blocks<Ops, 16, 2>(x, imp, P, e) : fit_symmetric_blocks<Ops, 16, 5>(x, imp, P, e);
+  return e == effort::fast ? fit_symmetric_blocks<Ops, 32, 2>(x, imp, P, e) : fit_symmetric_blocks<Ops, 32, 5>(x, imp, P, e);
 }
 
 }  // namespace qnt::kq

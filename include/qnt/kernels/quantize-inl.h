@@ -377,53 +377,192 @@ struct SearchOps {
     kq::affine_pass_each<SearchOps, kSub, C>(xs, ws, dn, mn, nmax, out);
   }
 
-  template <int kSub, int C>
-  static HWY_NOINLINE void symmetric_codes_n(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
-                                             const fit::level_set& L, const float* dl, float* err,
-                                             uint8_t* HWY_RESTRICT codes, fit::lsq_pass* lsq) {
+  // The code index of t = x / dl (kq::symmetric_codes), and (a not null) its value:
+  // for consecutive codes the nearest, for a code table the count of midpoints
+  // passed (fit::table_pass).
+  template <class D>
+  static HWY_INLINE hn::Vec<D> CodeLevel(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> top,
+                                         hn::Vec<D> magic, hn::Vec<D>* a = nullptr) {
+    if (L.consecutive()) {
+      const auto u = hn::Min(hn::Max(hn::Sub(t, first), hn::Zero(d)), top);
+      const auto level = hn::Sub(hn::Add(u, magic), magic);
+      if (a) *a = hn::Add(level, first);
+      return level;
+    }
+    auto level = hn::Zero(d), v = hn::Set(d, L.v[0]);
+    for (int k = 0; k + 1 < L.count; ++k) {
+      const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (L.v[k] + L.v[k + 1])));
+      level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
+      v = hn::IfThenElse(passed, hn::Set(d, L.v[k + 1]), v);
+    }
+    if (a) *a = v;
+    return level;
+  }
+
+#if QNT_FOLD_HALVES
+  // kq::symmetric_rows: each row (a candidate of a sub-block) folded onto one vector,
+  // then all rows folded together (FoldMany).
+  template <int kSub, int kNsub, int C>
+  static HWY_INLINE void SymmetricRows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                       const fit::level_set& L, const float* dl, float* err, float* sxq, float* sqq) {
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    const hn::CappedTag<float, kSub> d;
+    using V = hn::Vec<decltype(d)>;
+    constexpr size_t R = size_t(kNsub * C);
+    const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
+    V fe[R], fxa[R], faa[R];
+    for (size_t j = 0; j < size_t(kNsub); ++j) {
+      V x[K], w[K];
+      LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+      for (size_t r = j; r < R; r += size_t(kNsub)) {
+        const float id = dl[r] != 0 ? 1.f / dl[r] : 0.f;
+        const auto vid = hn::Set(d, id), vdl = hn::Set(d, dl[r]);
+        V e[K], xa[K], aa[K];
+        for (size_t k = 0; k < K; ++k) {
+          V a;
+          (void)CodeLevel(d, L, hn::Mul(x[k], vid), first, top, magic, &a);
+          const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
+          e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
+        }
+        fe[r] = FoldOnto1<K>(d, e), fxa[r] = FoldOnto1<K>(d, xa), faa[r] = FoldOnto1<K>(d, aa);
+      }
+    }
+    FoldMany<R>(d, fe, err), FoldMany<R>(d, fxa, sxq), FoldMany<R>(d, faa, sqq);
+  }
+#endif
+
+  template <int kSub, int kNsub, int C>
+  static HWY_NOINLINE void symmetric_rows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                          const fit::level_set& L, const float* dl, float* err, float* xq, float* qq) {
+#if QNT_FOLD_HALVES
+    if constexpr (VectorsIn<size_t(kSub)>() != 0) return SymmetricRows<kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
+#endif
+    kq::symmetric_rows<SearchOps, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
+  }
+
+  // kq::symmetric_choose: the rows as symmetric_rows, the choice in lanes of
+  // sub-blocks.
+  template <int kSub, int kNsub, int C>
+  static HWY_NOINLINE void symmetric_choose(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                            const fit::level_set& L, const float* dl, float* HWY_RESTRICT least,
+                                            int* HWY_RESTRICT win, float* HWY_RESTRICT xq, float* HWY_RESTRICT qq) {
+    const hn::CappedTag<float, kNsub> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const size_t N = hn::Lanes(d);
+#if QNT_FOLD_HALVES
+    if constexpr (VectorsIn<size_t(kSub)>() != 0) {
+      if (size_t(kNsub) % N == 0) {
+        constexpr size_t R = size_t(kNsub * C);
+        float err[R], sxq[R], sqq[R];
+        SymmetricRows<kSub, kNsub, C>(xn, imp, L, dl, err, sxq, sqq);
+        for (size_t j = 0; j < size_t(kNsub); j += N) {
+          auto best = hn::LoadU(d, err + j), bxq = hn::LoadU(d, sxq + j), bqq = hn::LoadU(d, sqq + j);
+          auto bwin = hn::Zero(di);
+          for (size_t c = 1; c < size_t(C); ++c) {
+            const size_t r = size_t(kNsub) * c + j;
+            const auto e = hn::LoadU(d, err + r);
+            const auto take = hn::Lt(e, best);
+            best = hn::IfThenElse(take, e, best);
+            bwin = hn::IfThenElse(hn::RebindMask(di, take), hn::Set(di, int32_t(c)), bwin);
+            bxq = hn::IfThenElse(take, hn::LoadU(d, sxq + r), bxq), bqq = hn::IfThenElse(take, hn::LoadU(d, sqq + r), bqq);
+          }
+          hn::StoreU(best, d, least + j), hn::StoreU(bwin, di, win + j);
+          hn::StoreU(bxq, d, xq + j), hn::StoreU(bqq, d, qq + j);
+        }
+        return;
+      }
+    }
+#endif
+    kq::symmetric_choose<SearchOps, kSub, kNsub, C>(xn, imp, L, dl, least, win, xq, qq);
+  }
+
+  // kq::symmetric_block_codes.
+  template <int kSub, int kNsub>
+  static HWY_NOINLINE void symmetric_block_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                                 const fit::level_set& L, const float* dl, uint8_t* HWY_RESTRICT codes) {
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
       const hn::CappedTag<float, kSub> d;
       constexpr size_t N = hn::MaxLanes(d);
-      hn::Vec<decltype(d)> x[K], w[K];
-      LoadVectors<K>(d, xn, x), LoadVectors<K>(d, imp, w);
       const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
-      for (int c = 0; c < C; ++c) {
-        const float id = dl[c] != 0 ? 1.f / dl[c] : 0.f;
-        const auto vid = hn::Set(d, id), vdl = hn::Set(d, dl[c]);
-        hn::Vec<decltype(d)> e[K], xa[K], aa[K];
+      for (size_t j = 0; j < size_t(kNsub); ++j) {
+        const auto vid = hn::Set(d, dl[j] != 0 ? 1.f / dl[j] : 0.f);
         for (size_t k = 0; k < K; ++k) {
-          hn::Vec<decltype(d)> level, a;
-          if (L.consecutive()) {  // kq::symmetric_codes
-            const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(x[k], vid), first), hn::Zero(d)), top);
-            level = hn::Sub(hn::Add(t, magic), magic), a = hn::Add(level, first);
-          } else {  // fit::table_pass: count the midpoints passed
-            const auto t = hn::Mul(x[k], vid);
-            level = hn::Zero(d), a = hn::Set(d, L.v[0]);
-            for (int j = 0; j + 1 < L.count; ++j) {
-              const auto passed = hn::Ge(t, hn::Set(d, 0.5f * (L.v[j] + L.v[j + 1])));
-              level = hn::Add(level, hn::IfThenElseZero(passed, hn::Set(d, 1.f)));
-              a = hn::IfThenElse(passed, hn::Set(d, L.v[j + 1]), a);
-            }
-          }
-          const auto r = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
-          e[k] = hn::Mul(hn::Mul(w[k], r), r), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
-          StoreCodeBytes(d, level, codes + kq::kMaxSub * c + k * N);
+          const auto t = hn::Mul(hn::LoadU(d, xn + j * kSub + k * N), vid);
+          StoreCodeBytes(d, CodeLevel(d, L, t, first, top, magic), codes + j * kSub + k * N);
         }
-        err[c] = FoldVectors<K>(d, e);
-        if (lsq) lsq[c].xq = FoldVectors<K>(d, xa), lsq[c].qq = FoldVectors<K>(d, aa);
       }
       return;
     }
 #endif
-    kq::symmetric_codes_each<SearchOps, kSub, C>(xn, imp, L, dl, err, codes, lsq);
+    kq::symmetric_block_codes<SearchOps, kSub, kNsub>(xn, imp, L, dl, codes);
   }
 
-  // fit::signed_max: the first element of largest magnitude, as the least index
-  // where |x| equals the largest (no branches); 0 for an all-zero x.
+  // kq::sub_scale_choices (choices() of each sub-block) in lanes of sub-blocks: the
+  // integers are exact in float lanes; Round is rne's ties to even.
+  template <int kNsub, int C>
+  static HWY_NOINLINE void sub_scale_choices(const float* HWY_RESTRICT ideal, float dn, int lo, int hi, effort e,
+                                             float* HWY_RESTRICT a, float* HWY_RESTRICT dl) {
+    const hn::CappedTag<float, kNsub> d;
+    const size_t N = hn::Lanes(d);
+    if (size_t(kNsub) % N != 0) return kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, e, a, dl);
+    const auto vlo = hn::Set(d, float(lo)), vhi = hn::Set(d, float(hi)), vdn = hn::Set(d, dn);
+    for (size_t j = 0; j < size_t(kNsub); j += N) {
+      auto t = dn != 0 ? hn::Div(hn::LoadU(d, ideal + j), vdn) : hn::Zero(d);
+      t = hn::IfThenElse(hn::Gt(t, vlo), t, vlo), t = hn::IfThenElse(hn::Lt(t, vhi), t, vhi);
+      hn::Vec<decltype(d)> first, last;
+      if (e == effort::thorough) {
+        const auto n = hn::Round(t), two = hn::Set(d, 2.f);
+        first = hn::Min(hn::Max(hn::Sub(n, two), vlo), vhi), last = hn::Min(hn::Max(hn::Add(n, two), vlo), vhi);
+      } else {
+        first = hn::Floor(t), last = hn::Min(hn::Add(first, hn::Set(d, 1.f)), vhi);
+      }
+      if (dn == 0) last = first;  // every integer scale is the same
+      for (size_t c = 0; c < size_t(C); ++c) {
+        const auto v = hn::Min(hn::Add(first, hn::Set(d, float(c))), last);
+        hn::StoreU(v, d, a + size_t(kNsub) * c + j), hn::StoreU(hn::Mul(vdn, v), d, dl + size_t(kNsub) * c + j);
+      }
+    }
+  }
+
+  // kq::fast_scale_choice in lanes of sub-blocks.
+  template <int kNsub>
+  static HWY_NOINLINE void fast_scale_choice(const float* HWY_RESTRICT dc, const float* HWY_RESTRICT err,
+                                             const float* HWY_RESTRICT xq, const float* HWY_RESTRICT qq,
+                                             const float* HWY_RESTRICT sxx, int count, bool first,
+                                             float* HWY_RESTRICT ideal, float* HWY_RESTRICT best) {
+    const hn::CappedTag<float, kNsub> d;
+    const size_t N = hn::Lanes(d);
+    if (size_t(kNsub) % N != 0) return kq::fast_scale_choice<kNsub>(dc, err, xq, qq, sxx, count, first, ideal, best);
+    const auto zero = hn::Zero(d);
+    for (size_t j = 0; j < size_t(kNsub); j += N) {
+      auto vi = first ? hn::LoadU(d, dc + j) : hn::LoadU(d, ideal + j);
+      auto vb = first ? hn::LoadU(d, err + j) : hn::LoadU(d, best + j);
+      const auto s = hn::LoadU(d, sxx + j);
+      for (size_t c = 0; c < size_t(count); ++c) {
+        const size_t r = size_t(kNsub) * c + j;
+        const auto e = hn::LoadU(d, err + r);
+        const auto take = hn::Lt(e, vb);
+        vi = hn::IfThenElse(take, hn::LoadU(d, dc + r), vi), vb = hn::IfThenElse(take, e, vb);
+        // qq <= 0: no least-squares scale (the quotient is not used)
+        const auto vxq = hn::LoadU(d, xq + r), vqq = hn::LoadU(d, qq + r);
+        const auto lsq = hn::Div(vxq, vqq), lsq_err = hn::Max(hn::Sub(s, hn::Mul(vxq, lsq)), zero);
+        const auto better = hn::And(hn::Gt(vqq, zero), hn::Lt(lsq_err, vb));
+        vi = hn::IfThenElse(better, lsq, vi), vb = hn::IfThenElse(better, lsq_err, vb);
+      }
+      hn::StoreU(vi, d, ideal + j), hn::StoreU(vb, d, best + j);
+    }
+  }
+
+  // fit::signed_max of each sub-block: the first element of largest magnitude, as
+  // the least index where |x| equals the largest (no branches); 0 for an all-zero x.
+  template <int kSub, int kNsub>
+  static HWY_NOINLINE void signed_maxima(const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
+    for (size_t j = 0; j < size_t(kNsub); ++j) out[j] = SignedMax<kSub>(x + j * kSub);
+  }
   template <int kSub>
-  static HWY_NOINLINE float signed_max(const float* HWY_RESTRICT x) {
+  static HWY_INLINE float SignedMax(const float* HWY_RESTRICT x) {
     const hn::CappedTag<float, kSub> d;
     const hn::RebindToSigned<decltype(d)> di;
     const size_t N = hn::Lanes(d);
