@@ -87,30 +87,39 @@ TEST_CASE("quantizers: the scale walk finds the best of a dense grid of scales")
 // the nearest for them must do at least as well as the model says.
 TEST_CASE("quantizers: the affine sub-block model bounds the error of re-rounded codes") {
   qnt_test::rng r(11);
-  for (int trial = 0; trial < 40; ++trial) {
-    std::vector<float> x(32), w(32);
-    for (auto& v : x) v = float(trial % 2 ? r.gauss() : r.laplace()) + (trial % 4 < 2 ? 0.f : 0.5f);
-    for (auto& v : w) v = float(0.5 + std::fabs(r.gauss()));
-    float lo = 0, hi = 0, suu = 0;
-    qnt::kq::range_of<32>(x.data(), lo, hi);
-    for (int i = 0; i < 32; ++i) suu += w[i] * (x[i] - lo) * (x[i] - lo);
-    const auto fit =
-        qnt::kq::fit_affine_sub_grid<qnt::kq::scalar_ops, 32, qnt::kq::thorough_grid>(x.data(), w.data(), 15, lo, hi, suu);
-    REQUIRE(fit.scale > 0);
-    CHECK(fit.neg_min >= 0);
-    double sxx = 0;
-    for (int i = 0; i < 32; ++i) sxx += w[i] * double(x[i]) * x[i];
-    CHECK(fit.sums.w == doctest::Approx(std::accumulate(w.begin(), w.end(), 0.0)));
-    for (const double f : {0.9, 0.97, 1.0, 1.03, 1.1}) {
-      const double dl = fit.scale * f, ml = fit.neg_min * (2 - f);
-      double rounded = 0;
-      for (int i = 0; i < 32; ++i) {
-        const double q = std::clamp(std::nearbyint((x[i] + ml) / dl), 0.0, 15.0);
-        rounded += w[i] * std::pow(x[i] - (dl * q - ml), 2);
+  for (int block = 0; block < 5; ++block) {  // 40 sub-blocks of 32, fitted eight at a time
+    std::vector<float> xb(256), wb(256);
+    float lo[8] = {}, hi[8] = {}, suu[8] = {};
+    for (int j = 0; j < 8; ++j) {
+      const int trial = 8 * block + j;
+      float* x = xb.data() + 32 * j;
+      for (int i = 0; i < 32; ++i) x[i] = float(trial % 2 ? r.gauss() : r.laplace()) + (trial % 4 < 2 ? 0.f : 0.5f);
+      for (int i = 0; i < 32; ++i) wb[32 * j + i] = float(0.5 + std::fabs(r.gauss()));
+      qnt::kq::range_of<32>(x, lo[j], hi[j]);
+      for (int i = 0; i < 32; ++i) suu[j] += wb[32 * j + i] * (x[i] - lo[j]) * (x[i] - lo[j]);
+    }
+    qnt::kq::affine_sub fits[8];
+    qnt::kq::fit_affine_subs_grid<qnt::kq::scalar_ops, 32, qnt::kq::thorough_grid>(xb.data(), wb.data(), 15, lo, hi, suu,
+                                                                                   fits);
+    for (int j = 0; j < 8; ++j) {
+      const float *x = xb.data() + 32 * j, *w = wb.data() + 32 * j;
+      const auto& fit = fits[j];
+      REQUIRE(fit.scale > 0);
+      CHECK(fit.neg_min >= 0);
+      double sxx = 0;
+      for (int i = 0; i < 32; ++i) sxx += w[i] * double(x[i]) * x[i];
+      CHECK(fit.sums.w == doctest::Approx(std::accumulate(w, w + 32, 0.0)));
+      for (const double f : {0.9, 0.97, 1.0, 1.03, 1.1}) {
+        const double dl = fit.scale * f, ml = fit.neg_min * (2 - f);
+        double rounded = 0;
+        for (int i = 0; i < 32; ++i) {
+          const double q = std::clamp(std::nearbyint((x[i] + ml) / dl), 0.0, 15.0);
+          rounded += w[i] * std::pow(x[i] - (dl * q - ml), 2);
+        }
+        const double model = sxx + fit.sums.model(float(dl), float(ml));
+        CHECK(model >= -1e-5 * sxx);
+        CHECK(rounded <= model + 1e-5 * sxx);
       }
-      const double model = sxx + fit.sums.model(float(dl), float(ml));
-      CHECK(model >= -1e-5 * sxx);
-      CHECK(rounded <= model + 1e-5 * sxx);
     }
   }
 }

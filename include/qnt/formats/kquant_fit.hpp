@@ -123,49 +123,12 @@ constexpr int_range choices(float t, int lo, int hi, effort e) {
   return {below, clamp(below + 1, lo, hi)};
 }
 
-// The batched passes (Ops::affine_codes_n and kin) evaluate this many candidates of
-// one sub-block per call: their chains of dependent steps overlap. Codes come back
-// as bytes, kMaxSub per candidate.
+// Candidates per sub-block in one pass of the fast symmetric sub-block fit and of
+// the affine integer choice (the passes take a block's sub-blocks, candidate-major).
 inline constexpr int kBatch = 4;
-inline constexpr int kMaxSub = 32;
-
-// Calls fn.template operator()<C>() with C = 1, 2 or kBatch, the least batch that
-// holds `count` candidates (the rest of a batch is padding).
-template <class Fn>
-constexpr void by_count(int count, Fn&& fn) {
-  if (count == 1) fn.template operator()<1>();
-  else if (count == 2) fn.template operator()<2>();
-  else fn.template operator()<kBatch>();
-}
-
-// Of candidates err[0..count), the first of least error if it beats `best` (or
-// best < 0: none yet), which is then updated; -1 if none does. Selects, not branches.
-constexpr int first_least(const float* err, int count, float& best) {
-  int win = -1;
-  for (int c = 0; c < count; ++c) {
-    const bool take = best < 0 || err[c] < best;
-    best = select(take, err[c], best), win = select(take, c, win);
-  }
-  return win;
-}
 
 // The batched passes as loops over the single ones: scalar_ops' definition, and the
 // SIMD form where its vectors cannot hold a sub-block.
-template <class Ops, int kSub, int C>
-constexpr void affine_codes_each(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
-                                 float* err, uint8_t* L) {
-  for (int c = 0; c < C; ++c) {
-    float q[kSub];
-    err[c] = Ops::template affine_codes<kSub>(xn, imp, nmax, dl[c], ml[c], q);
-    for (int i = 0; i < kSub; ++i) L[kMaxSub * c + i] = uint8_t(q[i]);
-  }
-}
-template <class Ops, int kSub, int C>
-constexpr void affine_pass_each(const float* x, const float* w, const float* dn, float mn, float nmax,
-                                fit::affine_pass_sums* out) {
-  float q[kSub];
-  for (int c = 0; c < C; ++c) out[c] = Ops::template affine_pass<kSub>(x, w, dn[c], mn, nmax, q);
-}
 // The affine sub-block range: lo = min(0, min x) (the format's min is never above 0), hi = max x.
 template <int kSub>
 constexpr void range_of(const float* x, float& lo, float& hi) {
@@ -239,94 +202,119 @@ struct thorough_grid {
 // that differ have a variance of at least the smallest weight's share).
 inline constexpr float kOneCode = 1e-4f;
 
-// The sub-block fit over a grid of scales (fast_grid, thorough_grid): for each
-// candidate the codes rounded from its origin, and the least-squares (scale, min)
-// of those codes; the best of these by an error that follows from the sums in
-// closed form (codes re-rounded for the fit can only do better).
-// The caller gives the sub-block's range [lo, hi] (range_of) and suu, the sum of
-// w (x - lo)^2: sums relative to an origin (fit::affine_pass_sums) keep the
-// least-squares fits and their closed-form errors free of cancellation.
-template <class Ops, int kSub, class G>
-constexpr affine_sub fit_affine_sub_grid(const float* x, const float* w, int nmax, float lo, float hi, float suu) {
-  constexpr int kScales = G::scales;
-  affine_sub best{0.f, -lo, {}};
-  if (!(hi > lo)) {  // one value: no scale; the sums of the codes (all 0) for the model
-    for (int i = 0; i < kSub; ++i) best.sums.w += w[i], best.sums.x += w[i] * x[i];
-    return best;
+// The pass sums (fit::affine_pass) of a block's candidate rows: C candidates of
+// each of kNsub consecutive sub-blocks, candidate-major (row r = kNsub c + j),
+// each rounding sub-block j from origin[j] at scale dn[r]. sums holds six runs of
+// kNsub C: err, w, u, q, qq, uq (fit::affine_pass_sums' fields; lanes for the choice).
+template <class Ops, int kSub, int kNsub, int C>
+constexpr void affine_pass_rows(const float* xn, const float* imp, const float* dn, const float* origin, float nmax,
+                                float* sums) {
+  constexpr int R = kNsub * C;
+  for (int r = 0; r < R; ++r) {
+    const int j = r % kNsub;
+    float q[kSub];
+    const fit::affine_pass_sums p = Ops::template affine_pass<kSub>(xn + kSub * j, imp + kSub * j, dn[r], origin[j], nmax, q);
+    sums[r] = p.err, sums[R + r] = p.w, sums[2 * R + r] = p.u, sums[3 * R + r] = p.q, sums[4 * R + r] = p.qq;
+    sums[5 * R + r] = p.uq;
   }
-  const float range = hi - lo, top = float(nmax);
-  float d[kScales];
-  for (int k = 0; k < kScales; ++k) d[k] = range / (top + G::start + G::step * float(k));
-  best.scale = range / top;
-  float best_err = -1;
-  // Every pass's sums and origin; the winner's index and its one code value (nmax
-  // where the codes vary).
-  constexpr int kPasses = G::origins * kScales + G::refinements;
-  fit::affine_pass_sums ps[kPasses];
-  float origins[kPasses] = {};
-  int win = 0;
-  float win_c = top;
-  // The least-squares fit of pass i's codes, if it beats the best.
-  auto offer = [&](int i) {
-    const fit::affine_pass_sums& p = ps[i];
-    const float origin = origins[i], h = origin - lo;
-    // sum w (x - origin)^2 from the one about lo; the sums are relative to origin.
-    const float s_uu = G::origins == 1 || h == 0 ? suu : suu - 2 * h * p.u - h * h * p.w;
-    // det = (sum w)^2 times the variance of the codes: with one code value in use
-    // (up to rounding of the sums) only the scale is fitted.
-    const float det = p.w * p.qq - p.q * p.q;
-    const bool varied = det > kOneCode * p.w * p.w;
-    // u ~ s q + t, the min m = origin + t.
-    float s = varied ? (p.w * p.uq - p.u * p.q) / det : 0.f, t = varied ? (p.qq * p.u - p.q * p.uq) / det : 0.f;
-    if (!varied || origin + t > 0) {  // the format's min is never above 0
-      t = -origin;
-      const float v = p.uq + origin * p.q;  // sum w x q
-      s = p.qq > 0 ? v / p.qq : 0.f;
+}
+
+// The grid fits of a block's sub-blocks as they go, one array per quantity (lanes
+// of sub-blocks): the best fit so far (scale, negated min, error: -1 none yet), its
+// code value c (nmax where the codes vary), and the pass sums and origin it came from.
+struct grid_state {
+  float scale[16] = {}, neg_min[16] = {}, err[16] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  float c[16] = {}, w[16] = {}, u[16] = {}, q[16] = {}, qq[16] = {}, uq[16] = {}, origin[16] = {};
+};
+
+// Offers the C candidates of each sub-block (rows and sums as affine_pass_rows) to
+// its fit, in order: the grid's own scale d[r] and origin (`own`: rounded from the
+// minimum, a min the format can store), then the least-squares (scale, min) of the
+// candidate's codes, by the error that follows from the sums in closed form (codes
+// re-rounded for the fit can only do better). Sub-blocks of one value (hi <= lo)
+// are left alone. suu: sum w (x - lo)^2; sums relative to an origin keep the
+// least-squares fits and their closed-form errors free of cancellation.
+template <int kNsub, int C>
+constexpr void grid_choice(const float* sums, const float* d, const float* origin, const float* lo, const float* hi,
+                           const float* suu, float top, bool own, grid_state& s) {
+  constexpr int R = kNsub * C;
+  for (int j = 0; j < kNsub; ++j) {
+    if (!(hi[j] > lo[j])) continue;
+    for (int c = 0; c < C; ++c) {
+      const int r = kNsub * c + j;
+      const float w = sums[R + r], u = sums[2 * R + r], q = sums[3 * R + r], qq = sums[4 * R + r], uq = sums[5 * R + r];
+      auto take = [&](float scale, float neg_min, float err, float code) {
+        s.scale[j] = scale, s.neg_min[j] = neg_min, s.err[j] = err, s.c[j] = code;
+        s.w[j] = w, s.u[j] = u, s.q[j] = q, s.qq[j] = qq, s.uq[j] = uq, s.origin[j] = origin[j];
+      };
+      if (own && (s.err[j] < 0 || sums[r] < s.err[j])) take(d[r], -origin[j], sums[r], top);
+      const float h = origin[j] - lo[j];
+      // sum w (x - origin)^2 from the one about lo; the sums are relative to origin.
+      const float s_uu = h == 0 ? suu[j] : suu[j] - 2 * h * u - h * h * w;
+      // det = (sum w)^2 times the variance of the codes: with one code value in use
+      // (up to rounding of the sums) only the scale is fitted.
+      const float det = w * qq - q * q;
+      const bool varied = det > kOneCode * w * w;
+      float sc = 0, t = 0;  // u ~ sc q + t, the min m = origin + t
+      if (varied) sc = (w * uq - u * q) / det, t = (qq * u - q * uq) / det;
+      if (!varied || origin[j] + t > 0) {  // the format's min is never above 0
+        t = -origin[j];
+        const float v = uq + origin[j] * q;  // sum w x q
+        sc = qq > 0 ? v / qq : 0.f;
+      }
+      if (!(sc > 0) || !is_finite(sc) || !is_finite(t)) continue;
+      // Rounding can take the closed form below zero; an exact fit is zero.
+      const float err = max(s_uu - 2 * sc * uq - 2 * t * u + sc * sc * qq + 2 * sc * t * q + t * t * w, 0.f);
+      // One code value k is a constant, the same as code nmax at scale sc k / nmax:
+      // the finest scale for it, which leaves the super-scale finer for the others.
+      float code = top, s_top = sc;
+      if (!varied) code = round_clamped(q / w, 1.f, top), s_top = code == top ? sc : sc * code / top;
+      if (err < s.err[j]) take(s_top, -(origin[j] + t), err, code);
     }
-    if (!(s > 0) || !is_finite(s) || !is_finite(t)) return;  // rare: a branch
-    // Rounding can take the closed form below zero; an exact fit is zero.
-    const float err = max(s_uu - 2 * s * p.uq - 2 * t * p.u + s * s * p.qq + 2 * s * t * p.q + t * t * p.w, 0.f);
-    const float m = origin + t;
-    // One code value c is a constant, the same as code nmax at scale s c / nmax:
-    // the finest scale for it, which leaves the super-scale finer for the others.
-    float c = top, s_top = s;
-    if (!varied) c = round_clamped(p.q / p.w, 1.f, top), s_top = c == top ? s : s * c / top;  // rare: a branch
-    const bool better = err < best_err;
-    best.scale = select(better, s_top, best.scale), best.neg_min = select(better, -m, best.neg_min);
-    best_err = select(better, err, best_err);
-    if constexpr (G::model) win = select(better, i, win), win_c = select(better, c, win_c);
-  };
+  }
+}
+
+// The sub-block fits over a grid of scales (fast_grid, thorough_grid), all of a
+// block's sub-blocks at once: for each candidate the codes rounded from its origin,
+// and the least-squares (scale, min) of those codes (grid_choice). The caller gives
+// the sub-blocks' ranges [lo, hi] (range_of) and suu, their sums of w (x - lo)^2.
+template <class Ops, int kSub, class G>
+constexpr void fit_affine_subs_grid(const float* xn, const float* imp, int nmax, const float* lo, const float* hi,
+                                    const float* suu, affine_sub* out) {
+  constexpr int kNsub = 256 / kSub, kScales = G::scales, R = kNsub * kScales;
+  const float top = float(nmax);
+  grid_state s;
+  float d[R], origin[kNsub], sums[6 * R];
   for (int o = 0; o < G::origins; ++o) {
-    const float origin = lo + 0.5f * float(o) * range / top;
-    Ops::template affine_pass_n<kSub, kScales>(x, w, d, origin, top, ps + o * kScales);
-    for (int k = 0; k < kScales; ++k) {
-      const int i = o * kScales + k;
-      origins[i] = origin;
-      // The grid's own scale and origin (from the minimum only: an origin above it
-      // is no min the format can store).
-      const bool first = o == 0 && (best_err < 0 || ps[i].err < best_err);
-      best.scale = select(first, d[k], best.scale), best.neg_min = select(first, -origin, best.neg_min);
-      best_err = select(first, ps[i].err, best_err);
-      if constexpr (G::model) win = select(first, i, win), win_c = select(first, top, win_c);
-      offer(i);
+    for (int j = 0; j < kNsub; ++j) {
+      const float range = hi[j] - lo[j];
+      origin[j] = lo[j] + 0.5f * float(o) * range / top;
+      for (int k = 0; k < kScales; ++k) d[kNsub * k + j] = range / (top + G::start + G::step * float(k));
     }
+    Ops::template affine_pass_rows<kSub, kNsub, kScales>(xn, imp, d, origin, top, sums);
+    Ops::template grid_choice<kNsub, kScales>(sums, d, origin, lo, hi, suu, top, o == 0, s);
   }
   // Codes re-rounded for the best fit, and their least-squares fit: the min can
   // move far from the range's (a clipped outlier), where no origin of the grid is.
   for (int r = 0; r < G::refinements; ++r) {
-    const int i = G::origins * kScales + r;
-    origins[i] = -best.neg_min;
-    const float dn = best.scale * (top / win_c);  // the scale of the codes as they vary
-    Ops::template affine_pass_n<kSub, 1>(x, w, &dn, origins[i], top, ps + i);
-    offer(i);
+    for (int j = 0; j < kNsub; ++j) origin[j] = -s.neg_min[j], d[j] = s.scale[j] * (top / s.c[j]);
+    Ops::template affine_pass_rows<kSub, kNsub, 1>(xn, imp, d, origin, top, sums);
+    Ops::template grid_choice<kNsub, 1>(sums, d, origin, lo, hi, suu, top, false, s);
   }
-  if constexpr (G::model) {  // the winner's code sums (of code nmax for one code value)
-    const fit::affine_pass_sums& p = ps[win];
-    const float origin = origins[win], sx = p.u + origin * p.w;
-    best.sums = win_c == top ? code_sums{p.w, sx, p.q, p.qq, p.uq + origin * p.q}
-                             : code_sums{p.w, sx, top * p.w, top * top * p.w, top * sx};
+  for (int j = 0; j < kNsub; ++j) {
+    affine_sub& f = out[j];
+    if (!(hi[j] > lo[j])) {  // one value: no scale; the sums of the codes (all 0) for the model
+      f = affine_sub{0.f, -lo[j], {}};
+      for (int i = kSub * j; i < kSub * (j + 1); ++i) f.sums.w += imp[i], f.sums.x += imp[i] * xn[i];
+      continue;
+    }
+    f.scale = s.scale[j], f.neg_min = s.neg_min[j];
+    if constexpr (G::model) {  // the winner's code sums (of code nmax for one code value)
+      const float sx = s.u[j] + s.origin[j] * s.w[j];
+      f.sums = s.c[j] == top ? code_sums{s.w[j], sx, s.q[j], s.qq[j], s.uq[j] + s.origin[j] * s.q[j]}
+                             : code_sums{s.w[j], sx, top * s.w[j], top * top * s.w[j], top * sx};
+    }
   }
-  return best;
 }
 
 // Largest number of level changes the walks of one sub-block may visit, and the
@@ -383,28 +371,6 @@ constexpr float affine_codes(const float* xn, const float* imp, float nmax, floa
   return pairwise_sum<kSub>(e);
 }
 
-// Evaluates `count` <= kBatch integer scale and min candidates (sa, sb: decoded
-// dl, ml) of one sub-block on codes re-rounded for each (Ops::affine_codes_n);
-// the first of least error, if it beats `best` (or best < 0), becomes the best,
-// its integers and codes going to sc, mn and L.
-template <class Ops>
-constexpr void evaluate_affine(const float* xn, const float* imp, const affine_params& P, float* dl, float* ml,
-                               const int* sa, const int* sb, int count, float& best, uint8_t& sc, uint8_t& mn,
-                               uint8_t* L) {
-  float err[kBatch] = {};
-  uint8_t q[kBatch * kMaxSub] = {};
-  for (int c = count; c < kBatch; ++c) dl[c] = dl[0], ml[c] = ml[0];  // padding, not chosen
-  by_count(count, [&]<int C>() {
-    if (P.sub == 16) Ops::template affine_codes_n<16, C>(xn, imp, float(P.nmax), dl, ml, err, q);
-    else Ops::template affine_codes_n<32, C>(xn, imp, float(P.nmax), dl, ml, err, q);
-  });
-  const int win = first_least(err, count, best);
-  if (win >= 0) {
-    sc = uint8_t(sa[win]), mn = uint8_t(sb[win]);
-    for (int i = 0; i < P.sub; ++i) L[i] = q[kMaxSub * win + i];
-  }
-}
-
 // The ranges of integers near a sub-block's ideal scale and min (choices) for
 // super-scales (dn, mdn); a zero super-scale makes every integer the same: the
 // first.
@@ -416,33 +382,12 @@ constexpr void affine_ranges(const affine_params& P, float dn, float mdn, const 
   if (mdn == 0) rb.last = rb.first;
 }
 
-// For one sub-block and given super-scales (normalized axis), the fast search's
-// integer scale and min: of the two integers that bracket each ideal value, the
-// pair (in the order scale-major) and codes of least weighted error.
-template <class Ops>
-constexpr float choose_affine_sub(const float* xn, const float* imp, const affine_params& P, float dn, float mdn,
-                                  const affine_sub& ideal, uint8_t& sc, uint8_t& mn, uint8_t* L) {
-  int_range ra{}, rb{};
-  affine_ranges(P, dn, mdn, ideal, effort::fast, ra, rb);
-  float best = -1, dl[kBatch] = {}, ml[kBatch] = {};
-  int sa[kBatch] = {}, sb[kBatch] = {}, count = 0;
-  for (int a = ra.first; a <= ra.last; ++a) {
-    for (int b = rb.first; b <= rb.last; ++b) {
-      dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
-      if (++count == kBatch) evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L), count = 0;
-    }
-  }
-  if (count > 0) evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L);
-  return best;
-}
-
-// The same for the thorough search: of the five integer scales within two steps of
-// the ideal one, the two of least model error (ideal.sums), each with its two best
-// mins (the model is a quadratic in the min: the two integers nearest its optimum);
-// these four, best first, on the weights.
-template <class Ops>
-constexpr float choose_affine_sub_modelled(const float* xn, const float* imp, const affine_params& P, float dn,
-                                           float mdn, const affine_sub& ideal, uint8_t& sc, uint8_t& mn, uint8_t* L) {
+// The thorough search's candidates for one sub-block: of the five integer scales
+// within two steps of the ideal one, the two of least model error (ideal.sums),
+// each with its two best mins (the model is a quadratic in the min: the two
+// integers nearest its optimum); these, best first, in sa and sb; returns how many
+// (1 to 4).
+constexpr int modelled_candidates(const affine_params& P, float dn, float mdn, const affine_sub& ideal, int* sa, int* sb) {
   int_range ra{}, rb{};
   affine_ranges(P, dn, mdn, ideal, effort::thorough, ra, rb);
   const code_sums& cs = ideal.sums;
@@ -459,31 +404,105 @@ constexpr float choose_affine_sub_modelled(const float* xn, const float* imp, co
     a2 = select(first, a1, select(second, a, a2)), e2 = select(first, e1, select(second, err, e2));
     a1 = select(first, a, a1), e1 = select(first, err, e1);
   }
-  float best = -1, dl[kBatch] = {}, ml[kBatch] = {};
-  int sa[kBatch] = {}, sb[kBatch] = {}, count = 0;
+  int count = 0;
   for (int k = 0; k < (e2 < inf ? 2 : 1); ++k) {  // 1: a single integer scale
     const int a = k == 0 ? a1 : a2;
     const float t = min_of(a);
     const int b1 = rne(t), b2 = clamp(float(b1) > t ? b1 - 1 : b1 + 1, rb.first, rb.last);
-    for (int i = 0; i < (b2 == b1 ? 1 : 2); ++i, ++count) {
-      const int b = i == 0 ? b1 : b2;
-      dl[count] = dn * float(a), ml[count] = mdn * float(b), sa[count] = a, sb[count] = b;
-    }
+    for (int i = 0; i < (b2 == b1 ? 1 : 2); ++i, ++count) sa[count] = a, sb[count] = i == 0 ? b1 : b2;
   }
-  evaluate_affine<Ops>(xn, imp, P, dl, ml, sa, sb, count, best, sc, mn, L);
-  return best;
+  return count;
 }
 
-// Every sub-block chosen for the super-scales (d, dmin); returns the block's error.
-template <class Ops>
-constexpr float choose_affine_all(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
-                                  float dn, float mdn, effort e, affine_superblock& r) {
+// The rows of a block's candidate integer scales and mins (decoded: dl[r], ml[r];
+// rows as affine_pass_rows), each on codes re-rounded for it (affine_codes); of
+// each sub-block j its first candidate of least error: the error least[j] and the
+// candidate win[j].
+template <class Ops, int kSub, int kNsub, int C>
+constexpr void affine_choose(const float* xn, const float* imp, float nmax, const float* dl, const float* ml, float* least,
+                             int* win) {
+  for (int j = 0; j < kNsub; ++j)
+    for (int c = 0; c < C; ++c) {
+      float q[kSub];
+      const int r = kNsub * c + j;
+      const float e = Ops::template affine_codes<kSub>(xn + kSub * j, imp + kSub * j, nmax, dl[r], ml[r], q);
+      if (c == 0 || e < least[j]) least[j] = e, win[j] = c;
+    }
+}
+
+// The codes of each sub-block j for its decoded scale dl[j] and min ml[j]
+// (affine_codes), and the sums of w q, w q^2 and w x q of each sub-block's codes
+// (runs of kNsub in `sums`).
+template <class Ops, int kSub, int kNsub>
+constexpr void affine_block_codes(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
+                                  uint8_t* codes, float* sums) {
+  float terms[3 * 256];  // per code: w q, w q^2, w x q; runs of one sub-block each
+  for (int j = 0; j < kNsub; ++j) {
+    float q[kSub];
+    Ops::template affine_codes<kSub>(xn + kSub * j, imp + kSub * j, nmax, dl[j], ml[j], q);
+    for (int i = 0; i < kSub; ++i) {
+      const int e = kSub * j + i;
+      const float wq = imp[e] * q[i];
+      codes[e] = uint8_t(q[i]), terms[e] = wq, terms[256 + e] = wq * q[i], terms[512 + e] = wq * xn[e];
+    }
+  }
+  Ops::template sums<kSub, 3 * kNsub>(terms, sums);
+}
+
+// Of each sub-block of kSub weights: its range [lo, hi] (range_of) and the sums of
+// w (x - lo)^2, w, w x and w x^2, runs of kNsub in `stats` in that order.
+template <class Ops, int kSub, int kNsub>
+constexpr void affine_stats(const float* xn, const float* imp, float* stats) {
+  float terms[4 * 256];
+  for (int j = 0; j < kNsub; ++j) {
+    float& lo = stats[j];
+    Ops::template range<kSub>(xn + kSub * j, lo, stats[kNsub + j]);
+    for (int e = kSub * j; e < kSub * (j + 1); ++e) {
+      const float u = xn[e] - lo, wx = imp[e] * xn[e];
+      terms[e] = imp[e] * u * u, terms[256 + e] = imp[e], terms[512 + e] = wx, terms[768 + e] = wx * xn[e];
+    }
+  }
+  Ops::template sums<kSub, 4 * kNsub>(terms, stats + 2 * kNsub);
+}
+
+// Every sub-block's integer scale and min for the super-scales (dn, mdn) (normalized
+// axis), from kBatch candidates each: for the fast search the two integers that
+// bracket each ideal value (ideal_scale, ideal_min), scale-major; for the thorough
+// one modelled_candidates. Where there are fewer the last repeats (a repeat never
+// wins). The integers go to r.sc and r.mn, their decoded values to dl and ml;
+// returns the block's error.
+template <class Ops, int kSub>
+constexpr float choose_affine_block(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
+                                    const float* ideal_scale, const float* ideal_min, float dn, float mdn, effort e,
+                                    affine_superblock& r, float* dl, float* ml) {
+  constexpr int kNsub = 256 / kSub, C = kBatch, R = kNsub * C;
+  float a[R], b[R], cdl[R], cml[R];
+  if (e == effort::fast) {
+    float a2[2 * kNsub], b2[2 * kNsub], dl2[2 * kNsub], ml2[2 * kNsub];
+    Ops::template sub_scale_choices<kNsub, 2>(ideal_scale, dn, 0, P.levels, e, a2, dl2);
+    Ops::template sub_scale_choices<kNsub, 2>(ideal_min, mdn, 0, P.levels, e, b2, ml2);
+    for (int c = 0; c < C; ++c)
+      for (int j = 0; j < kNsub; ++j) {
+        const int i = kNsub * c + j, ia = kNsub * (c / 2) + j, ib = kNsub * (c % 2) + j;
+        a[i] = a2[ia], cdl[i] = dl2[ia], b[i] = b2[ib], cml[i] = ml2[ib];
+      }
+  } else {
+    for (int j = 0; j < kNsub; ++j) {
+      int sa[kBatch] = {}, sb[kBatch] = {};
+      const int count = modelled_candidates(P, dn, mdn, ideal[j], sa, sb);
+      for (int c = 0; c < C; ++c) {
+        const int i = kNsub * c + j, k = c < count ? c : count - 1;
+        a[i] = float(sa[k]), b[i] = float(sb[k]), cdl[i] = dn * float(sa[k]), cml[i] = mdn * float(sb[k]);
+      }
+    }
+  }
+  float least[kNsub];
+  int win[kNsub];
+  Ops::template affine_choose<kSub, kNsub, C>(xn, imp, float(P.nmax), cdl, cml, least, win);
   float err = 0;
-  for (int j = 0; j < 256 / P.sub; ++j) {
-    const int o = j * P.sub;
-    err += e == effort::thorough
-               ? choose_affine_sub_modelled<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], r.sc[j], r.mn[j], r.L + o)
-               : choose_affine_sub<Ops>(xn + o, imp + o, P, dn, mdn, ideal[j], r.sc[j], r.mn[j], r.L + o);
+  for (int j = 0; j < kNsub; ++j) {
+    const int i = kNsub * win[j] + j;
+    r.sc[j] = uint8_t(a[i]), r.mn[j] = uint8_t(b[i]), dl[j] = cdl[i], ml[j] = cml[i], err += least[j];
   }
   return err;
 }
@@ -566,26 +585,6 @@ constexpr void model_superscales(const affine_sub* ideal, int levels, float p, f
   }
 }
 
-// The sub-blocks' models made those of the codes L (the sums of w and w x do not
-// depend on the codes and stay).
-template <class Ops>
-constexpr void refresh_models(const float* xn, const float* imp, const affine_params& P, const uint8_t* L,
-                              affine_sub* ideal) {
-  float terms[3 * 256];  // per code: w q, w q^2, w x q; runs of one sub-block each
-  for (int i = 0; i < 256; ++i) {
-    const float q = float(L[i]), wq = imp[i] * q;
-    terms[i] = wq, terms[256 + i] = wq * q, terms[512 + i] = wq * xn[i];
-  }
-  float sums[3 * 16];
-  const int nsub = 256 / P.sub;
-  if (P.sub == 16) Ops::template sums<16, 48>(terms, sums);
-  else Ops::template sums<32, 24>(terms, sums);
-  for (int j = 0; j < nsub; ++j) {
-    code_sums& c = ideal[j].sums;
-    c.q = sums[j], c.qq = sums[nsub + j], c.xq = sums[2 * nsub + j];
-  }
-}
-
 template <class Ops = scalar_ops>
 constexpr affine_superblock fit_affine_superblock(const float* x, const float* imp, const affine_params& P, effort e) {
   float xn[256];
@@ -593,42 +592,42 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   const int nsub = 256 / P.sub;
   affine_sub ideal[16];
   float max_scale = 0, max_min = 0;
-  // The fits' ranges and sums of squares, the sums all at once.
-  float lo[16] = {}, hi[16] = {}, suu[16] = {};
-  {
-    float uu[256];
-    for (int j = 0; j < nsub; ++j) {
-      if (P.sub == 16) Ops::template range<16>(xn + j * P.sub, lo[j], hi[j]);
-      else Ops::template range<32>(xn + j * P.sub, lo[j], hi[j]);
-      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) uu[i] = imp[i] * (xn[i] - lo[j]) * (xn[i] - lo[j]);
-    }
-    if (P.sub == 16) Ops::template sums<16, 16>(uu, suu);
-    else Ops::template sums<32, 8>(uu, suu);
+  // Per sub-block: range, sums of w (x - lo)^2, w, w x and w x^2.
+  float stats[6 * 16];
+  if (P.sub == 16) Ops::template affine_stats<16, 16>(xn, imp, stats);
+  else Ops::template affine_stats<32, 8>(xn, imp, stats);
+  const float *lo = stats, *hi = stats + nsub, *suu = stats + 2 * nsub;
+  const float *sw = stats + 3 * nsub, *swx = stats + 4 * nsub, *swxx = stats + 5 * nsub;
+  if (e == effort::thorough && P.walk) {
+    for (int j = 0; j < nsub; ++j) ideal[j] = fit_affine_sub_walk(xn + j * P.sub, imp + j * P.sub, P.sub, P.nmax);
+  } else if (e == effort::thorough) {
+    if (P.sub == 16) fit_affine_subs_grid<Ops, 16, thorough_grid>(xn, imp, P.nmax, lo, hi, suu, ideal);
+    else fit_affine_subs_grid<Ops, 32, thorough_grid>(xn, imp, P.nmax, lo, hi, suu, ideal);
+  } else {
+    if (P.sub == 16) fit_affine_subs_grid<Ops, 16, fast_grid>(xn, imp, P.nmax, lo, hi, suu, ideal);
+    else fit_affine_subs_grid<Ops, 32, fast_grid>(xn, imp, P.nmax, lo, hi, suu, ideal);
   }
-  for (int j = 0; j < nsub; ++j) {
-    const float *xs = xn + j * P.sub, *ws = imp + j * P.sub;
-    if (e == effort::thorough && P.walk)
-      ideal[j] = fit_affine_sub_walk(xs, ws, P.sub, P.nmax);
-    else if (e == effort::thorough)
-      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, thorough_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
-                             : fit_affine_sub_grid<Ops, 32, thorough_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
-    else
-      ideal[j] = P.sub == 16 ? fit_affine_sub_grid<Ops, 16, fast_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j])
-                             : fit_affine_sub_grid<Ops, 32, fast_grid>(xs, ws, P.nmax, lo[j], hi[j], suu[j]);
-    max_scale = max(max_scale, ideal[j].scale);
-    max_min = max(max_min, ideal[j].neg_min);
-  }
+  for (int j = 0; j < nsub; ++j) max_scale = max(max_scale, ideal[j].scale), max_min = max(max_min, ideal[j].neg_min);
+  float ideal_scale[16] = {}, ideal_min[16] = {};
+  for (int j = 0; j < nsub; ++j) ideal_scale[j] = ideal[j].scale, ideal_min[j] = ideal[j].neg_min;
   affine_superblock best;
-  float best_err = -1;
-  // Evaluates super-scales given on the normalized axis (rounded to f16 here).
+  float best_err = -1, best_sums[3 * 16] = {};  // sums of w q, w q^2, w x q of the best block's codes
+  // Evaluates super-scales given on the normalized axis (rounded to f16 here); the
+  // codes are found for a better block only.
   auto trial = [&](float D, float M) {
     const fit::stored_scale<f16> d(D, p), dmin(M, p);
     affine_superblock t;
     t.d = d.stored, t.dmin = dmin.stored, t.clamped = d.clamped || dmin.clamped;
-    const float err = choose_affine_all<Ops>(xn, imp, P, ideal, d.dn, dmin.dn, e, t);
+    float dl[16], ml[16];
+    const float err = P.sub == 16
+                          ? choose_affine_block<Ops, 16>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, t, dl, ml)
+                          : choose_affine_block<Ops, 32>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, t, dl, ml);
     const bool better = best_err < 0 || err < best_err;
-    if (better) best = t, best_err = err;
-    return better;
+    if (!better) return false;
+    if (P.sub == 16) Ops::template affine_block_codes<16, 16>(xn, imp, float(P.nmax), dl, ml, t.L, best_sums);
+    else Ops::template affine_block_codes<32, 8>(xn, imp, float(P.nmax), dl, ml, t.L, best_sums);
+    best = t, best_err = err;
+    return true;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
   auto model_search = [&] {
@@ -638,35 +637,39 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   if (e == effort::thorough) model_search();
   const int rounds = e == effort::fast ? kFastRefits : kModelRefits;
   for (int round = 1; trial(D, M) && round < rounds; ++round) {
-    // Least-squares super-scales for the chosen integers: x ~ D * (sc * L) - M * mn,
-    // the sums in pairwise order (element-wise products, then Ops::sum).
-    float terms[5 * 256];  // the terms of A, B, C, X, Y, one run of 256 each
+    // Least-squares super-scales for the chosen integers: x ~ D * (sc * q) - M * mn,
+    // from the sums of each sub-block (its codes', and its weights').
+    float terms[5 * 16];  // runs of nsub: the terms of A, B, C, X, Y
+    const float *q = best_sums, *qq = best_sums + nsub, *xq = best_sums + 2 * nsub;
     for (int j = 0; j < nsub; ++j) {
-      const float s = float(best.sc[j]), b = float(best.mn[j]);
-      for (int i = j * P.sub; i < (j + 1) * P.sub; ++i) {
-        const float a = s * float(best.L[i]), wa = imp[i] * a, wx = imp[i] * xn[i];
-        terms[i] = wa * a, terms[256 + i] = wa * b, terms[512 + i] = imp[i] * b * b;
-        terms[768 + i] = wx * a, terms[1024 + i] = wx * b;
-      }
+      const float a = float(best.sc[j]), b = float(best.mn[j]);
+      terms[j] = a * a * qq[j], terms[nsub + j] = a * b * q[j], terms[2 * nsub + j] = b * b * sw[j];
+      terms[3 * nsub + j] = a * xq[j], terms[4 * nsub + j] = b * swx[j];
     }
     float sums[5];
-    Ops::template sums<256, 5>(terms, sums);
-    const float A = sums[0], B = sums[1], C = sums[2], X = sums[3], Y = sums[4];
-    if (!superscales_lsq(A, B, C, X, Y, D, M)) break;
+    if (nsub == 16) Ops::template sums<16, 5>(terms, sums);
+    else Ops::template sums<8, 5>(terms, sums);
+    if (!superscales_lsq(sums[0], sums[1], sums[2], sums[3], sums[4], D, M)) break;
     if (!(D >= 0) || !(M >= 0) || !is_finite(D) || !is_finite(M)) break;
   }
   if (e == effort::thorough) {
     // The models again, now of the codes chosen on the weights (the first ones
     // were of each sub-block's own fit), and the model search from the best
     // super-scales so far.
-    refresh_models<Ops>(xn, imp, P, best.L, ideal);
+    for (int j = 0; j < nsub; ++j) {
+      code_sums& c = ideal[j].sums;
+      c.q = best_sums[j], c.qq = best_sums[nsub + j], c.xq = best_sums[2 * nsub + j];
+    }
     D = best.d * p, M = best.dmin * p;
     model_search();
     trial(D, M);
   }
-  // For both efforts the all-zero block, which wins where f16 cannot resolve the
-  // weights at all.
-  trial(0.f, 0.f);
+  // For both efforts the all-zero block (zero super-scales, integers and codes),
+  // which wins where f16 cannot resolve the weights at all; its error is the sum
+  // of w x^2.
+  float zero_err = 0;
+  for (int j = 0; j < nsub; ++j) zero_err += swxx[j];
+  if (zero_err < best_err) best = affine_superblock{};
   return best;
 }
 
@@ -819,15 +822,29 @@ struct scalar_ops : fit::scalar_passes {
   static constexpr void sums(float* v, float* out) {
     for (int j = 0; j < kSums; ++j) out[j] = pairwise_sum<size_t(kCount)>(v + j * kCount);
   }
-  template <int kSub, int C>
-  static constexpr void affine_codes_n(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
-                                       float* err, uint8_t* L) {
-    affine_codes_each<scalar_ops, kSub, C>(xn, imp, nmax, dl, ml, err, L);
+  template <int kSub, int kNsub, int C>
+  static constexpr void affine_choose(const float* xn, const float* imp, float nmax, const float* dl, const float* ml,
+                                      float* least, int* win) {
+    kq::affine_choose<scalar_ops, kSub, kNsub, C>(xn, imp, nmax, dl, ml, least, win);
   }
-  template <int kSub, int C>
-  static constexpr void affine_pass_n(const float* x, const float* w, const float* dn, float mn, float nmax,
-                                      fit::affine_pass_sums* out) {
-    affine_pass_each<scalar_ops, kSub, C>(x, w, dn, mn, nmax, out);
+  template <int kSub, int kNsub>
+  static constexpr void affine_block_codes(const float* xn, const float* imp, float nmax, const float* dl,
+                                           const float* ml, uint8_t* codes, float* sums) {
+    kq::affine_block_codes<scalar_ops, kSub, kNsub>(xn, imp, nmax, dl, ml, codes, sums);
+  }
+  template <int kSub, int kNsub>
+  static constexpr void affine_stats(const float* xn, const float* imp, float* stats) {
+    kq::affine_stats<scalar_ops, kSub, kNsub>(xn, imp, stats);
+  }
+  template <int kSub, int kNsub, int C>
+  static constexpr void affine_pass_rows(const float* xn, const float* imp, const float* dn, const float* origin,
+                                         float nmax, float* sums) {
+    kq::affine_pass_rows<scalar_ops, kSub, kNsub, C>(xn, imp, dn, origin, nmax, sums);
+  }
+  template <int kNsub, int C>
+  static constexpr void grid_choice(const float* sums, const float* d, const float* origin, const float* lo,
+                                    const float* hi, const float* suu, float top, bool own, grid_state& s) {
+    kq::grid_choice<kNsub, C>(sums, d, origin, lo, hi, suu, top, own, s);
   }
   template <int kSub>
   static constexpr void range(const float* x, float& lo, float& hi) {

@@ -306,75 +306,231 @@ struct SearchOps {
     for (size_t j = 0; j < size_t(kSums); ++j) out[j] = PairwiseSum<size_t(kCount)>(v + j * size_t(kCount));
   }
 
-  // The batched passes of kq::scalar_ops: C candidates of one sub-block held in
-  // registers, where whole vectors hold it, their operations interleaved.
-  template <int kSub, int C>
-  static HWY_NOINLINE void affine_codes_n(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax,
-                                          const float* dl, const float* ml, float* err, uint8_t* HWY_RESTRICT L) {
+  // kq::affine_choose: each row's error terms folded onto one vector, all rows
+  // folded together (FoldMany), the choice in lanes of sub-blocks.
+  template <int kSub, int kNsub, int C>
+  static HWY_NOINLINE void affine_choose(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax,
+                                         const float* dl, const float* ml, float* HWY_RESTRICT least,
+                                         int* HWY_RESTRICT win) {
+    const hn::CappedTag<float, kNsub> dj;
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
-      const hn::CappedTag<float, kSub> d;
-      constexpr size_t N = hn::MaxLanes(d);
-      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
-      hn::Vec<decltype(d)> x[K], w[K];
-      LoadVectors<K>(d, xn, x), LoadVectors<K>(d, imp, w);
-      hn::Vec<decltype(d)> folded[C];  // each candidate's error terms, folded onto one vector
-      for (int c = 0; c < C; ++c) {
-        const float idl = dl[c] > 0 ? 1.f / dl[c] : 0.f;
-        const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl[c]), vml = hn::Set(d, ml[c]);
-        hn::Vec<decltype(d)> e[K];
-        for (size_t k = 0; k < K; ++k) {
-          const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-          const auto vq = hn::Sub(hn::Add(t, magic), magic);
-          const auto r = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
-          e[k] = hn::Mul(hn::Mul(w[k], r), r);
-          StoreCodeBytes(d, vq, L + kq::kMaxSub * c + k * N);
+      if (size_t(kNsub) % hn::Lanes(dj) == 0) {
+        const hn::CappedTag<float, kSub> d;
+        using V = hn::Vec<decltype(d)>;
+        constexpr size_t R = size_t(kNsub * C);
+        const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+        V folded[R];
+        for (size_t j = 0; j < size_t(kNsub); ++j) {
+          V x[K], w[K];
+          LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+          for (size_t r = j; r < R; r += size_t(kNsub)) {
+            const auto vidl = hn::Set(d, dl[r] > 0 ? 1.f / dl[r] : 0.f), vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
+            V e[K];
+            for (size_t k = 0; k < K; ++k) {
+              const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
+              const auto vq = hn::Sub(hn::Add(t, magic), magic);
+              const auto res = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
+              e[k] = hn::Mul(hn::Mul(w[k], res), res);
+            }
+            folded[r] = FoldOnto1<K>(d, e);
+          }
         }
-        folded[c] = FoldOnto1<K>(d, e);
+        float err[R];
+        FoldMany<R>(d, folded, err);
+        ChooseLeast<kNsub, C>(dj, err, least, win);
+        return;
       }
-      FoldMany<size_t(C)>(d, folded, err);
-      return;
     }
 #endif
-    kq::affine_codes_each<SearchOps, kSub, C>(xn, imp, nmax, dl, ml, err, L);
+    kq::affine_choose<SearchOps, kSub, kNsub, C>(xn, imp, nmax, dl, ml, least, win);
   }
 
-  template <int kSub, int C>
-  static HWY_NOINLINE void affine_pass_n(const float* HWY_RESTRICT xs, const float* HWY_RESTRICT ws, const float* dn,
-                                         float mn, float nmax, fit::affine_pass_sums* out) {
+  // kq::affine_block_codes: the sums of each row folded onto one vector, then all
+  // together (FoldMany).
+  template <int kSub, int kNsub>
+  static HWY_NOINLINE void affine_block_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax,
+                                              const float* dl, const float* ml, uint8_t* HWY_RESTRICT codes,
+                                              float* HWY_RESTRICT sums) {
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
       const hn::CappedTag<float, kSub> d;
-      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f), vmn = hn::Set(d, mn);
-      hn::Vec<decltype(d)> x[K], w[K], u[K], sw[K], sx[K];
-      LoadVectors<K>(d, xs, x), LoadVectors<K>(d, ws, w);
-      for (size_t k = 0; k < K; ++k) u[k] = hn::Sub(x[k], vmn), sw[k] = w[k], sx[k] = hn::Mul(w[k], u[k]);
-      // Folded onto one vector each, then all together: the sums of w and w u (the
-      // same for every candidate), then each candidate's e, q, qq and uq.
-      hn::Vec<decltype(d)> folded[2 + 4 * C];
-      folded[0] = FoldOnto1<K>(d, sw), folded[1] = FoldOnto1<K>(d, sx);
-      for (int c = 0; c < C; ++c) {
-        const float id = dn[c] > 0 ? 1.f / dn[c] : 0.f;
-        const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[c]);
-        hn::Vec<decltype(d)> e[K], sq[K], sqq[K], sxq[K];
+      using V = hn::Vec<decltype(d)>;
+      constexpr size_t N = hn::MaxLanes(d), J = size_t(kNsub);
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+      V folded[3 * J];
+      for (size_t j = 0; j < J; ++j) {
+        const auto vidl = hn::Set(d, dl[j] > 0 ? 1.f / dl[j] : 0.f), vml = hn::Set(d, ml[j]);
+        V sq[K], sqq[K], sxq[K];
         for (size_t k = 0; k < K; ++k) {
-          const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
-          const auto vq = hn::Sub(hn::Add(t, magic), magic);
-          const auto r = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
-          e[k] = hn::Mul(hn::Mul(w[k], r), r), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), sxq[k] = hn::Mul(wq, u[k]);
+          const auto x = hn::LoadU(d, xn + j * kSub + k * N), w = hn::LoadU(d, imp + j * kSub + k * N);
+          const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x, vml), vidl), zero), top);
+          const auto q = hn::Sub(hn::Add(t, magic), magic), wq = hn::Mul(w, q);
+          StoreCodeBytes(d, q, codes + j * kSub + k * N);
+          sq[k] = wq, sqq[k] = hn::Mul(wq, q), sxq[k] = hn::Mul(wq, x);
         }
-        folded[2 + 4 * c] = FoldOnto1<K>(d, e), folded[3 + 4 * c] = FoldOnto1<K>(d, sq);
-        folded[4 + 4 * c] = FoldOnto1<K>(d, sqq), folded[5 + 4 * c] = FoldOnto1<K>(d, sxq);
+        folded[j] = FoldOnto1<K>(d, sq), folded[J + j] = FoldOnto1<K>(d, sqq), folded[2 * J + j] = FoldOnto1<K>(d, sxq);
       }
-      float sums[2 + 4 * C];
-      FoldMany<size_t(2 + 4 * C)>(d, folded, sums);
-      for (int c = 0; c < C; ++c) out[c] = {sums[2 + 4 * c], sums[0], sums[1], sums[3 + 4 * c], sums[4 + 4 * c], sums[5 + 4 * c]};
+      FoldMany<3 * J>(d, folded, sums);
       return;
     }
 #endif
-    kq::affine_pass_each<SearchOps, kSub, C>(xs, ws, dn, mn, nmax, out);
+    kq::affine_block_codes<SearchOps, kSub, kNsub>(xn, imp, nmax, dl, ml, codes, sums);
+  }
+
+  // kq::affine_stats: the sums of each sub-block folded onto one vector, then all
+  // together (FoldMany).
+  template <int kSub, int kNsub>
+  static HWY_NOINLINE void affine_stats(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                        float* HWY_RESTRICT stats) {
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      using V = hn::Vec<decltype(d)>;
+      constexpr size_t J = size_t(kNsub);
+      V folded[4 * J];
+      for (size_t j = 0; j < J; ++j) {
+        V x[K], w[K];
+        LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+        auto vlo = hn::Zero(d), vhi = hn::Set(d, xn[j * kSub]);
+        for (size_t k = 0; k < K; ++k) vlo = hn::Min(vlo, x[k]), vhi = hn::Max(vhi, x[k]);
+        const float lo = hn::GetLane(hn::MinOfLanes(d, vlo));
+        stats[j] = lo, stats[J + j] = hn::GetLane(hn::MaxOfLanes(d, vhi));
+        const auto vl = hn::Set(d, lo);
+        V uu[K], wx[K], wxx[K];
+        for (size_t k = 0; k < K; ++k) {
+          const auto u = hn::Sub(x[k], vl);
+          uu[k] = hn::Mul(hn::Mul(w[k], u), u), wx[k] = hn::Mul(w[k], x[k]), wxx[k] = hn::Mul(wx[k], x[k]);
+        }
+        folded[j] = FoldOnto1<K>(d, uu), folded[J + j] = FoldOnto1<K>(d, w);
+        folded[2 * J + j] = FoldOnto1<K>(d, wx), folded[3 * J + j] = FoldOnto1<K>(d, wxx);
+      }
+      FoldMany<4 * J>(d, folded, stats + 2 * J);
+      return;
+    }
+#endif
+    kq::affine_stats<SearchOps, kSub, kNsub>(xn, imp, stats);
+  }
+
+  // kq::affine_pass_rows: each row's sums folded onto one vector each (those of w
+  // and w u once per sub-block: they do not depend on the scale), then all folded
+  // together (FoldMany).
+  template <int kSub, int kNsub, int C>
+  static HWY_NOINLINE void affine_pass_rows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, const float* dn,
+                                            const float* origin, float nmax, float* HWY_RESTRICT sums) {
+    constexpr size_t R = size_t(kNsub * C);
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      using V = hn::Vec<decltype(d)>;
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+      V folded[6][R];  // err, (w, u: per sub-block), q, qq, uq
+      for (size_t j = 0; j < size_t(kNsub); ++j) {
+        const auto vmn = hn::Set(d, origin[j]);
+        V x[K], w[K], u[K], sx[K];
+        LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+        for (size_t k = 0; k < K; ++k) u[k] = hn::Sub(x[k], vmn), sx[k] = hn::Mul(w[k], u[k]);
+        V sw[K];
+        for (size_t k = 0; k < K; ++k) sw[k] = w[k];
+        folded[1][j] = FoldOnto1<K>(d, sw), folded[2][j] = FoldOnto1<K>(d, sx);
+        for (size_t r = j; r < R; r += size_t(kNsub)) {
+          const float id = dn[r] > 0 ? 1.f / dn[r] : 0.f;
+          const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[r]);
+          V e[K], sq[K], sqq[K], suq[K];
+          for (size_t k = 0; k < K; ++k) {
+            const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
+            const auto vq = hn::Sub(hn::Add(t, magic), magic);
+            const auto res = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
+            e[k] = hn::Mul(hn::Mul(w[k], res), res), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), suq[k] = hn::Mul(wq, u[k]);
+          }
+          folded[0][r] = FoldOnto1<K>(d, e), folded[3][r] = FoldOnto1<K>(d, sq);
+          folded[4][r] = FoldOnto1<K>(d, sqq), folded[5][r] = FoldOnto1<K>(d, suq);
+        }
+      }
+      for (size_t f = 0; f < 6; ++f) {
+        if (f == 1 || f == 2) {  // per sub-block, repeated for every row
+          FoldMany<size_t(kNsub)>(d, folded[f], sums + f * R);
+          for (size_t r = size_t(kNsub); r < R; ++r) sums[f * R + r] = sums[f * R + r - size_t(kNsub)];
+        } else {
+          FoldMany<R>(d, folded[f], sums + f * R);
+        }
+      }
+      return;
+    }
+#endif
+    kq::affine_pass_rows<SearchOps, kSub, kNsub, C>(xn, imp, dn, origin, nmax, sums);
+  }
+
+  // kq::grid_choice in lanes of sub-blocks: the same arithmetic, every lane
+  // computed and the updates masked (a lane's quotients by zero are not taken).
+  template <int kNsub, int C>
+  static HWY_NOINLINE void grid_choice(const float* HWY_RESTRICT sums, const float* HWY_RESTRICT dc,
+                                       const float* HWY_RESTRICT origin, const float* HWY_RESTRICT lo,
+                                       const float* HWY_RESTRICT hi, const float* HWY_RESTRICT suu, float top, bool own,
+                                       kq::grid_state& st) {
+    const hn::CappedTag<float, kNsub> d;
+    const size_t N = hn::Lanes(d);
+    if (size_t(kNsub) % N != 0) return kq::grid_choice<kNsub, C>(sums, dc, origin, lo, hi, suu, top, own, st);
+    constexpr size_t R = size_t(kNsub * C);
+    const auto zero = hn::Zero(d), two = hn::Set(d, 2.f), vtop = hn::Set(d, top), one_code = hn::Set(d, kq::kOneCode);
+    const auto magic = hn::Set(d, 12582912.f), one = hn::Set(d, 1.f);
+    for (size_t j = 0; j < size_t(kNsub); j += N) {
+      const auto used = hn::Gt(hn::LoadU(d, hi + j), hn::LoadU(d, lo + j));
+      const auto vo = hn::LoadU(d, origin + j), h = hn::Sub(vo, hn::LoadU(d, lo + j)), vsuu = hn::LoadU(d, suu + j);
+      auto scale = hn::LoadU(d, st.scale + j), neg_min = hn::LoadU(d, st.neg_min + j), best = hn::LoadU(d, st.err + j);
+      auto code = hn::LoadU(d, st.c + j), bw = hn::LoadU(d, st.w + j), bu = hn::LoadU(d, st.u + j);
+      auto bq = hn::LoadU(d, st.q + j), bqq = hn::LoadU(d, st.qq + j), buq = hn::LoadU(d, st.uq + j);
+      auto borigin = hn::LoadU(d, st.origin + j);
+      for (size_t c = 0; c < size_t(C); ++c) {
+        const size_t r = size_t(kNsub) * c + j;
+        const auto e = hn::LoadU(d, sums + r), w = hn::LoadU(d, sums + R + r), u = hn::LoadU(d, sums + 2 * R + r);
+        const auto q = hn::LoadU(d, sums + 3 * R + r), qq = hn::LoadU(d, sums + 4 * R + r);
+        const auto uq = hn::LoadU(d, sums + 5 * R + r);
+        auto take = [&](hn::Mask<decltype(d)> m, hn::Vec<decltype(d)> s_, hn::Vec<decltype(d)> nm,
+                        hn::Vec<decltype(d)> err, hn::Vec<decltype(d)> k) HWY_ATTR {
+          scale = hn::IfThenElse(m, s_, scale), neg_min = hn::IfThenElse(m, nm, neg_min), best = hn::IfThenElse(m, err, best);
+          code = hn::IfThenElse(m, k, code), bw = hn::IfThenElse(m, w, bw), bu = hn::IfThenElse(m, u, bu);
+          bq = hn::IfThenElse(m, q, bq), bqq = hn::IfThenElse(m, qq, bqq), buq = hn::IfThenElse(m, uq, buq);
+          borigin = hn::IfThenElse(m, vo, borigin);
+        };
+        if (own) {
+          const auto m = hn::And(used, hn::Or(hn::Lt(best, zero), hn::Lt(e, best)));
+          take(m, hn::LoadU(d, dc + r), hn::Neg(vo), e, vtop);
+        }
+        const auto s_uu = hn::IfThenElse(hn::Eq(h, zero), vsuu,
+                                         hn::Sub(hn::Sub(vsuu, hn::Mul(hn::Mul(two, h), u)), hn::Mul(hn::Mul(h, h), w)));
+        const auto det = hn::Sub(hn::Mul(w, qq), hn::Mul(q, q));
+        const auto varied = hn::Gt(det, hn::Mul(hn::Mul(one_code, w), w));
+        auto sc = hn::IfThenElseZero(varied, hn::Div(hn::Sub(hn::Mul(w, uq), hn::Mul(u, q)), det));
+        auto t = hn::IfThenElseZero(varied, hn::Div(hn::Sub(hn::Mul(qq, u), hn::Mul(q, uq)), det));
+        const auto fixed = hn::Or(hn::Not(varied), hn::Gt(hn::Add(vo, t), zero));
+        const auto v = hn::Add(uq, hn::Mul(vo, q));
+        sc = hn::IfThenElse(fixed, hn::IfThenElseZero(hn::Gt(qq, zero), hn::Div(v, qq)), sc);
+        t = hn::IfThenElse(fixed, hn::Neg(vo), t);
+        const auto valid = hn::And(hn::And(used, hn::Gt(sc, zero)), hn::And(hn::IsFinite(sc), hn::IsFinite(t)));
+        const auto two_s = hn::Mul(two, sc);
+        auto err = hn::Sub(s_uu, hn::Mul(two_s, uq));
+        err = hn::Sub(err, hn::Mul(hn::Mul(two, t), u));
+        err = hn::Add(err, hn::Mul(hn::Mul(sc, sc), qq));
+        err = hn::Add(err, hn::Mul(hn::Mul(two_s, t), q));
+        err = hn::Max(hn::Add(err, hn::Mul(hn::Mul(t, t), w)), zero);
+        // One code value: round_clamped(q / w, 1, top), its comparisons as written (NaN gives 1).
+        auto k = hn::Div(q, w);
+        k = hn::IfThenElse(hn::Gt(k, one), k, one), k = hn::IfThenElse(hn::Lt(k, vtop), k, vtop);
+        k = hn::Sub(hn::Add(k, magic), magic);
+        const auto s_top = hn::IfThenElse(hn::Eq(k, vtop), sc, hn::Div(hn::Mul(sc, k), vtop));
+        const auto kv = hn::IfThenElse(varied, vtop, k), sv = hn::IfThenElse(varied, sc, s_top);
+        take(hn::And(valid, hn::Lt(err, best)), sv, hn::Neg(hn::Add(vo, t)), err, kv);
+      }
+      hn::StoreU(scale, d, st.scale + j), hn::StoreU(neg_min, d, st.neg_min + j), hn::StoreU(best, d, st.err + j);
+      hn::StoreU(code, d, st.c + j), hn::StoreU(bw, d, st.w + j), hn::StoreU(bu, d, st.u + j);
+      hn::StoreU(bq, d, st.q + j), hn::StoreU(bqq, d, st.qq + j), hn::StoreU(buq, d, st.uq + j);
+      hn::StoreU(borigin, d, st.origin + j);
+    }
   }
 
   // The code index of t = x / dl (kq::symmetric_codes), and (a not null) its value:
@@ -397,6 +553,24 @@ struct SearchOps {
     }
     if (a) *a = v;
     return level;
+  }
+
+  // Of rows err[kNsub c + j], c < C, each j's first c of least error (lanes of j,
+  // kNsub a multiple of d's lanes): least[j] and win[j].
+  template <int kNsub, int C, class D>
+  static HWY_INLINE void ChooseLeast(D d, const float* HWY_RESTRICT err, float* HWY_RESTRICT least,
+                                     int* HWY_RESTRICT win) {
+    const hn::RebindToSigned<D> di;
+    for (size_t j = 0; j < size_t(kNsub); j += hn::Lanes(d)) {
+      auto best = hn::LoadU(d, err + j);
+      auto bwin = hn::Zero(di);
+      for (size_t c = 1; c < size_t(C); ++c) {
+        const auto e = hn::LoadU(d, err + size_t(kNsub) * c + j);
+        const auto take = hn::Lt(e, best);
+        best = hn::IfThenElse(take, e, best), bwin = hn::IfThenElse(hn::RebindMask(di, take), hn::Set(di, int32_t(c)), bwin);
+      }
+      hn::StoreU(best, d, least + j), hn::StoreU(bwin, di, win + j);
+    }
   }
 
 #if QNT_FOLD_HALVES
@@ -447,27 +621,16 @@ struct SearchOps {
                                             const fit::level_set& L, const float* dl, float* HWY_RESTRICT least,
                                             int* HWY_RESTRICT win, float* HWY_RESTRICT xq, float* HWY_RESTRICT qq) {
     const hn::CappedTag<float, kNsub> d;
-    const hn::RebindToSigned<decltype(d)> di;
-    const size_t N = hn::Lanes(d);
 #if QNT_FOLD_HALVES
     if constexpr (VectorsIn<size_t(kSub)>() != 0) {
-      if (size_t(kNsub) % N == 0) {
+      if (size_t(kNsub) % hn::Lanes(d) == 0) {
         constexpr size_t R = size_t(kNsub * C);
         float err[R], sxq[R], sqq[R];
         SymmetricRows<kSub, kNsub, C>(xn, imp, L, dl, err, sxq, sqq);
-        for (size_t j = 0; j < size_t(kNsub); j += N) {
-          auto best = hn::LoadU(d, err + j), bxq = hn::LoadU(d, sxq + j), bqq = hn::LoadU(d, sqq + j);
-          auto bwin = hn::Zero(di);
-          for (size_t c = 1; c < size_t(C); ++c) {
-            const size_t r = size_t(kNsub) * c + j;
-            const auto e = hn::LoadU(d, err + r);
-            const auto take = hn::Lt(e, best);
-            best = hn::IfThenElse(take, e, best);
-            bwin = hn::IfThenElse(hn::RebindMask(di, take), hn::Set(di, int32_t(c)), bwin);
-            bxq = hn::IfThenElse(take, hn::LoadU(d, sxq + r), bxq), bqq = hn::IfThenElse(take, hn::LoadU(d, sqq + r), bqq);
-          }
-          hn::StoreU(best, d, least + j), hn::StoreU(bwin, di, win + j);
-          hn::StoreU(bxq, d, xq + j), hn::StoreU(bqq, d, qq + j);
+        ChooseLeast<kNsub, C>(d, err, least, win);
+        for (size_t j = 0; j < size_t(kNsub); ++j) {
+          const size_t r = size_t(kNsub) * size_t(win[j]) + j;
+          xq[j] = sxq[r], qq[j] = sqq[r];
         }
         return;
       }
