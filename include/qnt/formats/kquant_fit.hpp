@@ -772,6 +772,17 @@ constexpr void symmetric_block_codes(const float* xn, const float* imp, const fi
   }
 }
 
+// Of each sub-block of kSub weights: its extreme weight m[j] (fit::signed_max) and
+// the sum of w x^2, sxx[j].
+template <int kSub, int kNsub>
+constexpr void symmetric_stats(const float* xn, const float* imp, float* m, float* sxx) {
+  for (int j = 0; j < kNsub; ++j) {
+    float xx[kSub];
+    for (int i = 0; i < kSub; ++i) xx[i] = imp[kSub * j + i] * xn[kSub * j + i] * xn[kSub * j + i];
+    m[j] = fit::signed_max(xn + kSub * j, size_t(kSub)), sxx[j] = pairwise_sum<size_t(kSub)>(xx);
+  }
+}
+
 // The fast sub-block fit's choice for one batch of candidates: of the candidate
 // scales d[r], c < count (rows as symmetric_rows), and the least-squares scale of
 // each one's codes (its error in closed form, which rounding can take below zero
@@ -879,10 +890,9 @@ struct scalar_ops : fit::scalar_passes {
                                           const float* sxx, int count, bool first, float* ideal, float* best) {
     kq::fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, first, ideal, best);
   }
-  // fit::signed_max of each of kNsub consecutive sub-blocks.
   template <int kSub, int kNsub>
-  static constexpr void signed_maxima(const float* x, float* out) {
-    for (int j = 0; j < kNsub; ++j) out[j] = fit::signed_max(x + kSub * j, size_t(kSub));
+  static constexpr void symmetric_stats(const float* xn, const float* imp, float* m, float* sxx) {
+    kq::symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   }
   // fit::normalized: writes x * p to xn and returns p.
   template <size_t n>
@@ -897,14 +907,12 @@ struct scalar_ops : fit::scalar_passes {
 // the scales that map the extreme weight m onto the most negative code value times
 // 1 / (1 - fast_step (k - fast_first)), k < fast_scales (k = fast_first: GGUF's
 // choice), and the least-squares scale of each one's codes, the one of least error.
-// sxx: each sub-block's sum of w x^2.
+// m, sxx: each sub-block's extreme weight and sum of w x^2 (symmetric_stats).
 template <class Ops, int kSub>
-constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const symmetric_params& P, const float* sxx,
-                                       float* ideal) {
+constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const symmetric_params& P, const float* m,
+                                       const float* sxx, float* ideal) {
   constexpr int kNsub = 256 / kSub, R = kNsub * kBatch;
   const fit::level_set& L = P.codes;
-  float m[kNsub];  // extreme weights
-  Ops::template signed_maxima<kSub, kNsub>(xn, m);
   float best[kNsub], d[R], err[R], xq[R], qq[R];
   for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
     const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
@@ -951,17 +959,15 @@ constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float*
   constexpr int kNsub = 256 / kSub, R = kNsub * kChoices;
   float xn[256];
   const float p = Ops::template normalize<256>(x, xn);
-  float sxx[kNsub];  // per sub-block sum w x^2: the error of zero codes
-  {
-    float xx[256];
-    for (int i = 0; i < 256; ++i) xx[i] = imp[i] * xn[i] * xn[i];
-    Ops::template sums<kSub, kNsub>(xx, sxx);
-  }
+  float m[kNsub], sxx[kNsub];  // per sub-block: the extreme weight; sum w x^2, the error of zero codes
+  Ops::template symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   float ideal[kNsub] = {}, amax = 0, max_scale = 0;
-  if (e == effort::fast) fit_symmetric_subs_fast<Ops, kSub>(xn, imp, P, sxx, ideal);
+  if (e == effort::fast) fit_symmetric_subs_fast<Ops, kSub>(xn, imp, P, m, sxx, ideal);
   else fit_symmetric_subs_walk<kSub>(xn, imp, P, ideal);
-  for (int j = 0; j < kNsub; ++j)
-    if (abs(ideal[j]) > amax) amax = abs(ideal[j]), max_scale = ideal[j];
+  for (int j = 0; j < kNsub; ++j) {
+    const bool more = abs(ideal[j]) > amax;  // the first of the largest
+    amax = select(more, abs(ideal[j]), amax), max_scale = select(more, ideal[j], max_scale);
+  }
   const int zero = P.codes.nearest(0.f);
   if (amax < group_max_eps) {  // nothing to encode: zero scales
     symmetric_superblock none;

@@ -718,12 +718,35 @@ struct SearchOps {
     }
   }
 
-  // fit::signed_max of each sub-block: the first element of largest magnitude, as
-  // the least index where |x| equals the largest (no branches); 0 for an all-zero x.
+  // kq::symmetric_stats: signed maxima one sub-block at a time, the sums folded
+  // onto one vector each, then all together (FoldMany).
   template <int kSub, int kNsub>
-  static HWY_NOINLINE void signed_maxima(const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
-    for (size_t j = 0; j < size_t(kNsub); ++j) out[j] = SignedMax<kSub>(x + j * kSub);
+  static HWY_NOINLINE void symmetric_stats(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                           float* HWY_RESTRICT m, float* HWY_RESTRICT sxx) {
+    for (size_t j = 0; j < size_t(kNsub); ++j) m[j] = SignedMax<kSub>(xn + j * kSub);
+#if QNT_FOLD_HALVES
+    constexpr size_t K = VectorsIn<size_t(kSub)>();
+    if constexpr (K != 0) {
+      const hn::CappedTag<float, kSub> d;
+      hn::Vec<decltype(d)> folded[size_t(kNsub)];
+      for (size_t j = 0; j < size_t(kNsub); ++j) {
+        hn::Vec<decltype(d)> x[K], w[K];
+        LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+        for (size_t k = 0; k < K; ++k) w[k] = hn::Mul(hn::Mul(w[k], x[k]), x[k]);
+        folded[j] = FoldOnto1<K>(d, w);
+      }
+      FoldMany<size_t(kNsub)>(d, folded, sxx);
+      return;
+    }
+#endif
+    for (size_t j = 0; j < size_t(kNsub); ++j) {
+      float xx[kSub];
+      for (size_t i = 0; i < size_t(kSub); ++i) xx[i] = imp[j * kSub + i] * xn[j * kSub + i] * xn[j * kSub + i];
+      sxx[j] = PairwiseSum<size_t(kSub)>(xx);
+    }
   }
+  // fit::signed_max: the first element of largest magnitude, as the least index
+  // where |x| equals the largest (no branches); 0 for an all-zero x.
   template <int kSub>
   static HWY_INLINE float SignedMax(const float* HWY_RESTRICT x) {
     const hn::CappedTag<float, kSub> d;
