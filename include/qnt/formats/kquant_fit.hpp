@@ -15,6 +15,12 @@
 // (model_superscales). Everything runs on the block scaled by a power of two
 // (fit::normalizer), exactly, so the result does not depend on the weights'
 // magnitude and cannot overflow.
+//
+// The work is laid out for lanes: each pass over the weights takes a whole block,
+// every candidate of every sub-block ("rows", candidate-major: row r = kNsub c + j
+// is sub-block j's candidate c), and the choices between candidates are written
+// element-wise over sub-blocks, so that the SIMD policy (kernels/quantize-inl.h)
+// runs them with one sub-block per lane.
 #pragma once
 
 #include <cstddef>
@@ -127,8 +133,6 @@ constexpr int_range choices(float t, int lo, int hi, effort e) {
 // the affine integer choice (the passes take a block's sub-blocks, candidate-major).
 inline constexpr int kBatch = 4;
 
-// The batched passes as loops over the single ones: scalar_ops' definition, and the
-// SIMD form where its vectors cannot hold a sub-block.
 // The affine sub-block range: lo = min(0, min x) (the format's min is never above 0), hi = max x.
 template <int kSub>
 constexpr void range_of(const float* x, float& lo, float& hi) {

@@ -312,9 +312,9 @@ struct SearchOps {
   static HWY_NOINLINE void affine_choose(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, float nmax,
                                          const float* dl, const float* ml, float* HWY_RESTRICT least,
                                          int* HWY_RESTRICT win) {
-    const hn::CappedTag<float, kNsub> dj;
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
+    const hn::CappedTag<float, kNsub> dj;
     if constexpr (K != 0) {
       if (size_t(kNsub) % hn::Lanes(dj) == 0) {
         const hn::CappedTag<float, kSub> d;
@@ -421,10 +421,10 @@ struct SearchOps {
   template <int kSub, int kNsub, int C>
   static HWY_NOINLINE void affine_pass_rows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, const float* dn,
                                             const float* origin, float nmax, float* HWY_RESTRICT sums) {
-    constexpr size_t R = size_t(kNsub * C);
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
+      constexpr size_t R = size_t(kNsub * C);
       const hn::CappedTag<float, kSub> d;
       using V = hn::Vec<decltype(d)>;
       const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
@@ -554,6 +554,14 @@ struct SearchOps {
     if (a) *a = v;
     return level;
   }
+  // The code value alone.
+  template <class D>
+  static HWY_INLINE hn::Vec<D> CodeValue(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> top,
+                                         hn::Vec<D> magic) {
+    hn::Vec<D> a;
+    CodeLevel(d, L, t, first, top, magic, &a);
+    return a;
+  }
 
   // Of rows err[kNsub c + j], c < C, each j's first c of least error (lanes of j,
   // kNsub a multiple of d's lanes): least[j] and win[j].
@@ -593,8 +601,7 @@ struct SearchOps {
         const auto vid = hn::Set(d, id), vdl = hn::Set(d, dl[r]);
         V e[K], xa[K], aa[K];
         for (size_t k = 0; k < K; ++k) {
-          V a;
-          (void)CodeLevel(d, L, hn::Mul(x[k], vid), first, top, magic, &a);
+          const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, top, magic);
           const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
           e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
         }
@@ -620,8 +627,8 @@ struct SearchOps {
   static HWY_NOINLINE void symmetric_choose(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
                                             const fit::level_set& L, const float* dl, float* HWY_RESTRICT least,
                                             int* HWY_RESTRICT win, float* HWY_RESTRICT xq, float* HWY_RESTRICT qq) {
-    const hn::CappedTag<float, kNsub> d;
 #if QNT_FOLD_HALVES
+    const hn::CappedTag<float, kNsub> d;
     if constexpr (VectorsIn<size_t(kSub)>() != 0) {
       if (size_t(kNsub) % hn::Lanes(d) == 0) {
         constexpr size_t R = size_t(kNsub * C);
