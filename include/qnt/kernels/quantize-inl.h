@@ -322,11 +322,13 @@ struct SearchOps {
         constexpr size_t R = size_t(kNsub * C);
         const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
         V folded[R];
+        float inv[R];
+        Reciprocals<R, true>(dl, inv);
         for (size_t j = 0; j < size_t(kNsub); ++j) {
           V x[K], w[K];
           LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
           for (size_t r = j; r < R; r += size_t(kNsub)) {
-            const auto vidl = hn::Set(d, dl[r] > 0 ? 1.f / dl[r] : 0.f), vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
+            const auto vidl = hn::Set(d, inv[r]), vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
             V e[K];
             for (size_t k = 0; k < K; ++k) {
               const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
@@ -429,6 +431,8 @@ struct SearchOps {
       using V = hn::Vec<decltype(d)>;
       const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
       V folded[6][R];  // err, (w, u: per sub-block), q, qq, uq
+      float inv[R];
+      Reciprocals<R, true>(dn, inv);
       for (size_t j = 0; j < size_t(kNsub); ++j) {
         const auto vmn = hn::Set(d, origin[j]);
         V x[K], w[K], u[K], sx[K];
@@ -438,8 +442,7 @@ struct SearchOps {
         for (size_t k = 0; k < K; ++k) sw[k] = w[k];
         folded[1][j] = FoldOnto1<K>(d, sw), folded[2][j] = FoldOnto1<K>(d, sx);
         for (size_t r = j; r < R; r += size_t(kNsub)) {
-          const float id = dn[r] > 0 ? 1.f / dn[r] : 0.f;
-          const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn[r]);
+          const auto vid = hn::Set(d, inv[r]), vdn = hn::Set(d, dn[r]);
           V e[K], sq[K], sqq[K], suq[K];
           for (size_t k = 0; k < K; ++k) {
             const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
@@ -563,6 +566,21 @@ struct SearchOps {
     return a;
   }
 
+  // inv[i] = 1 / v[i] where v[i] > 0 (kPositive) or v[i] != 0, else 0, for i < R: the
+  // rows' reciprocal scales, a vector of divisions at a time rather than one each.
+  template <size_t R, bool kPositive>
+  static HWY_INLINE void Reciprocals(const float* HWY_RESTRICT v, float* HWY_RESTRICT inv) {
+    const hn::ScalableTag<float> d;
+    const size_t N = hn::Lanes(d);
+    const size_t full = R / N * N;
+    for (size_t i = 0; i < full; i += N) {
+      const auto x = hn::LoadU(d, v + i);
+      const auto use = kPositive ? hn::Gt(x, hn::Zero(d)) : hn::Ne(x, hn::Zero(d));
+      hn::StoreU(hn::IfThenElseZero(use, hn::Div(hn::Set(d, 1.f), x)), d, inv + i);
+    }
+    for (size_t i = full; i < R; ++i) inv[i] = (kPositive ? v[i] > 0 : v[i] != 0) ? 1.f / v[i] : 0.f;
+  }
+
   // Of rows err[kNsub c + j], c < C, each j's first c of least error (lanes of j,
   // kNsub a multiple of d's lanes): least[j] and win[j].
   template <int kNsub, int C, class D>
@@ -593,12 +611,13 @@ struct SearchOps {
     constexpr size_t R = size_t(kNsub * C);
     const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
     V fe[R], fxa[R], faa[R];
+    float inv[R];
+    Reciprocals<R, false>(dl, inv);
     for (size_t j = 0; j < size_t(kNsub); ++j) {
       V x[K], w[K];
       LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
       for (size_t r = j; r < R; r += size_t(kNsub)) {
-        const float id = dl[r] != 0 ? 1.f / dl[r] : 0.f;
-        const auto vid = hn::Set(d, id), vdl = hn::Set(d, dl[r]);
+        const auto vid = hn::Set(d, inv[r]), vdl = hn::Set(d, dl[r]);
         V e[K], xa[K], aa[K];
         for (size_t k = 0; k < K; ++k) {
           const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, top, magic);
