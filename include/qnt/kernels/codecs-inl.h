@@ -12,11 +12,13 @@
 #define QNT_KERNELS_CODECS_INL_H_
 #endif
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "../formats/affine.hpp"
@@ -438,6 +440,12 @@ struct IntegerCodec {
   static constexpr bool kRuns = false;
   // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
   static constexpr bool kVectorCodes = false;
+  // Whether the codec has ScaledCodes (see q2_K): for blocks whose unit scales are
+  // small integers under a float super-scale, CodeVector's vectors with each code
+  // already times its unit's integer scale, so that a block's dot products add up in
+  // int32 when its activations share one step. SuperScale gives the float scale, and
+  // UnitTerms the units' float terms against their activation sums (offsets, biases).
+  static constexpr bool kScaledCodes = false;
   // Which 16-weight run of the block code run k of CodeVector's vectors of `lanes`
   // codes holds: the matvec puts the activations in that order once per pass.
   static constexpr size_t CodeRun(size_t /*lanes*/, size_t k) { return k; }
@@ -839,6 +847,83 @@ constexpr size_t PairPlaneRun(size_t lanes, size_t k) {
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Scaled codes (IntegerCodec::kScaledCodes) take two instructions that Highway 1.0's
+// AVX3_DL target string lacks, written out as vpdpbusd is in the matmul: every CPU
+// of the target (Ice Lake and later, Zen 4 and later) has GFNI.
+using Bytes512 = hn::Vec<hn::Full512<uint8_t>>;
+
+// Each byte times the 8 x 8 bit matrix of its 64-bit word of `matrix` (byte 7 - i
+// selects the input bits whose parity is output bit i), xor kAdd: GFNI's affine
+// transform, which moves any bits of a byte to any places in one instruction.
+template <int kAdd>
+HWY_INLINE Bytes512 AffineBits(Bytes512 v, hn::Vec<hn::Full512<uint64_t>> matrix) {
+  __m512i r;
+  asm("vgf2p8affineqb %3, %2, %1, %0" : "=v"(r) : "v"(v.raw), "v"(matrix.raw), "i"(kAdd));
+  return Bytes512{r};
+}
+// The matrix that moves input bits kFrom, kFrom + 1 to output bits kTo, kTo + 1.
+constexpr uint64_t kBitPairMatrix(int kFrom, int kTo) {
+  return (uint64_t{1} << kFrom) << (8 * (7 - kTo)) | (uint64_t{2} << kFrom) << (8 * (6 - kTo));
+}
+
+// Bytes of `bytes` (its first 16 at most) by index, across the whole vector (vpermb).
+HWY_INLINE Bytes512 SpreadBytes(const uint8_t* HWY_RESTRICT index, Bytes512 bytes) {
+  return Bytes512{_mm512_permutexvar_epi8(hn::Load(hn::Full512<uint8_t>(), index).raw, bytes.raw)};
+}
+
+// ScaledCodes of q2_K and q3_K: codes c (kCodes values, their low two bits a pair plane
+// of qs) of sixteen sub-blocks of 16 with byte scales S, as the unsigned bytes
+// (c - kBias) (S - kZero) + kAdd. Code vector v is PairPlaneVector's (128-bit block j
+// holds sub-block (j & 1) + 2v + 8 (j >> 1)); each of its bytes is looked up within its
+// 128-bit block of a table that holds, at kCodes (v % kPerTable) + c, the entries of
+// the sub-block it meets in vector v (kPerTable vectors per table).
+template <int kCodes, int kBias, int kZero, int kAdd>
+struct PairPlaneScaledCodes {
+  static constexpr size_t kPerTable = 16 / kCodes, kTables = 4 / kPerTable;
+  // Two entries (c even, c + 1) per 16-bit word: the word S F(c) + A(c) holds both
+  // bytes exactly, as each of them lies in [0, 255].
+  static constexpr int Factor(int c) { return c - kBias + 256 * (c + 1 - kBias); }
+  static constexpr uint16_t Add(int c) { return uint16_t(kAdd * 257 - kZero * Factor(c)); }
+  template <class F>
+  static constexpr uint64_t Words(F f) {  // words 0-3 of each 64 bits: c = 2p mod kCodes
+    uint64_t r = 0;
+    for (int p = 0; p < 4; ++p) r |= uint64_t(uint16_t(f(2 * p % kCodes))) << (16 * p);
+    return r;
+  }
+  // Byte 2w of table t's spread: the sub-block whose scale word w = 8j + p takes (vector
+  // v = kPerTable t + 2p / kCodes); byte 2w + 1: a zero past the 16 scales.
+  alignas(64) static constexpr auto kSpread = [] {
+    std::array<std::array<uint8_t, 64>, kTables> index{};
+    for (size_t t = 0; t < kTables; ++t)
+      for (size_t w = 0; w < 32; ++w) {
+        const size_t j = w / 8, v = kPerTable * t + 2 * (w % 8) / kCodes;
+        index[t][2 * w] = uint8_t(j % 2 + 2 * v + 8 * (j / 2)), index[t][2 * w + 1] = 16;
+      }
+    return index;
+  }();
+  // fn(v, codes) for v = 0..3; `extra(v, index)` adds the codes' bits above the pair.
+  template <class Extra, class Fn>
+  static HWY_INLINE void Run(Bytes512 scales, const uint8_t* HWY_RESTRICT qs, const Extra& extra, const Fn& fn) {
+    const hn::Full512<uint8_t> du8;
+    const hn::Full512<uint16_t> d16;
+    const hn::Full512<uint64_t> d64;
+    Bytes512 table[kTables];
+    for (size_t t = 0; t < kTables; ++t) {
+      auto words = hn::Mul(hn::BitCast(d16, SpreadBytes(kSpread[t].data(), scales)), hn::BitCast(d16, hn::Set(d64, Words(Factor))));
+      if constexpr (kAdd != 0 || kZero != 0) words = hn::Add(words, hn::BitCast(d16, hn::Set(d64, Words(Add))));
+      table[t] = hn::BitCast(du8, words);
+    }
+    const auto q = hn::LoadU(du8, qs);
+    [&]<size_t... v>(std::index_sequence<v...>) HWY_ATTR {
+      (fn(v, hn::TableLookupBytes(table[v / kPerTable],
+                                  extra(int(v), AffineBits<kCodes * (v % kPerTable)>(q, hn::Set(d64, kBitPairMatrix(2 * v, 0)))))),
+       ...);
+    }(std::make_index_sequence<4>());
+  }
+};
+#endif
+
 // q2_K: four 2-bit planes per 32 bytes; 4-bit scale and min per 16 weights.
 template <>
 struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
@@ -855,6 +940,23 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
     return PairPlaneVector(d8, b.qs, v);
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) { return PairPlaneRun(lanes, k); }
+#endif
+#if HWY_TARGET == HWY_AVX3_DL
+  static constexpr bool kScaledCodes = true;
+  // Codes (0-3) times their 4-bit scale: at most 45.
+  template <class DU8, class Fn>
+  static HWY_INLINE void ScaledCodes(DU8 du8, const q2_k::block& b, const Fn& fn) {
+    const Bytes512 scales{_mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))};
+    PairPlaneScaledCodes<4, 0, 0, 0>::Run(hn::And(scales, hn::Set(du8, 15)), b.qs, [](int, Bytes512 index) HWY_ATTR { return index; }, fn);
+  }
+  // The per-unit terms against the units' activation sums: -dmin times the mins.
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> UnitTerms(DF df, const q2_k::block& b) {
+    const hn::Rebind<int32_t, DF> di;
+    const hn::Rebind<uint8_t, DF> d8;
+    return hn::Mul(hn::Set(df, -ScaleOf(b.dmin)), hn::ConvertTo(df, hn::ShiftRight<4>(hn::PromoteTo(di, hn::LoadU(d8, b.scales)))));
+  }
+  static HWY_INLINE float SuperScale(const q2_k::block& b) { return ScaleOf(b.d); }
 #endif
   template <class Buf>
   static HWY_INLINE void Scales(const q2_k::block& b, Buf& buf) {
@@ -891,10 +993,29 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) { return PairPlaneRun(lanes, k); }
 #endif
-  template <class Buf>
-  static HWY_INLINE void Scales(const q3_k::block& b, Buf& buf) {
-    const float d = ScaleOf(b.d);
-    alignas(16) uint8_t sc[16];  // scale + 32
+#if HWY_TARGET == HWY_AVX3_DL
+  static constexpr bool kScaledCodes = true;
+  // Codes c = 0..7 times their signed 6-bit scale s (stored s + 32): (c - 4) s + 127,
+  // which lies in [3, 255] (UnitTerms takes the 127 back).
+  template <class DU8, class Fn>
+  static HWY_INLINE void ScaledCodes(DU8 du8, const q3_k::block& b, const Fn& fn) {
+    const hn::Repartition<uint64_t, DU8> d64;
+    alignas(16) uint8_t sc[16];
+    BiasedScales(b, sc);
+    const Bytes512 scales{_mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(sc)))};
+    // The third bit: bit v of hmask[l] (first 32 bytes) or bit v + 4 (last 32), to bit 2.
+    const auto high = hn::BitCast(du8, BitArrayHalves<4>(hn::Repartition<uint16_t, DU8>(), b.hmask));
+    const auto third = [&](int v, Bytes512 index) HWY_ATTR {
+      return hn::Or(index, AffineBits<0>(high, hn::Set(d64, (uint64_t{1} << v) << 40)));
+    };
+    PairPlaneScaledCodes<8, 4, 32, 127>::Run(scales, b.qs, third, fn);
+  }
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> UnitTerms(DF df, const q3_k::block& b) { return hn::Set(df, -127.f * ScaleOf(b.d)); }
+  static HWY_INLINE float SuperScale(const q3_k::block& b) { return ScaleOf(b.d); }
+#endif
+  // The sixteen 6-bit scales + 32, one byte each.
+  static HWY_INLINE void BiasedScales(const q3_k::block& b, uint8_t* HWY_RESTRICT sc) {
     if constexpr (std::endian::native == std::endian::little) {
       // Word operations, as q4_K's: bytes 0-7 hold the low nibbles of scales 0-7 and
       // (high nibbles) 8-15; bits 2k, 2k + 1 of byte 8 + j % 4 the high two bits of
@@ -915,6 +1036,12 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     } else {
       for (int j = 0; j < 16; ++j) sc[j] = uint8_t(q3_k::scale(b, j) + 32);
     }
+  }
+  template <class Buf>
+  static HWY_INLINE void Scales(const q3_k::block& b, Buf& buf) {
+    alignas(16) uint8_t sc[16];
+    BiasedScales(b, sc);
+    const float d = ScaleOf(b.d);
     const auto field = [](auto di, auto v) { return hn::Sub(v, hn::Set(di, 32)); };
     ScaleBytes<16, false>(sc, d, buf.scale, field);
   }

@@ -272,7 +272,9 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
 // ---------------------------------------------------------------------------
 // Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
 // columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
-// product of weight codes with activation codes is exact in int32.
+// product of weight codes with activation codes is exact in int32. Codecs with
+// scaled codes (q2_K, q3_K on AVX3_DL) take groups of a whole block (as GGUF's
+// q8_K): their int32 sums then span the block (MatVecRowScaled).
 
 inline constexpr size_t kXGroup = 32;
 
@@ -398,25 +400,25 @@ struct DotOperand {
 #endif
 };
 
-// x[0, len) to int8 codes xq, one step per group of kXGroup (max |x| / 127, so each
+// x[0, len) to int8 codes xq, one step per group of G columns (max |x| / 127, so each
 // element moves by at most half a step). A NaN or an infinity makes the group's step
 // NaN and its codes 0: every output of that activation row is NaN. Per codec unit u
 // of U columns: xs[u], its group's step; xsumi[u], the unit's sum of codes
 // (kIntSums) and xsum[u], that sum times the step (kSums).
-template <size_t U, bool kIntSums, bool kSums>
+template <size_t U, bool kIntSums, bool kSums, size_t G = kXGroup>
 HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
                           int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {
-  for (size_t begin = 0; begin < len; begin += kXGroup) {
-    const size_t end = len - begin < kXGroup ? len : begin + kXGroup;
+  for (size_t begin = 0; begin < len; begin += G) {
+    const size_t end = len - begin < G ? len : begin + G;
     float amax = 0;
 #if HWY_TARGET != HWY_SCALAR
     // Whole groups in vectors: the same codes (NearestInt rounds ties to even, as
     // rne does; for finite x the product is within the clamp's reach).
-    const hn::CappedTag<float, kXGroup> df;
+    const hn::CappedTag<float, G> df;
     const hn::Rebind<int32_t, decltype(df)> di;
     const hn::Rebind<int8_t, decltype(df)> d8;
     const size_t N = hn::Lanes(df);
-    const bool whole = end - begin == kXGroup && kXGroup % N == 0;
+    const bool whole = end - begin == G && G % N == 0;
     if (whole) {
       auto m = hn::Zero(df);
       auto nan = hn::IsNaN(m);  // none yet
@@ -784,6 +786,47 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX3_DL
+// MatVecRow for codecs with ScaledCodes, whose activations have one step per block:
+// a block's dot products of scaled codes add up in int32 lanes and meet the float
+// scales once (super-scale times step), the unit terms once per unit.
+template <class F>
+HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
+                                 const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, NU = B / C::kUnit;
+  const hn::ScalableTag<int8_t> d8;
+  const hn::Repartition<uint8_t, decltype(d8)> du8;
+  const hn::Repartition<int32_t, decltype(d8)> d32;
+  const hn::Repartition<float, decltype(d8)> df;
+  const hn::CappedTag<float, NU> du;
+  constexpr size_t L8 = hn::MaxLanes(d8);
+  static_assert(L8 == kCodeBytes<F> && B % L8 == 0, "the activations in the order of CodeVector's vectors (ToCodeOrder)");
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+  auto o0 = hn::Zero(du), o1 = hn::Zero(du);
+  for (size_t b = 0; b < cb; ++b) {
+    const int8_t* HWY_RESTRICT xb = xq + b * B;
+    PrefetchAhead<sizeof(w[b])>(&w[b]);
+    auto i0 = hn::Zero(d32);
+    C::ScaledCodes(du8, w[b], [&](size_t v, hn::Vec<decltype(du8)> codes) HWY_ATTR {
+      i0 = DotQuads(d32, codes, hn::LoadU(d8, xb + v * L8), i0);
+    });
+    const auto scale = hn::Set(df, C::SuperScale(w[b]) * xs[b * NU]);
+    const auto terms = C::UnitTerms(du, w[b]);
+    if (b % 2) {
+      f1 = hn::MulAdd(hn::ConvertTo(df, i0), scale, f1), o1 = hn::MulAdd(terms, hn::LoadU(du, xsum + b * NU), o1);
+    } else {
+      f0 = hn::MulAdd(hn::ConvertTo(df, i0), scale, f0), o0 = hn::MulAdd(terms, hn::LoadU(du, xsum + b * NU), o0);
+    }
+  }
+  return SumLanes(df, hn::Add(f0, f1)) + SumLanes(du, hn::Add(o0, o1));
+}
+#endif
+
+// The activation group of the matvec: a block where it takes the codec's scaled codes.
+template <class F>
+inline constexpr size_t kMatVecGroup = Codec<F>::kScaledCodes ? F::block_size : kXGroup;
+
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec:
 // x quantized once per pass of kIntChunk columns, then the rows one after another.
 template <class F>
@@ -797,7 +840,7 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
-    QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
+    QuantizeX<U, false, true, kMatVecGroup<F>>(x + c0 * B, len, xq, xs, nullptr, xsum);
     if constexpr (C::kVectorCodes) ToCodeOrder<F, hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>())>(xq, cb);
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     if constexpr (C::kRuns) {  // the blocks that MatVecRowRuns takes in runs
@@ -805,9 +848,15 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
       ToRunOrder<C, D8>(xq, cb / kRunBlocks<D8> * kRunBlocks<D8>);
     }
 #endif
-    if constexpr (kBiasSums<C>)
+    if constexpr (kBiasSums<C> && !C::kScaledCodes)
       for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
     for (size_t r = r0; r < r1; ++r) {
+#if HWY_TARGET == HWY_AVX3_DL
+      if constexpr (C::kScaledCodes) {
+        y[r] += MatVecRowScaled<F>(w + r * nb + c0, cb, xq, xs, xsum);
+        continue;
+      }
+#endif
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
       if constexpr (Codec<F>::kRuns) {
         y[r] += MatVecRowRuns<F>(w + r * nb + c0, cb, xq, xs, xsum);
