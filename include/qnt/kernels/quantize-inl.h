@@ -322,23 +322,17 @@ struct SearchOps {
         constexpr size_t R = size_t(kNsub * C);
         const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
         V folded[R];
-        float inv[R];
-        Reciprocals<R, true>(dl, inv);
-        for (size_t j = 0; j < size_t(kNsub); ++j) {
-          V x[K], w[K];
-          LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
-          for (size_t r = j; r < R; r += size_t(kNsub)) {
-            const auto vidl = hn::Set(d, inv[r]), vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
-            V e[K];
-            for (size_t k = 0; k < K; ++k) {
-              const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-              const auto vq = hn::Sub(hn::Add(t, magic), magic);
-              const auto res = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
-              e[k] = hn::Mul(hn::Mul(w[k], res), res);
-            }
-            folded[r] = FoldOnto1<K>(d, e);
+        ForEachRow<kSub, kNsub, C, true>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vidl) HWY_ATTR {
+          const auto vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
+          V e[K];
+          for (size_t k = 0; k < K; ++k) {
+            const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
+            const auto vq = hn::Sub(hn::Add(t, magic), magic);
+            const auto res = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
+            e[k] = hn::Mul(hn::Mul(w[k], res), res);
           }
-        }
+          folded[r] = FoldOnto1<K>(d, e);
+        });
         float err[R];
         FoldMany<R>(d, folded, err);
         ChooseLeast<kNsub, C>(dj, err, least, win);
@@ -363,18 +357,17 @@ struct SearchOps {
       constexpr size_t N = hn::MaxLanes(d), J = size_t(kNsub);
       const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
       V folded[3 * J];
-      for (size_t j = 0; j < J; ++j) {
-        const auto vidl = hn::Set(d, dl[j] > 0 ? 1.f / dl[j] : 0.f), vml = hn::Set(d, ml[j]);
+      ForEachRow<kSub, kNsub, 1, true>(d, xn, imp, dl, [&](size_t j, const V* x, const V* w, V vidl) HWY_ATTR {
+        const auto vml = hn::Set(d, ml[j]);
         V sq[K], sqq[K], sxq[K];
         for (size_t k = 0; k < K; ++k) {
-          const auto x = hn::LoadU(d, xn + j * kSub + k * N), w = hn::LoadU(d, imp + j * kSub + k * N);
-          const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x, vml), vidl), zero), top);
-          const auto q = hn::Sub(hn::Add(t, magic), magic), wq = hn::Mul(w, q);
+          const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
+          const auto q = hn::Sub(hn::Add(t, magic), magic), wq = hn::Mul(w[k], q);
           StoreCodeBytes(d, q, codes + j * kSub + k * N);
-          sq[k] = wq, sqq[k] = hn::Mul(wq, q), sxq[k] = hn::Mul(wq, x);
+          sq[k] = wq, sqq[k] = hn::Mul(wq, q), sxq[k] = hn::Mul(wq, x[k]);
         }
         folded[j] = FoldOnto1<K>(d, sq), folded[J + j] = FoldOnto1<K>(d, sqq), folded[2 * J + j] = FoldOnto1<K>(d, sxq);
-      }
+      });
       FoldMany<3 * J>(d, folded, sums);
       return;
     }
@@ -566,6 +559,25 @@ struct SearchOps {
     return a;
   }
 
+#if QNT_FOLD_HALVES
+  // The rows of a block-wide pass (row r = kNsub c + j: candidate c < C of sub-block
+  // j, as kq::symmetric_rows): each sub-block's kSub weights x and importances w
+  // loaded once as K vectors, then fn(r, x, w, 1 / dl[r]) for each of its rows (the
+  // reciprocal as Reciprocals<kPositive>).
+  template <int kSub, int kNsub, int C, bool kPositive, class D, class Fn>
+  static HWY_INLINE void ForEachRow(D d, const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp, const float* dl,
+                                    const Fn& fn) {
+    constexpr size_t K = VectorsIn<size_t(kSub)>(), R = size_t(kNsub * C);
+    float inv[R];
+    Reciprocals<R, kPositive>(dl, inv);
+    for (size_t j = 0; j < size_t(kNsub); ++j) {
+      hn::Vec<D> x[K], w[K];
+      LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
+      for (size_t r = j; r < R; r += size_t(kNsub)) fn(r, x, w, hn::Set(d, inv[r]));
+    }
+  }
+#endif
+
   // inv[i] = 1 / v[i] where v[i] > 0 (kPositive) or v[i] != 0, else 0, for i < R: the
   // rows' reciprocal scales, a vector of divisions at a time rather than one each.
   template <size_t R, bool kPositive>
@@ -611,22 +623,16 @@ struct SearchOps {
     constexpr size_t R = size_t(kNsub * C);
     const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
     V fe[R], fxa[R], faa[R];
-    float inv[R];
-    Reciprocals<R, false>(dl, inv);
-    for (size_t j = 0; j < size_t(kNsub); ++j) {
-      V x[K], w[K];
-      LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
-      for (size_t r = j; r < R; r += size_t(kNsub)) {
-        const auto vid = hn::Set(d, inv[r]), vdl = hn::Set(d, dl[r]);
-        V e[K], xa[K], aa[K];
-        for (size_t k = 0; k < K; ++k) {
-          const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, top, magic);
-          const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
-          e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
-        }
-        fe[r] = FoldOnto1<K>(d, e), fxa[r] = FoldOnto1<K>(d, xa), faa[r] = FoldOnto1<K>(d, aa);
+    ForEachRow<kSub, kNsub, C, false>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vid) HWY_ATTR {
+      const auto vdl = hn::Set(d, dl[r]);
+      V e[K], xa[K], aa[K];
+      for (size_t k = 0; k < K; ++k) {
+        const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, top, magic);
+        const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
+        e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
       }
-    }
+      fe[r] = FoldOnto1<K>(d, e), fxa[r] = FoldOnto1<K>(d, xa), faa[r] = FoldOnto1<K>(d, aa);
+    });
     FoldMany<R>(d, fe, err), FoldMany<R>(d, fxa, sxq), FoldMany<R>(d, faa, sqq);
   }
 #endif
@@ -745,14 +751,15 @@ struct SearchOps {
   }
 
   // kq::symmetric_stats: signed maxima one sub-block at a time, the sums folded
-  // onto one vector each, then all together (FoldMany).
+  // onto one vector each, then all together (FoldMany); the reference where vectors
+  // do not fold.
   template <int kSub, int kNsub>
   static HWY_NOINLINE void symmetric_stats(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
                                            float* HWY_RESTRICT m, float* HWY_RESTRICT sxx) {
-    for (size_t j = 0; j < size_t(kNsub); ++j) m[j] = SignedMax<kSub>(xn + j * kSub);
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
+      for (size_t j = 0; j < size_t(kNsub); ++j) m[j] = SignedMax<kSub>(xn + j * kSub);
       const hn::CappedTag<float, kSub> d;
       hn::Vec<decltype(d)> folded[size_t(kNsub)];
       for (size_t j = 0; j < size_t(kNsub); ++j) {
@@ -765,11 +772,7 @@ struct SearchOps {
       return;
     }
 #endif
-    for (size_t j = 0; j < size_t(kNsub); ++j) {
-      float xx[kSub];
-      for (size_t i = 0; i < size_t(kSub); ++i) xx[i] = imp[j * kSub + i] * xn[j * kSub + i] * xn[j * kSub + i];
-      sxx[j] = PairwiseSum<size_t(kSub)>(xx);
-    }
+    kq::symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   }
   // fit::signed_max: the first element of largest magnitude, as the least index
   // where |x| equals the largest (no branches); 0 for an all-zero x.
