@@ -2,7 +2,7 @@
 // bits per weight, size of a 7B-parameter model, relative RMS error on Gaussian
 // and heavy-tailed (Student-t, 3 degrees of freedom) synthetic weights, quantize
 // and dequantize throughput (one thread), one-thread matvec in GB/s of weight bytes
-// and as a fraction of this machine's one-thread memory read bandwidth, matmul
+// and as a fraction of a one-thread plain read of the same weights, matmul
 // GFLOP/s at n = 1, 32 and 512, and the SIMD target in use. Then the quantizer
 // quality table (tools/quality.hpp): error on four distributions against GGUF's
 // reference quantizers (text and JSON output).
@@ -49,18 +49,26 @@ double rel_rmse(const std::vector<float>& x, const std::vector<float>& y) {
   return qnt_quality::rel_rmse(x.data(), y.data(), x.size());
 }
 
+// One streaming read of the whole 32-byte pieces of `bytes` at p, one thread, GB/s.
+double read_speed(const void* p, size_t bytes) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  const auto t0 = clock_type::now();
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i + 32 <= bytes; i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, b + i, 32);
+    s0 += w[0], s1 += w[1], s2 += w[2], s3 += w[3];
+  }
+  const double t = since(t0);
+  if (s0 + s1 + s2 + s3 == 7) std::puts("");  // keeps the loop
+  return double(bytes / 32 * 32) / t / 1e9;
+}
+
 // One-thread streaming read of `mib` MiB, best of three, GB/s.
 double read_bandwidth(size_t mib) {
   std::vector<uint64_t> buf((mib << 20) / 8, 1);
   double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const auto t0 = clock_type::now();
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = 0; i < buf.size(); i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
-    const double t = since(t0);
-    if (s0 + s1 + s2 + s3 == 7) std::puts("");  // keeps the loop
-    best = std::max(best, double(buf.size() * 8) / t / 1e9);
-  }
+  for (int rep = 0; rep < 3; ++rep) best = std::max(best, read_speed(buf.data(), buf.size() * 8));
   return best;
 }
 
@@ -88,7 +96,7 @@ std::vector<typename F::block> replicate(const std::vector<typename F::block>& t
 }
 
 template <class F>
-result measure(const options& o, double bandwidth, const std::vector<float>& gauss, const std::vector<float>& heavy) {
+result measure(const options& o, const std::vector<float>& gauss, const std::vector<float>& heavy) {
   constexpr size_t B = F::block_size;
   result r;
   r.name = std::string(F::name);
@@ -119,17 +127,25 @@ result measure(const options& o, double bandwidth, const std::vector<float>& gau
   }
 
   // matvec, one thread, on about 256 MiB of weights: far beyond any last-level cache.
+  // Its fraction of memory read is against plain reads of the same weights, taken in
+  // turn with the matvec (best of three each): on a shared or virtual machine the
+  // bandwidth drifts by a third within minutes, so a figure taken once at the start
+  // (the header's) would make the fraction as much a measure of the drift.
   {
     const size_t cols = std::max(B, o.cols / B * B);
     const size_t row_bytes = cols / B * sizeof(typename F::block);
     const size_t rows = std::max<size_t>(1, ((o.quick ? size_t(4) : size_t(256)) << 20) / row_bytes);
     const auto big = replicate<F>(tile, rows * (cols / B));
     std::vector<float> x(cols, 0.5f), yy(rows);
-    const double t = best_time(o.quick ? 0.0 : 0.3, [&] {
-      qnt::matvec<F>(big.data(), rows, cols, x.data(), yy.data(), qnt::exec{.threads = 1});
-    });
+    double t = 1e30, read = 0;
+    for (int turn = 0; turn < 3; ++turn) {
+      read = std::max(read, read_speed(big.data(), rows * row_bytes));
+      t = std::min(t, best_time(o.quick ? 0.0 : 0.1, [&] {
+        qnt::matvec<F>(big.data(), rows, cols, x.data(), yy.data(), qnt::exec{.threads = 1});
+      }));
+    }
     r.matvec_gbs = double(rows * row_bytes) / t / 1e9;
-    r.matvec_frac = r.matvec_gbs / bandwidth;
+    r.matvec_frac = r.matvec_gbs / read;
   }
 
   // matmul on the --size matrix with --threads threads.
@@ -325,7 +341,7 @@ int main(int argc, char** argv) {
   qnt::all_formats::for_each([&]<class F>() {
     if (!wanted(F::name)) return;
     if (!o.quiet) std::fprintf(stderr, "[%zu/%zu] %s\n", ++done, known, F::name.data());
-    results.push_back(measure<F>(o, bandwidth, gauss, heavy));
+    results.push_back(measure<F>(o, gauss, heavy));
   });
 
   if (!o.quiet) std::fprintf(stderr, "quantizer quality table...\n");
@@ -391,7 +407,8 @@ int main(int argc, char** argv) {
                   r.mm32, r.mm512);
     std::printf("\nrmse: relative RMS error of the default (fast) quantizer; quant: quantize Mweights/s, one thread, fast\n"
                 "(default) and thorough search; dequant: one thread; matvec: one thread, weights beyond the caches, GB/s\n"
-                "of weight bytes and its fraction of memory read; matmul: GFLOP/s (2 * rows * cols * n).\n");
+                "of weight bytes and its fraction of a plain read of the same weights, taken in turn with it; matmul:\n"
+                "GFLOP/s (2 * rows * cols * n).\n");
     print_quality(quality, o.quick ? 4 : qnt_quality::kRows);
   }
   if (!o.svg.empty()) write_svg(o.svg, results);
