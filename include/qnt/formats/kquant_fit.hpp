@@ -750,19 +750,33 @@ constexpr void symmetric_rows(const float* xn, const float* imp, const fit::leve
   }
 }
 
-// The rows of symmetric_rows, and of each sub-block j its first candidate of least
-// error: the error least[j], the candidate win[j] and the least-squares sums of its
-// codes, xq[j] and qq[j].
+// The outcome of one super-scale's trial (symmetric_choose): each sub-block's
+// integer scale a[j] of least error and its decoded scale dl[j]; the block's error,
+// and the sums of the least-squares super-scale for those integers, sxa = sum a x q
+// and saa = sum a^2 q q (sums over sub-blocks pairwise, as lanes fold them).
+template <int kNsub>
+struct symmetric_choice {
+  float a[kNsub], dl[kNsub];
+  float err, sxa, saa;
+};
+
+// The rows of symmetric_rows for the integer scales a[r] (decoded: dl[r]), and of
+// each sub-block its first candidate of least error (element-wise over sub-blocks).
 template <class Ops, int kSub, int kNsub, int C>
-constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* dl, float* least,
-                                int* win, float* xq, float* qq) {
+constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* a,
+                                const float* dl, symmetric_choice<kNsub>& out) {
   float err[kNsub * C], rxq[kNsub * C], rqq[kNsub * C];
   symmetric_rows<Ops, kSub, kNsub, C>(xn, imp, L, dl, err, rxq, rqq);
-  for (int j = 0; j < kNsub; ++j)
-    for (int c = 0; c < C; ++c) {
-      const int r = kNsub * c + j;
-      if (c == 0 || err[r] < least[j]) least[j] = err[r], win[j] = c, xq[j] = rxq[r], qq[j] = rqq[r];
-    }
+  float least[kNsub], sxa[kNsub], saa[kNsub];
+  for (int j = 0; j < kNsub; ++j) {
+    int r = j;
+    for (int c = 1; c < C; ++c)
+      if (err[kNsub * c + j] < err[r]) r = kNsub * c + j;
+    least[j] = err[r], out.a[j] = a[r], out.dl[j] = dl[r];
+    sxa[j] = a[r] * rxq[r], saa[j] = a[r] * a[r] * rqq[r];
+  }
+  out.err = pairwise_sum<size_t(kNsub)>(least);
+  out.sxa = pairwise_sum<size_t(kNsub)>(sxa), out.saa = pairwise_sum<size_t(kNsub)>(saa);
 }
 
 // The codes (code indices) of each sub-block j for its scale dl[j], at codes + kSub j.
@@ -785,6 +799,15 @@ constexpr void symmetric_stats(const float* xn, const float* imp, float* m, floa
     for (int i = 0; i < kSub; ++i) xx[i] = imp[kSub * j + i] * xn[kSub * j + i] * xn[kSub * j + i];
     m[j] = fit::signed_max(xn + kSub * j, size_t(kSub)), sxx[j] = pairwise_sum<size_t(kSub)>(xx);
   }
+}
+
+// The fast sub-block fit's candidate scales, candidate-major (rows as
+// symmetric_rows): d[kNsub c + j] = m[j] / f[c], the extreme weight m[j] onto the
+// code value f[c]. A zero sub-block gets 1 / f[c], harmless (its result is not used).
+template <int kNsub, int C>
+constexpr void fast_candidates(const float* m, const float* f, float* d) {
+  for (int c = 0; c < C; ++c)
+    for (int j = 0; j < kNsub; ++j) d[kNsub * c + j] = (abs(m[j]) < group_max_eps ? 1.f : m[j]) / f[c];
 }
 
 // The fast sub-block fit's choice for one batch of candidates: of the candidate
@@ -876,9 +899,13 @@ struct scalar_ops : fit::scalar_passes {
     kq::symmetric_rows<scalar_ops, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
   }
   template <int kSub, int kNsub, int C>
-  static constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                         float* least, int* win, float* xq, float* qq) {
-    kq::symmetric_choose<scalar_ops, kSub, kNsub, C>(xn, imp, L, dl, least, win, xq, qq);
+  static constexpr void symmetric_choose(const float* xn, const float* imp, const fit::level_set& L, const float* a,
+                                         const float* dl, symmetric_choice<kNsub>& out) {
+    kq::symmetric_choose<scalar_ops, kSub, kNsub, C>(xn, imp, L, a, dl, out);
+  }
+  template <int n>
+  static constexpr float signed_max(const float* x) {
+    return fit::signed_max(x, size_t(n));
   }
   template <int kSub, int kNsub>
   static constexpr void symmetric_block_codes(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
@@ -897,6 +924,10 @@ struct scalar_ops : fit::scalar_passes {
   template <int kSub, int kNsub>
   static constexpr void symmetric_stats(const float* xn, const float* imp, float* m, float* sxx) {
     kq::symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
+  }
+  template <int kNsub, int C>
+  static constexpr void fast_candidates(const float* m, const float* f, float* d) {
+    kq::fast_candidates<kNsub, C>(m, f, d);
   }
   // fit::normalized: writes x * p to xn and returns p.
   template <size_t n>
@@ -920,11 +951,10 @@ constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const 
   float best[kNsub], d[R], err[R], xq[R], qq[R];
   for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
     const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
-    for (int c = 0; c < kBatch; ++c) {  // past count: padding, not chosen
-      const float f = L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first));
-      // A zero sub-block gets a harmless scale (its result is not used).
-      for (int j = 0; j < kNsub; ++j) d[kNsub * c + j] = (abs(m[j]) < group_max_eps ? 1.f : m[j]) / f;
-    }
+    float f[kBatch];
+    for (int c = 0; c < kBatch; ++c)  // past count: padding, not chosen
+      f[c] = L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first));
+    Ops::template fast_candidates<kNsub, kBatch>(m, f, d);
     Ops::template symmetric_rows<kSub, kNsub, kBatch>(xn, imp, L, d, err, xq, qq);
     Ops::template fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, k0 == 0, ideal, best);
   }
@@ -965,13 +995,10 @@ constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float*
   const float p = Ops::template normalize<256>(x, xn);
   float m[kNsub], sxx[kNsub];  // per sub-block: the extreme weight; sum w x^2, the error of zero codes
   Ops::template symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
-  float ideal[kNsub] = {}, amax = 0, max_scale = 0;
+  float ideal[kNsub] = {};
   if (e == effort::fast) fit_symmetric_subs_fast<Ops, kSub>(xn, imp, P, m, sxx, ideal);
   else fit_symmetric_subs_walk<kSub>(xn, imp, P, ideal);
-  for (int j = 0; j < kNsub; ++j) {
-    const bool more = abs(ideal[j]) > amax;  // the first of the largest
-    amax = select(more, abs(ideal[j]), amax), max_scale = select(more, ideal[j], max_scale);
-  }
+  const float max_scale = Ops::template signed_max<kNsub>(ideal), amax = abs(max_scale);  // the first of the largest
   const int zero = P.codes.nearest(0.f);
   if (amax < group_max_eps) {  // nothing to encode: zero scales
     symmetric_superblock none;
@@ -984,23 +1011,14 @@ constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float*
   float best_dl[kNsub] = {}, best_err = -1, next = 0;  // next: the best trial's least-squares super-scale
   auto trial = [&](float D) {
     const fit::stored_scale<f16> d(D, p);
-    float a[R], dl[R], least[kNsub], xq[kNsub], qq[kNsub];
-    int win[kNsub];
+    float a[R], dl[R];
     Ops::template sub_scale_choices<kNsub, kChoices>(ideal, d.dn, P.sc_lo, P.sc_hi, e, a, dl);
-    Ops::template symmetric_choose<kSub, kNsub, kChoices>(xn, imp, P.codes, dl, least, win, xq, qq);
-    float err = 0;
-    for (int j = 0; j < kNsub; ++j) err += least[j];
-    if (best_err >= 0 && !(err < best_err)) return false;
-    float sxa[kNsub], saa[kNsub];
-    for (int j = 0; j < kNsub; ++j) {
-      const int r = kNsub * win[j] + j;
-      const float s = a[r];
-      best.sc[j] = int8_t(s), best_dl[j] = dl[r];
-      sxa[j] = s * xq[j], saa[j] = s * s * qq[j];
-    }
-    best.d = d.stored, best.clamped = d.clamped, best_err = err;
-    const float den = pairwise_sum<size_t(kNsub)>(saa);
-    next = den > 0 ? pairwise_sum<size_t(kNsub)>(sxa) / den : 0.f;
+    symmetric_choice<kNsub> t;
+    Ops::template symmetric_choose<kSub, kNsub, kChoices>(xn, imp, P.codes, a, dl, t);
+    if (best_err >= 0 && !(t.err < best_err)) return false;
+    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(t.a[j]), best_dl[j] = t.dl[j];
+    best.d = d.stored, best.clamped = d.clamped, best_err = t.err;
+    next = t.saa > 0 ? t.sxa / t.saa : 0.f;
     return true;
   };
   float D = max_scale / float(P.sc_lo);
@@ -1012,9 +1030,7 @@ constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float*
   }
   // The all-zero block (zero super-scale), which wins where f16 cannot resolve the
   // weights at all; its error is the sum of w x^2.
-  float zero_err = 0;
-  for (int j = 0; j < kNsub; ++j) zero_err += sxx[j];
-  if (zero_err < best_err) {
+  if (pairwise_sum<size_t(kNsub)>(sxx) < best_err) {
     best = symmetric_superblock{};
     for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(choices(0.f, P.sc_lo, P.sc_hi, e).first);
     for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);

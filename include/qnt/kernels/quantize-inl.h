@@ -646,29 +646,44 @@ struct SearchOps {
     kq::symmetric_rows<SearchOps, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
   }
 
-  // kq::symmetric_choose: the rows as symmetric_rows, the choice in lanes of
-  // sub-blocks.
+  // kq::symmetric_choose: the rows as symmetric_rows, the choice and the products
+  // in lanes of sub-blocks, the sums as PairwiseSum.
   template <int kSub, int kNsub, int C>
   static HWY_NOINLINE void symmetric_choose(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
-                                            const fit::level_set& L, const float* dl, float* HWY_RESTRICT least,
-                                            int* HWY_RESTRICT win, float* HWY_RESTRICT xq, float* HWY_RESTRICT qq) {
+                                            const fit::level_set& L, const float* HWY_RESTRICT a,
+                                            const float* HWY_RESTRICT dl, kq::symmetric_choice<kNsub>& out) {
 #if QNT_FOLD_HALVES
     const hn::CappedTag<float, kNsub> d;
     if constexpr (VectorsIn<size_t(kSub)>() != 0) {
       if (size_t(kNsub) % hn::Lanes(d) == 0) {
         constexpr size_t R = size_t(kNsub * C);
-        float err[R], sxq[R], sqq[R];
+        float err[R], sxq[R], sqq[R], least[kNsub], sxa[kNsub], saa[kNsub];
         SymmetricRows<kSub, kNsub, C>(xn, imp, L, dl, err, sxq, sqq);
-        ChooseLeast<kNsub, C>(d, err, least, win);
-        for (size_t j = 0; j < size_t(kNsub); ++j) {
-          const size_t r = size_t(kNsub) * size_t(win[j]) + j;
-          xq[j] = sxq[r], qq[j] = sqq[r];
+        for (size_t j = 0; j < size_t(kNsub); j += hn::Lanes(d)) {
+          auto e = hn::LoadU(d, err + j), va = hn::LoadU(d, a + j), vdl = hn::LoadU(d, dl + j);
+          auto xq = hn::LoadU(d, sxq + j), qq = hn::LoadU(d, sqq + j);
+          for (size_t r = j + size_t(kNsub); r < R; r += size_t(kNsub)) {
+            const auto take = hn::Lt(hn::LoadU(d, err + r), e);
+            e = hn::IfThenElse(take, hn::LoadU(d, err + r), e), va = hn::IfThenElse(take, hn::LoadU(d, a + r), va);
+            vdl = hn::IfThenElse(take, hn::LoadU(d, dl + r), vdl);
+            xq = hn::IfThenElse(take, hn::LoadU(d, sxq + r), xq), qq = hn::IfThenElse(take, hn::LoadU(d, sqq + r), qq);
+          }
+          hn::StoreU(e, d, least + j), hn::StoreU(va, d, out.a + j), hn::StoreU(vdl, d, out.dl + j);
+          hn::StoreU(hn::Mul(va, xq), d, sxa + j), hn::StoreU(hn::Mul(hn::Mul(va, va), qq), d, saa + j);
         }
+        out.err = PairwiseSum<size_t(kNsub)>(least);
+        out.sxa = PairwiseSum<size_t(kNsub)>(sxa), out.saa = PairwiseSum<size_t(kNsub)>(saa);
         return;
       }
     }
 #endif
-    kq::symmetric_choose<SearchOps, kSub, kNsub, C>(xn, imp, L, dl, least, win, xq, qq);
+    kq::symmetric_choose<SearchOps, kSub, kNsub, C>(xn, imp, L, a, dl, out);
+  }
+
+  // fit::signed_max of n values.
+  template <int n>
+  static HWY_NOINLINE float signed_max(const float* HWY_RESTRICT x) {
+    return SignedMax<n>(x);
   }
 
   // kq::symmetric_block_codes.
@@ -750,6 +765,20 @@ struct SearchOps {
     }
   }
 
+  // kq::fast_candidates in lanes of sub-blocks (the same divisions).
+  template <int kNsub, int C>
+  static HWY_NOINLINE void fast_candidates(const float* HWY_RESTRICT m, const float* HWY_RESTRICT f,
+                                           float* HWY_RESTRICT dc) {
+    const hn::CappedTag<float, kNsub> d;
+    const size_t N = hn::Lanes(d);
+    if (size_t(kNsub) % N != 0) return kq::fast_candidates<kNsub, C>(m, f, dc);
+    for (size_t j = 0; j < size_t(kNsub); j += N) {
+      const auto vm = hn::LoadU(d, m + j);
+      const auto num = hn::IfThenElse(hn::Lt(hn::Abs(vm), hn::Set(d, kq::group_max_eps)), hn::Set(d, 1.f), vm);
+      for (size_t c = 0; c < size_t(C); ++c) hn::StoreU(hn::Div(num, hn::Set(d, f[c])), d, dc + size_t(kNsub) * c + j);
+    }
+  }
+
   // kq::symmetric_stats: signed maxima one sub-block at a time, the sums folded
   // onto one vector each, then all together (FoldMany); the reference where vectors
   // do not fold.
@@ -774,23 +803,22 @@ struct SearchOps {
 #endif
     kq::symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   }
-  // fit::signed_max: the first element of largest magnitude, as the least index
-  // where |x| equals the largest (no branches); 0 for an all-zero x.
+  // fit::signed_max: the first element of largest magnitude, as the first lane
+  // where |x| equals the largest; 0 for an all-zero x.
   template <int kSub>
   static HWY_INLINE float SignedMax(const float* HWY_RESTRICT x) {
     const hn::CappedTag<float, kSub> d;
-    const hn::RebindToSigned<decltype(d)> di;
     const size_t N = hn::Lanes(d);
     if (size_t(kSub) % N != 0) return fit::signed_max(x, size_t(kSub));
     auto amax = hn::Zero(d);
     for (size_t i = 0; i < size_t(kSub); i += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(d, x + i)));
     amax = hn::MaxOfLanes(d, amax);
-    auto first = hn::Set(di, kSub);
-    for (size_t i = 0; i < size_t(kSub); i += N) {
-      const auto index = hn::Add(hn::Iota(di, 0), hn::Set(di, int32_t(i)));
-      first = hn::Min(first, hn::IfThenElse(hn::RebindMask(di, hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax)), index, first));
+    if (hn::GetLane(amax) == 0) return 0.f;
+    // The first vector that holds the largest magnitude, and its first lane that does.
+    for (size_t i = 0;; i += N) {
+      const auto at = hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax);
+      if (i + N >= size_t(kSub) || !hn::AllFalse(d, at)) return x[i + hn::FindKnownFirstTrue(d, at)];
     }
-    return hn::GetLane(amax) == 0 ? 0.f : x[hn::GetLane(hn::MinOfLanes(di, first))];
   }
 
   // fit::normalized: the largest magnitude (exact in any order) and the products.
