@@ -716,11 +716,12 @@ constexpr float symmetric_codes(const float* xn, const float* imp, const fit::le
     if (lsq) lsq->xq = p.xq, lsq->qq = p.qq;
     return p.err;
   }
-  const float idl = dl != 0 ? 1.f / dl : 0.f;
+  const float idl = dl != 0 ? 1.f / dl : 0.f, last = L.first + float(L.count - 1);
   float e[kSub];
   for (int i = 0; i < kSub; ++i) {
-    q[i] = round_clamped(xn[i] * idl - L.first, 0.f, float(L.count - 1));
-    const float r = xn[i] - dl * (q[i] + L.first);
+    const float a = round_clamped(xn[i] * idl, L.first, last);
+    q[i] = a - L.first;
+    const float r = xn[i] - dl * a;
     e[i] = imp[i] * r * r;
   }
   if (lsq) {  // the sums of the least-squares scale for these codes

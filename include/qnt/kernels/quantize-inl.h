@@ -119,15 +119,49 @@ HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_REST
   const size_t* lane = N == 16 ? kLane16 : N == 8 ? kLane8 : kLane4;
   for (size_t g = 0; g < N / 2; ++g) out[g] = lanes[lane[g]];
 }
-// FoldHalves of v[0..C) into out[0..C): whole groups together, the rest (fewer than
-// a group, where padding would cost more than it saves) one by one.
+// FoldHalves of sixteen vectors of 16 lanes, the sums stored as one vector: the same
+// additions as FoldGroup, but every step's shuffles serve two vectors to its end,
+// where FoldGroup's last steps leave half the lanes idle and read its sums out one
+// by one (about three operations per sum instead of five).
+template <class D>
+HWY_INLINE void FoldSixteen(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
+  static_assert(hn::MaxLanes(D()) == 16, "16 lanes");
+  using V = hn::Vec<D>;
+  // Lanes i and i + 8: vector a in the lower half, b in the upper.
+  V h[8];
+  for (size_t k = 0; k < 8; ++k) h[k] = hn::Add(hn::ConcatLowerLower(d, v[2 * k + 1], v[2 * k]), hn::ConcatUpperUpper(d, v[2 * k + 1], v[2 * k]));
+  // Lanes i and i + 4 (128-bit blocks): g[m]'s blocks belong to vectors 4m, 4m + 2, 4m + 1, 4m + 3.
+  V g[4];
+  for (size_t m = 0; m < 4; ++m) {
+    const V a = h[2 * m], b = h[2 * m + 1];
+    g[m] = hn::Add(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
+  }
+  // Lanes i and i + 2, then i and i + 1 within blocks: lane 4b + m ends with the sum of
+  // g[m]'s block b.
+  V t[2];
+  for (size_t p = 0; p < 2; ++p) t[p] = hn::Add(hn::InterleaveLower(d, g[2 * p], g[2 * p + 1]), hn::InterleaveUpper(d, g[2 * p], g[2 * p + 1]));
+  const hn::Repartition<uint64_t, D> d64;
+  const auto t0 = hn::BitCast(d64, t[0]), t1 = hn::BitCast(d64, t[1]);
+  const V sums = hn::Add(hn::BitCast(d, hn::InterleaveLower(d64, t0, t1)), hn::BitCast(d, hn::InterleaveUpper(d64, t0, t1)));
+  // Vector k = 4m + {0, 2, 1, 3}[b] is in lane 4b + m.
+  alignas(64) static constexpr int32_t kLane[16] = {0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15};
+  hn::StoreU(hn::TableLookupLanes(sums, hn::SetTableIndices(d, kLane)), d, out);
+}
+
+// FoldHalves of v[0..C) into out[0..C): whole groups together (sixteen at once where
+// vectors have 16 lanes), the rest (fewer than a group, where padding would cost more
+// than it saves) one by one.
 template <size_t C, class D>
 HWY_INLINE void FoldMany(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
   constexpr size_t G = hn::MaxLanes(D()) / 2, kGrouped = kFoldGroups<D> ? C / G * G : 0;
-  if constexpr (kGrouped != 0) {
-    for (size_t i = 0; i < kGrouped; i += G) FoldGroup(d, v + i, out + i);
+  size_t i = 0;
+  if constexpr (G == 8) {
+    for (; i + 16 <= kGrouped; i += 16) FoldSixteen(d, v + i, out + i);
   }
-  for (size_t i = kGrouped; i < C; ++i) out[i] = FoldHalves(d, v[i]);
+  if constexpr (kGrouped != 0) {
+    for (; i < kGrouped; i += G) FoldGroup(d, v + i, out + i);
+  }
+  for (i = kGrouped; i < C; ++i) out[i] = FoldHalves(d, v[i]);
 }
 #endif
 
@@ -163,13 +197,13 @@ struct SearchOps {
     const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
     const size_t N = hn::Lanes(d);
     const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), lo = hn::Set(d, qmin), hi = hn::Set(d, qmax);
-    const auto magic = hn::Set(d, 12582912.f);  // round_clamped's 1.5 * 2^23
     float e[n], xq[n], qq[n];
     for (size_t i = 0; i < size_t(n); i += N) {
       const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
-      // The operands are never NaN, so Max / Min equal round_clamped's comparisons.
+      // The operands are never NaN, so Max / Min equal round_clamped's comparisons,
+      // and Round (ties to even) its rounding of a clamped value, here and below.
       const auto t = hn::Min(hn::Max(hn::Mul(vx, vid), lo), hi);
-      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto vq = hn::Round(t);
       const auto r = hn::Sub(vx, hn::Mul(vdn, vq)), wq = hn::Mul(vw, vq);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(hn::Mul(wq, vx), d, xq + i);
@@ -187,12 +221,12 @@ struct SearchOps {
     const size_t N = hn::Lanes(d);
     const float idl = dl > 0 ? 1.f / dl : 0.f;
     const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), vml = hn::Set(d, ml), top = hn::Set(d, nmax);
-    const auto zero = hn::Zero(d), magic = hn::Set(d, 12582912.f);
+    const auto zero = hn::Zero(d);
     float e[kSub];
     for (size_t i = 0; i < size_t(kSub); i += N) {
       const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
       const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(vx, vml), vidl), zero), top);
-      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto vq = hn::Round(t);
       const auto r = hn::Sub(vx, hn::Sub(hn::Mul(vdl, vq), vml));
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(vq, d, q + i);
@@ -207,13 +241,13 @@ struct SearchOps {
     const size_t N = hn::Lanes(d);
     const float id = dn > 0 ? 1.f / dn : 0.f;
     const auto vid = hn::Set(d, id), vdn = hn::Set(d, dn), vmn = hn::Set(d, mn), top = hn::Set(d, nmax);
-    const auto zero = hn::Zero(d), magic = hn::Set(d, 12582912.f);
+    const auto zero = hn::Zero(d);
     float e[kSub], sw[kSub], sx[kSub], sq[kSub], sqq[kSub], sxq[kSub];
     for (size_t i = 0; i < size_t(kSub); i += N) {
       const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
       const auto u = hn::Sub(vx, vmn);
       const auto t = hn::Min(hn::Max(hn::Mul(u, vid), zero), top);
-      const auto vq = hn::Sub(hn::Add(t, magic), magic);
+      const auto vq = hn::Round(t);
       const auto r = hn::Sub(vx, hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(vw, vq);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(vw, d, sw + i);
@@ -241,15 +275,14 @@ struct SearchOps {
     const size_t N = hn::Lanes(d);
     const float idl = dl != 0 ? 1.f / dl : 0.f;
     const auto vidl = hn::Set(d, idl), vdl = hn::Set(d, dl), first = hn::Set(d, L.first);
-    const auto top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
+    const auto last = hn::Set(d, L.first + float(L.count - 1));
     float e[kSub], xa[kSub], aa[kSub];
     for (size_t i = 0; i < size_t(kSub); i += N) {
       const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
-      const auto t = hn::Min(hn::Max(hn::Sub(hn::Mul(vx, vidl), first), hn::Zero(d)), top);
-      const auto level = hn::Sub(hn::Add(t, magic), magic), a = hn::Add(first, level);
-      const auto r = hn::Sub(vx, hn::Mul(vdl, hn::Add(level, first))), wa = hn::Mul(vw, a);
+      const auto a = CodeValue(d, L, hn::Mul(vx, vidl), first, last);
+      const auto r = hn::Sub(vx, hn::Mul(vdl, a)), wa = hn::Mul(vw, a);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
-      hn::StoreU(level, d, q + i);
+      hn::StoreU(hn::Sub(a, first), d, q + i);
       hn::StoreU(hn::Mul(wa, vx), d, xa + i);
       hn::StoreU(hn::Mul(wa, a), d, aa + i);
     }
@@ -320,14 +353,14 @@ struct SearchOps {
         const hn::CappedTag<float, kSub> d;
         using V = hn::Vec<decltype(d)>;
         constexpr size_t R = size_t(kNsub * C);
-        const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+        const auto zero = hn::Zero(d), top = hn::Set(d, nmax);
         V folded[R];
         ForEachRow<kSub, kNsub, C, true>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vidl) HWY_ATTR {
           const auto vdl = hn::Set(d, dl[r]), vml = hn::Set(d, ml[r]);
           V e[K];
           for (size_t k = 0; k < K; ++k) {
             const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-            const auto vq = hn::Sub(hn::Add(t, magic), magic);
+            const auto vq = hn::Round(t);
             const auto res = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
             e[k] = hn::Mul(hn::Mul(w[k], res), res);
           }
@@ -355,14 +388,14 @@ struct SearchOps {
       const hn::CappedTag<float, kSub> d;
       using V = hn::Vec<decltype(d)>;
       constexpr size_t N = hn::MaxLanes(d), J = size_t(kNsub);
-      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax);
       V folded[3 * J];
       ForEachRow<kSub, kNsub, 1, true>(d, xn, imp, dl, [&](size_t j, const V* x, const V* w, V vidl) HWY_ATTR {
         const auto vml = hn::Set(d, ml[j]);
         V sq[K], sqq[K], sxq[K];
         for (size_t k = 0; k < K; ++k) {
           const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-          const auto q = hn::Sub(hn::Add(t, magic), magic), wq = hn::Mul(w[k], q);
+          const auto q = hn::Round(t), wq = hn::Mul(w[k], q);
           StoreCodeBytes(d, q, codes + j * kSub + k * N);
           sq[k] = wq, sqq[k] = hn::Mul(wq, q), sxq[k] = hn::Mul(wq, x[k]);
         }
@@ -422,7 +455,7 @@ struct SearchOps {
       constexpr size_t R = size_t(kNsub * C);
       const hn::CappedTag<float, kSub> d;
       using V = hn::Vec<decltype(d)>;
-      const auto zero = hn::Zero(d), top = hn::Set(d, nmax), magic = hn::Set(d, 12582912.f);
+      const auto zero = hn::Zero(d), top = hn::Set(d, nmax);
       V folded[6][R];  // err, (w, u: per sub-block), q, qq, uq
       float inv[R];
       Reciprocals<R, true>(dn, inv);
@@ -439,7 +472,7 @@ struct SearchOps {
           V e[K], sq[K], sqq[K], suq[K];
           for (size_t k = 0; k < K; ++k) {
             const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
-            const auto vq = hn::Sub(hn::Add(t, magic), magic);
+            const auto vq = hn::Round(t);
             const auto res = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
             e[k] = hn::Mul(hn::Mul(w[k], res), res), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), suq[k] = hn::Mul(wq, u[k]);
           }
@@ -473,7 +506,7 @@ struct SearchOps {
     if (size_t(kNsub) % N != 0) return kq::grid_choice<kNsub, C>(sums, dc, origin, lo, hi, suu, top, own, st);
     constexpr size_t R = size_t(kNsub * C);
     const auto zero = hn::Zero(d), two = hn::Set(d, 2.f), vtop = hn::Set(d, top), one_code = hn::Set(d, kq::kOneCode);
-    const auto magic = hn::Set(d, 12582912.f), one = hn::Set(d, 1.f);
+    const auto one = hn::Set(d, 1.f);
     for (size_t j = 0; j < size_t(kNsub); j += N) {
       const auto used = hn::Gt(hn::LoadU(d, hi + j), hn::LoadU(d, lo + j));
       const auto vo = hn::LoadU(d, origin + j), h = hn::Sub(vo, hn::LoadU(d, lo + j)), vsuu = hn::LoadU(d, suu + j);
@@ -517,7 +550,7 @@ struct SearchOps {
         // One code value: round_clamped(q / w, 1, top), its comparisons as written (NaN gives 1).
         auto k = hn::Div(q, w);
         k = hn::IfThenElse(hn::Gt(k, one), k, one), k = hn::IfThenElse(hn::Lt(k, vtop), k, vtop);
-        k = hn::Sub(hn::Add(k, magic), magic);
+        k = hn::Round(k);
         const auto s_top = hn::IfThenElse(hn::Eq(k, vtop), sc, hn::Div(hn::Mul(sc, k), vtop));
         const auto kv = hn::IfThenElse(varied, vtop, k), sv = hn::IfThenElse(varied, sc, s_top);
         take(hn::And(valid, hn::Lt(err, best)), sv, hn::Neg(hn::Add(vo, t)), err, kv);
@@ -531,15 +564,16 @@ struct SearchOps {
 
   // The code index of t = x / dl (kq::symmetric_codes), and (a not null) its value:
   // for consecutive codes the nearest, for a code table the count of midpoints
-  // passed (fit::table_pass).
+  // passed (fit::table_pass). first, last: the end values of consecutive codes.
   template <class D>
-  static HWY_INLINE hn::Vec<D> CodeLevel(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> top,
-                                         hn::Vec<D> magic, hn::Vec<D>* a = nullptr) {
+  static HWY_INLINE hn::Vec<D> CodeLevel(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> last,
+                                         hn::Vec<D>* a = nullptr) {
     if (L.consecutive()) {
-      const auto u = hn::Min(hn::Max(hn::Sub(t, first), hn::Zero(d)), top);
-      const auto level = hn::Sub(hn::Add(u, magic), magic);
-      if (a) *a = hn::Add(level, first);
-      return level;
+      // round_clamped: Round's ties to even are its rounding where it is exact
+      // (|t| < 2^22 within the clamp).
+      const auto value = hn::Round(hn::Min(hn::Max(t, first), last));
+      if (a) *a = value;
+      return hn::Sub(value, first);
     }
     auto level = hn::Zero(d), v = hn::Set(d, L.v[0]);
     for (int k = 0; k + 1 < L.count; ++k) {
@@ -552,10 +586,9 @@ struct SearchOps {
   }
   // The code value alone.
   template <class D>
-  static HWY_INLINE hn::Vec<D> CodeValue(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> top,
-                                         hn::Vec<D> magic) {
+  static HWY_INLINE hn::Vec<D> CodeValue(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> last) {
     hn::Vec<D> a;
-    CodeLevel(d, L, t, first, top, magic, &a);
+    CodeLevel(d, L, t, first, last, &a);
     return a;
   }
 
@@ -621,13 +654,13 @@ struct SearchOps {
     const hn::CappedTag<float, kSub> d;
     using V = hn::Vec<decltype(d)>;
     constexpr size_t R = size_t(kNsub * C);
-    const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
+    const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
     V fe[R], fxa[R], faa[R];
     ForEachRow<kSub, kNsub, C, false>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vid) HWY_ATTR {
       const auto vdl = hn::Set(d, dl[r]);
       V e[K], xa[K], aa[K];
       for (size_t k = 0; k < K; ++k) {
-        const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, top, magic);
+        const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, last);
         const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
         e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
       }
@@ -695,12 +728,12 @@ struct SearchOps {
     if constexpr (K != 0) {
       const hn::CappedTag<float, kSub> d;
       constexpr size_t N = hn::MaxLanes(d);
-      const auto first = hn::Set(d, L.first), top = hn::Set(d, float(L.count - 1)), magic = hn::Set(d, 12582912.f);
+      const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
       for (size_t j = 0; j < size_t(kNsub); ++j) {
         const auto vid = hn::Set(d, dl[j] != 0 ? 1.f / dl[j] : 0.f);
         for (size_t k = 0; k < K; ++k) {
           const auto t = hn::Mul(hn::LoadU(d, xn + j * kSub + k * N), vid);
-          StoreCodeBytes(d, CodeLevel(d, L, t, first, top, magic), codes + j * kSub + k * N);
+          StoreCodeBytes(d, CodeLevel(d, L, t, first, last), codes + j * kSub + k * N);
         }
       }
       return;
@@ -840,7 +873,7 @@ struct SearchOps {
     const hn::CappedTag<float, kNsub> d;
     const size_t N = hn::Lanes(d);
     const auto vtop = hn::Set(d, top), vdn = hn::Set(d, dn), vinv = hn::Set(d, inv_dn), vmdn = hn::Set(d, mdn);
-    const auto zero = hn::Zero(d), one = hn::Set(d, 1.f), two = hn::Set(d, 2.f), magic = hn::Set(d, 12582912.f);
+    const auto zero = hn::Zero(d), one = hn::Set(d, 1.f), two = hn::Set(d, 2.f);
     for (size_t i = 0; i < size_t(kNsub); i += N) {
       const auto w = hn::LoadU(d, m.w + i), x = hn::LoadU(d, m.x + i), q = hn::LoadU(d, m.q + i);
       const auto qq = hn::LoadU(d, m.qq + i), xq = hn::LoadU(d, m.xq + i);
@@ -849,7 +882,7 @@ struct SearchOps {
       const auto a1 = hn::Min(hn::Add(a0, one), vtop);
       auto min_of = [&](decltype(a0) dl) HWY_ATTR {
         const auto t = hn::Min(hn::Max(hn::Mul(hn::Sub(hn::Mul(dl, q), x), per_min), zero), vtop);
-        return hn::Sub(hn::Add(t, magic), magic);
+        return hn::Round(t);
       };
       auto model = [&](decltype(a0) dl, decltype(a0) ml) HWY_ATTR {  // kq::model_error
         const auto scale_part = hn::Mul(dl, hn::Sub(hn::Mul(dl, qq), hn::Mul(two, xq)));
@@ -989,7 +1022,7 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
     }
     m[b] = hn::GetLane(amax) == 0 ? 0.f : x[b * n + size_t(hn::GetLane(hn::MinOfLanes(di, first)))] * p[b];
   }
-  const auto lo = hn::Set(d, float(F::qmin)), hi = hn::Set(d, float(F::qmax)), magic = hn::Set(d, 12582912.f);
+  const auto lo = hn::Set(d, float(F::qmin)), hi = hn::Set(d, float(F::qmax));
   hn::Vec<D> q[2][B][K];
   // fit::symmetric_pass; with w null the products with w = 1 are left out (exact).
   // Slot -1 (the grid) needs neither the codes nor the error.
@@ -999,7 +1032,7 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
       const auto vid = hn::Set(d, id[b]), vdn = hn::Set(d, dn[b]);
       hn::Vec<D> e[K], xq[K], qq[K];
       for (size_t k = 0; k < K; ++k) {
-        const auto vq = hn::Sub(hn::Add(hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi), magic), magic);
+        const auto vq = hn::Round(hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi));
         const auto r = hn::Sub(xn[b][k], hn::Mul(vdn, vq));
         if (w) {
           const auto vw = hn::LoadU(d, w + b * n + k * N), wq = hn::Mul(vw, vq);
@@ -1051,7 +1084,7 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
     for (size_t k = 1; k < K; ++k) vlo = hn::Min(vlo, xn[b][k]), vhi = hn::Max(vhi, xn[b][k]);
     lo[b] = hn::GetLane(hn::MinOfLanes(d, vlo)), hi[b] = hn::GetLane(hn::MaxOfLanes(d, vhi));
   }
-  const auto zero = hn::Zero(d), top = hn::Set(d, float(F::nmax)), magic = hn::Set(d, 12582912.f);
+  const auto zero = hn::Zero(d), top = hn::Set(d, float(F::nmax));
   hn::Vec<D> q[2][B][K];
   // fit::affine_pass; with w null the products with w = 1 are left out (exact).
   auto pass = [&](const float* dn, const float* mn, int slot, fit::affine_pass_sums* sums) HWY_ATTR {
@@ -1062,7 +1095,7 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
       hn::Vec<D> e[K], sw[K], sx[K], sq[K], sqq[K], sxq[K];
       for (size_t k = 0; k < K; ++k) {
         const auto u = hn::Sub(xn[b][k], vmn);
-        const auto vq = hn::Sub(hn::Add(hn::Min(hn::Max(hn::Mul(u, vid), zero), top), magic), magic);
+        const auto vq = hn::Round(hn::Min(hn::Max(hn::Mul(u, vid), zero), top));
         const auto r = hn::Sub(xn[b][k], hn::Add(hn::Mul(vdn, vq), vmn));
         const auto vw = w ? hn::LoadU(d, w + b * n + k * N) : hn::Set(d, 1.f);
         const auto wq = w ? hn::Mul(vw, vq) : vq;
