@@ -478,7 +478,7 @@ constexpr void affine_stats(const float* xn, const float* imp, float* stats) {
 template <class Ops, int kSub>
 constexpr float choose_affine_block(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,
                                     const float* ideal_scale, const float* ideal_min, float dn, float mdn, effort e,
-                                    affine_superblock& r, float* dl, float* ml) {
+                                    uint8_t* sc, uint8_t* mn, float* dl, float* ml) {
   constexpr int kNsub = 256 / kSub, C = kBatch, R = kNsub * C;
   float a[R], b[R], cdl[R], cml[R];
   if (e == effort::fast) {
@@ -506,7 +506,7 @@ constexpr float choose_affine_block(const float* xn, const float* imp, const aff
   float err = 0;
   for (int j = 0; j < kNsub; ++j) {
     const int i = kNsub * win[j] + j;
-    r.sc[j] = uint8_t(a[i]), r.mn[j] = uint8_t(b[i]), dl[j] = cdl[i], ml[j] = cml[i], err += least[j];
+    sc[j] = uint8_t(a[i]), mn[j] = uint8_t(b[i]), dl[j] = cdl[i], ml[j] = cml[i], err += least[j];
   }
   return err;
 }
@@ -617,20 +617,21 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
   affine_superblock best;
   float best_err = -1, best_sums[3 * 16] = {};  // sums of w q, w q^2, w x q of the best block's codes
   // Evaluates super-scales given on the normalized axis (rounded to f16 here); the
-  // codes are found for a better block only.
+  // codes are found for a better block only, in place (the block they replace is
+  // not needed again).
   auto trial = [&](float D, float M) {
     const fit::stored_scale<f16> d(D, p), dmin(M, p);
-    affine_superblock t;
-    t.d = d.stored, t.dmin = dmin.stored, t.clamped = d.clamped || dmin.clamped;
+    uint8_t sc[16], mn[16];
     float dl[16], ml[16];
     const float err = P.sub == 16
-                          ? choose_affine_block<Ops, 16>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, t, dl, ml)
-                          : choose_affine_block<Ops, 32>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, t, dl, ml);
+                          ? choose_affine_block<Ops, 16>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, sc, mn, dl, ml)
+                          : choose_affine_block<Ops, 32>(xn, imp, P, ideal, ideal_scale, ideal_min, d.dn, dmin.dn, e, sc, mn, dl, ml);
     const bool better = best_err < 0 || err < best_err;
     if (!better) return false;
-    if (P.sub == 16) Ops::template affine_block_codes<16, 16>(xn, imp, float(P.nmax), dl, ml, t.L, best_sums);
-    else Ops::template affine_block_codes<32, 8>(xn, imp, float(P.nmax), dl, ml, t.L, best_sums);
-    best = t, best_err = err;
+    if (P.sub == 16) Ops::template affine_block_codes<16, 16>(xn, imp, float(P.nmax), dl, ml, best.L, best_sums);
+    else Ops::template affine_block_codes<32, 8>(xn, imp, float(P.nmax), dl, ml, best.L, best_sums);
+    for (int j = 0; j < nsub; ++j) best.sc[j] = sc[j], best.mn[j] = mn[j];
+    best.d = d.stored, best.dmin = dmin.stored, best.clamped = d.clamped || dmin.clamped, best_err = err;
     return true;
   };
   float D = max_scale / float(P.levels), M = max_min / float(P.levels);
