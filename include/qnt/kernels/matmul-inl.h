@@ -103,11 +103,23 @@ inline constexpr size_t kChunk = F::block_size >= 1024 ? F::block_size : 1024 / 
 template <class F>
 inline constexpr size_t kStride = (kChunk<F> + 15) / 16 * 16;
 
+// Activation rows per pass of MatMulFloat: their slices of one chunk of columns
+// (256 KiB) stay in the L2 cache while every tile of weight rows reads them. Each
+// pass decodes the weights again, which costs less than reading more activations
+// from farther (n = 512 in one pass: 2 MiB per chunk, 197 GFLOP/s for nf4 where 32
+// rows ran 297).
+inline constexpr size_t kFloatPassActs = 64;
+
 // y[i * rows + r] = sum_c W[r][c] * x[i * cols + c] for the weight rows [r0, r1)
 // and all n activation rows.
 template <class F>
 void MatMulFloat(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x,
                  size_t n, float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  if (n > kFloatPassActs) {
+    for (size_t a0 = 0; a0 < n; a0 += kFloatPassActs)
+      MatMulFloat<F>(w, rows, cols, x + a0 * cols, n - a0 < kFloatPassActs ? n - a0 : kFloatPassActs, y + a0 * rows, r0, r1);
+    return;
+  }
   constexpr size_t B = F::block_size, C = kChunk<F>, S = kStride<F>;
   const hn::ScalableTag<float> df;
   const size_t nb = cols / B;
