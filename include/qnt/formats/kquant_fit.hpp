@@ -473,7 +473,7 @@ constexpr void affine_stats(const float* xn, const float* imp, float* stats) {
 // axis), from kBatch candidates each: for the fast search the two integers that
 // bracket each ideal value (ideal_scale, ideal_min), scale-major; for the thorough
 // one modelled_candidates. Where there are fewer the last repeats (a repeat never
-// wins). The integers go to r.sc and r.mn, their decoded values to dl and ml;
+// wins). The integers go to sc and mn, their decoded values to dl and ml;
 // returns the block's error.
 template <class Ops, int kSub>
 constexpr float choose_affine_block(const float* xn, const float* imp, const affine_params& P, const affine_sub* ideal,

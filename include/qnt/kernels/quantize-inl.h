@@ -3,7 +3,7 @@
 // operations in the same order (no FMA, the same rounding and clamping), and sums
 // fold in pairwise_sum's fixed order, so the bytes equal the scalar reference's on
 // every target (the kernel tests compare them). The decisions between candidates
-// are the reference's own code (fit::symmetric_fast_search).
+// are the reference's comparisons, written with selects where they run in lanes.
 
 #if defined(QNT_KERNELS_QUANTIZE_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QNT_KERNELS_QUANTIZE_INL_H_
@@ -24,6 +24,21 @@
 HWY_BEFORE_NAMESPACE();
 namespace qnt {
 namespace HWY_NAMESPACE {
+
+// rne (core/scalar.hpp), ties to even, of values whose magnitude is below 2^22 (a
+// clamped code or scale): Round, except on EMU128, whose Round adds 0.5 and
+// truncates (0.5 - 2^-25 becomes 1), where the reference's 1.5 * 2^23 addition
+// does it. Round keeps the sign of a zero, which no code or sum depends on.
+template <class D>
+HWY_INLINE hn::Vec<D> RoundEven(D d, hn::Vec<D> v) {
+#if HWY_TARGET == HWY_EMU128
+  const auto magic = hn::Set(d, 12582912.f);
+  return hn::Sub(hn::Add(v, magic), magic);
+#else
+  (void)d;
+  return hn::Round(v);
+#endif
+}
 
 // Fixed-size vectors halve down to one lane; scalable ones (SVE, RVV) cannot always
 // form the smaller halves, and finish in scalar code there, as does SCALAR.
@@ -201,9 +216,9 @@ struct SearchOps {
     for (size_t i = 0; i < size_t(n); i += N) {
       const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
       // The operands are never NaN, so Max / Min equal round_clamped's comparisons,
-      // and Round (ties to even) its rounding of a clamped value, here and below.
+      // and RoundEven its rounding of a clamped value, here and below.
       const auto t = hn::Min(hn::Max(hn::Mul(vx, vid), lo), hi);
-      const auto vq = hn::Round(t);
+      const auto vq = RoundEven(d, t);
       const auto r = hn::Sub(vx, hn::Mul(vdn, vq)), wq = hn::Mul(vw, vq);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(hn::Mul(wq, vx), d, xq + i);
@@ -226,7 +241,7 @@ struct SearchOps {
     for (size_t i = 0; i < size_t(kSub); i += N) {
       const auto vx = hn::LoadU(d, xn + i), vw = hn::LoadU(d, imp + i);
       const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(vx, vml), vidl), zero), top);
-      const auto vq = hn::Round(t);
+      const auto vq = RoundEven(d, t);
       const auto r = hn::Sub(vx, hn::Sub(hn::Mul(vdl, vq), vml));
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(vq, d, q + i);
@@ -247,7 +262,7 @@ struct SearchOps {
       const auto vx = hn::LoadU(d, x + i), vw = hn::LoadU(d, w + i);
       const auto u = hn::Sub(vx, vmn);
       const auto t = hn::Min(hn::Max(hn::Mul(u, vid), zero), top);
-      const auto vq = hn::Round(t);
+      const auto vq = RoundEven(d, t);
       const auto r = hn::Sub(vx, hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(vw, vq);
       hn::StoreU(hn::Mul(hn::Mul(vw, r), r), d, e + i);
       hn::StoreU(vw, d, sw + i);
@@ -360,7 +375,7 @@ struct SearchOps {
           V e[K];
           for (size_t k = 0; k < K; ++k) {
             const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-            const auto vq = hn::Round(t);
+            const auto vq = RoundEven(d, t);
             const auto res = hn::Sub(x[k], hn::Sub(hn::Mul(vdl, vq), vml));
             e[k] = hn::Mul(hn::Mul(w[k], res), res);
           }
@@ -395,7 +410,7 @@ struct SearchOps {
         V sq[K], sqq[K], sxq[K];
         for (size_t k = 0; k < K; ++k) {
           const auto t = hn::Min(hn::Max(hn::Mul(hn::Add(x[k], vml), vidl), zero), top);
-          const auto q = hn::Round(t), wq = hn::Mul(w[k], q);
+          const auto q = RoundEven(d, t), wq = hn::Mul(w[k], q);
           StoreCodeBytes(d, q, codes + j * kSub + k * N);
           sq[k] = wq, sqq[k] = hn::Mul(wq, q), sxq[k] = hn::Mul(wq, x[k]);
         }
@@ -472,7 +487,7 @@ struct SearchOps {
           V e[K], sq[K], sqq[K], suq[K];
           for (size_t k = 0; k < K; ++k) {
             const auto t = hn::Min(hn::Max(hn::Mul(u[k], vid), zero), top);
-            const auto vq = hn::Round(t);
+            const auto vq = RoundEven(d, t);
             const auto res = hn::Sub(x[k], hn::Add(hn::Mul(vdn, vq), vmn)), wq = hn::Mul(w[k], vq);
             e[k] = hn::Mul(hn::Mul(w[k], res), res), sq[k] = wq, sqq[k] = hn::Mul(wq, vq), suq[k] = hn::Mul(wq, u[k]);
           }
@@ -550,7 +565,7 @@ struct SearchOps {
         // One code value: round_clamped(q / w, 1, top), its comparisons as written (NaN gives 1).
         auto k = hn::Div(q, w);
         k = hn::IfThenElse(hn::Gt(k, one), k, one), k = hn::IfThenElse(hn::Lt(k, vtop), k, vtop);
-        k = hn::Round(k);
+        k = RoundEven(d, k);
         const auto s_top = hn::IfThenElse(hn::Eq(k, vtop), sc, hn::Div(hn::Mul(sc, k), vtop));
         const auto kv = hn::IfThenElse(varied, vtop, k), sv = hn::IfThenElse(varied, sc, s_top);
         take(hn::And(valid, hn::Lt(err, best)), sv, hn::Neg(hn::Add(vo, t)), err, kv);
@@ -569,9 +584,8 @@ struct SearchOps {
   static HWY_INLINE hn::Vec<D> CodeLevel(D d, const fit::level_set& L, hn::Vec<D> t, hn::Vec<D> first, hn::Vec<D> last,
                                          hn::Vec<D>* a = nullptr) {
     if (L.consecutive()) {
-      // round_clamped: Round's ties to even are its rounding where it is exact
-      // (|t| < 2^22 within the clamp).
-      const auto value = hn::Round(hn::Min(hn::Max(t, first), last));
+      // round_clamped (RoundEven: |t| < 2^22 within the clamp).
+      const auto value = RoundEven(d, hn::Min(hn::Max(t, first), last));
       if (a) *a = value;
       return hn::Sub(value, first);
     }
@@ -756,7 +770,7 @@ struct SearchOps {
       t = hn::IfThenElse(hn::Gt(t, vlo), t, vlo), t = hn::IfThenElse(hn::Lt(t, vhi), t, vhi);
       hn::Vec<decltype(d)> first, last;
       if (e == effort::thorough) {
-        const auto n = hn::Round(t), two = hn::Set(d, 2.f);
+        const auto n = RoundEven(d, t), two = hn::Set(d, 2.f);
         first = hn::Min(hn::Max(hn::Sub(n, two), vlo), vhi), last = hn::Min(hn::Max(hn::Add(n, two), vlo), vhi);
       } else {
         first = hn::Floor(t), last = hn::Min(hn::Add(first, hn::Set(d, 1.f)), vhi);
@@ -846,12 +860,13 @@ struct SearchOps {
     auto amax = hn::Zero(d);
     for (size_t i = 0; i < size_t(kSub); i += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(d, x + i)));
     amax = hn::MaxOfLanes(d, amax);
-    if (hn::GetLane(amax) == 0) return 0.f;
+    if (!(hn::GetLane(amax) > 0)) return 0.f;
     // The first vector that holds the largest magnitude, and its first lane that does.
-    for (size_t i = 0;; i += N) {
-      const auto at = hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax);
-      if (i + N >= size_t(kSub) || !hn::AllFalse(d, at)) return x[i + hn::FindKnownFirstTrue(d, at)];
+    for (size_t i = 0; i < size_t(kSub); i += N) {
+      const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax));
+      if (k >= 0) return x[i + size_t(k)];
     }
+    return 0.f;  // not reached for finite x
   }
 
   // fit::normalized: the largest magnitude (exact in any order) and the products.
@@ -882,7 +897,7 @@ struct SearchOps {
       const auto a1 = hn::Min(hn::Add(a0, one), vtop);
       auto min_of = [&](decltype(a0) dl) HWY_ATTR {
         const auto t = hn::Min(hn::Max(hn::Mul(hn::Sub(hn::Mul(dl, q), x), per_min), zero), vtop);
-        return hn::Round(t);
+        return RoundEven(d, t);
       };
       auto model = [&](decltype(a0) dl, decltype(a0) ml) HWY_ATTR {  // kq::model_error
         const auto scale_part = hn::Mul(dl, hn::Sub(hn::Mul(dl, qq), hn::Mul(two, xq)));
@@ -1032,7 +1047,7 @@ HWY_INLINE status EncodeSymmetricBlocks(D d, const float* HWY_RESTRICT x, const 
       const auto vid = hn::Set(d, id[b]), vdn = hn::Set(d, dn[b]);
       hn::Vec<D> e[K], xq[K], qq[K];
       for (size_t k = 0; k < K; ++k) {
-        const auto vq = hn::Round(hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi));
+        const auto vq = RoundEven(d, hn::Min(hn::Max(hn::Mul(xn[b][k], vid), lo), hi));
         const auto r = hn::Sub(xn[b][k], hn::Mul(vdn, vq));
         if (w) {
           const auto vw = hn::LoadU(d, w + b * n + k * N), wq = hn::Mul(vw, vq);
@@ -1095,7 +1110,7 @@ HWY_INLINE status EncodeAffineBlocks(D d, const float* HWY_RESTRICT x, const flo
       hn::Vec<D> e[K], sw[K], sx[K], sq[K], sqq[K], sxq[K];
       for (size_t k = 0; k < K; ++k) {
         const auto u = hn::Sub(xn[b][k], vmn);
-        const auto vq = hn::Round(hn::Min(hn::Max(hn::Mul(u, vid), zero), top));
+        const auto vq = RoundEven(d, hn::Min(hn::Max(hn::Mul(u, vid), zero), top));
         const auto r = hn::Sub(xn[b][k], hn::Add(hn::Mul(vdn, vq), vmn));
         const auto vw = w ? hn::LoadU(d, w + b * n + k * N) : hn::Set(d, 1.f);
         const auto wq = w ? hn::Mul(vw, vq) : vq;
