@@ -40,6 +40,18 @@ HWY_INLINE hn::Vec<D> RoundEven(D d, hn::Vec<D> v) {
 #endif
 }
 
+// fit::signed_max's choice once the largest magnitude is known: the first of the n
+// values (whole vectors of d) whose magnitude equals `top` (in every lane), or 0
+// where none does.
+template <class D>
+HWY_INLINE float FirstOfMagnitude(D d, const float* HWY_RESTRICT x, size_t n, hn::Vec<D> top) {
+  for (size_t i = 0; i < n; i += hn::Lanes(d)) {
+    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, x + i)), top));
+    if (k >= 0) return x[i + size_t(k)];
+  }
+  return 0.f;
+}
+
 // Fixed-size vectors halve down to one lane; scalable ones (SVE, RVV) cannot always
 // form the smaller halves, and finish in scalar code there, as does SCALAR.
 #if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) && HWY_TARGET != HWY_SCALAR
@@ -860,13 +872,7 @@ struct SearchOps {
     auto amax = hn::Zero(d);
     for (size_t i = 0; i < size_t(kSub); i += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(d, x + i)));
     amax = hn::MaxOfLanes(d, amax);
-    if (!(hn::GetLane(amax) > 0)) return 0.f;
-    // The first vector that holds the largest magnitude, and its first lane that does.
-    for (size_t i = 0; i < size_t(kSub); i += N) {
-      const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, x + i)), amax));
-      if (k >= 0) return x[i + size_t(k)];
-    }
-    return 0.f;  // not reached for finite x
+    return hn::GetLane(amax) > 0 ? FirstOfMagnitude(d, x, size_t(kSub), amax) : 0.f;
   }
 
   // fit::normalized: the largest magnitude (exact in any order) and the products.
@@ -948,14 +954,7 @@ HWY_INLINE status EncodeSymmetricFast(const float* HWY_RESTRICT x, const float* 
     amax_n = hn::Max(amax_n, hn::Abs(v));
   }
   const auto top = hn::MaxOfLanes(d, amax_n);
-  float m = 0;
-  for (size_t i = 0; i < n; i += N) {
-    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, xn + i)), top));
-    if (k >= 0) {
-      m = xn[i + size_t(k)];
-      break;
-    }
-  }
+  const float m = FirstOfMagnitude(d, xn, n, top);
   bool clamped = false;
   int q[n];
   const float scale =
