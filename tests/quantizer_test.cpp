@@ -153,7 +153,7 @@ TEST_CASE("quantizers: lower error than GGUF's reference quantizers on synthetic
                                       {.threads = qnt_test::threads(0)}, how) == qnt::status::ok);
         REQUIRE(qnt::dequantize<F>(b.data(), y.data(), n) == qnt::status::ok);
         const double e = qnt_quality::rel_rmse(x.data(), y.data(), n);
-        const char* effort = how == qnt::effort::fast ? "fast" : "thorough";
+        const std::string effort = how == qnt::effort::fast ? "fast" : "thorough";
         CAPTURE(std::string(F::name));
         CAPTURE(std::string(qnt_quality::kDistNames[int(d)]));
         CAPTURE(effort);

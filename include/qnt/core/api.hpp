@@ -21,9 +21,10 @@ enum class effort : uint8_t {
   // by weighted least squares on its codes; each candidate is kept only if its
   // error is lower. No worse than GGUF's reference quantizers, and many times faster.
   fast,
-  // Exhaustive walks over every scale at which a code changes, and for the k-quants
-  // a joint search of the integer sub-block scales and the super-scales: the least
-  // error qnt can find, for files made once and used often.
+  // Exhaustive walks over every scale at which a code changes (q3_K: the best of four
+  // candidate scales, at the reference's speed), and for the k-quants a joint search
+  // of the integer sub-block scales and the super-scales: the least error qnt can
+  // find, for files made once and used often.
   thorough,
 };
 

@@ -42,10 +42,14 @@ struct iq4_xs {
   // The two-level search of the symmetric k-quants (kquant_fit.hpp) on the table.
   // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
   static constexpr bool simd_fast_quantizer = true;
+  // Fast: six grid scales, the extreme weight onto 1.1 down to 0.85 times the table's
+  // first value; thorough: the walk, then the joint search.
+  static constexpr kq::symmetric_params fit{32, {detail::kv_nl_f, 16}, -32, 31, {.scales = 6, .step = 0.05f, .first = 2},
+                                            {.choices = 5, .rounds = kq::kRefits, .extras = true}};
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {32, {detail::kv_nl_f, 16}, -32, 31, 6, 0.05f, 2}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops, iq4_xs>(x, w, e);
     b.d.set(r.d);
     uint16_t high = 0;
     for (int s = 0; s < 4; ++s) b.scales_l[s] = 0;

@@ -115,19 +115,21 @@ constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : 
 inline constexpr int kModelRefits = 1;
 
 // The integers a sub-block scale or min may take, given its ideal value t in units
-// of the super-scale: the two that bracket t (fast), or the nearest and two either
-// side of it (thorough); within [lo, hi].
+// of the super-scale, within [lo, hi]: `count` 1, the nearest; 2, the two that
+// bracket t; more, the nearest and count / 2 either side of it.
 struct int_range {
   int first, last;
 };
-constexpr int_range choices(float t, int lo, int hi, effort e) {
+constexpr int_range choices(float t, int lo, int hi, int count) {
   t = t > float(lo) ? t : float(lo);  // NaN: lo
   t = t < float(hi) ? t : float(hi);
-  if (e == effort::thorough) return {clamp(rne(t) - 2, lo, hi), clamp(rne(t) + 2, lo, hi)};
+  if (count != 2) return {clamp(rne(t) - count / 2, lo, hi), clamp(rne(t) + count / 2, lo, hi)};
   int below = int(t);
   if (float(below) > t) --below;
   return {below, clamp(below + 1, lo, hi)};
 }
+// The affine k-quants': two (fast) or five (thorough).
+constexpr int_range choices(float t, int lo, int hi, effort e) { return choices(t, lo, hi, e == effort::fast ? 2 : 5); }
 
 // Candidates per sub-block in one pass of the fast symmetric sub-block fit and of
 // the affine integer choice (the passes take a block's sub-blocks, candidate-major).
@@ -483,8 +485,8 @@ constexpr float choose_affine_block(const float* xn, const float* imp, const aff
   float a[R], b[R], cdl[R], cml[R];
   if (e == effort::fast) {
     float a2[2 * kNsub], b2[2 * kNsub], dl2[2 * kNsub], ml2[2 * kNsub];
-    Ops::template sub_scale_choices<kNsub, 2>(ideal_scale, dn, 0, P.levels, e, a2, dl2);
-    Ops::template sub_scale_choices<kNsub, 2>(ideal_min, mdn, 0, P.levels, e, b2, ml2);
+    Ops::template sub_scale_choices<kNsub, 2>(ideal_scale, dn, 0, P.levels, a2, dl2);
+    Ops::template sub_scale_choices<kNsub, 2>(ideal_min, mdn, 0, P.levels, b2, ml2);
     for (int c = 0; c < C; ++c)
       for (int j = 0; j < kNsub; ++j) {
         const int i = kNsub * c + j, ia = kNsub * (c / 2) + j, ib = kNsub * (c % 2) + j;
@@ -683,17 +685,30 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
 // integer sub-block scales sc against one f16 super-scale and sorted code values v
 // (integers for q3_K / q6_K, iq4_nl's table for iq4_xs).
 
+// How one effort searches a symmetric k-quant block. Level (1), the sub-block
+// scales: the walk (`scales` 0), or a grid: the extreme weight onto the most
+// negative code value times 1 - step (k - first), k < scales, each with the
+// least-squares scale of its codes (k = first is GGUF's choice; from `first` steps
+// beyond the end of the code range, the extreme weight clipped and the others
+// finer, to ones within it). Level (2): `choices` integer scales per sub-block
+// (choices()) for each super-scale tried, `rounds` trials of least-squares
+// super-scales, then with `extras` the super-scale 2% either side and its f16
+// neighbours.
+struct symmetric_search {
+  int scales = 0;
+  float step = 0;
+  int first = 0;
+  int choices = 2;
+  int rounds = kFastRefits;
+  bool extras = false;
+};
+
+// A symmetric k-quant format's search, as the format's `fit` member.
 struct symmetric_params {
   int sub;               // weights per sub-block (16 or 32)
   fit::level_set codes;  // code values, ascending
   int sc_lo, sc_hi;      // integer sub-block scale range; sc_lo < 0 has the larger magnitude
-  // The fast sub-block fit's scales: the extreme weight onto the most negative code
-  // value times 1 - fast_step * (k - fast_first), k < fast_scales (each with its
-  // least-squares scale): from fast_first steps beyond the end of the code range
-  // (the extreme weight clipped, the others finer) to ones within it.
-  int fast_scales;
-  float fast_step;
-  int fast_first;
+  symmetric_search fast, thorough;
 };
 
 // Code values of q3_K (-4..3) and q6_K (-32..31); code index = code + 4 / + 32.
@@ -702,7 +717,7 @@ inline constexpr fit::level_set q3_levels = fit::level_set::integers(-4, 3), q6_
 struct symmetric_superblock {
   float d = 0;           // stored super-scale (real units)
   int8_t sc[16] = {};    // integer sub-block scales
-  uint8_t L[256] = {};   // code indices into the code values
+  uint8_t L[256];        // code indices into the code values (every search writes all)
   bool clamped = false;
 };
 
@@ -781,15 +796,18 @@ constexpr void symmetric_choose(const float* xn, const float* imp, const fit::le
   out.sxa = pairwise_sum<size_t(kNsub)>(sxa), out.saa = pairwise_sum<size_t(kNsub)>(saa);
 }
 
-// The codes (code indices) of each sub-block j for its scale dl[j], at codes + kSub j.
+// The codes (code indices) of each sub-block j for its scale dl[j], at codes + kSub j;
+// with err, the block's error there (sums over sub-blocks pairwise).
 template <class Ops, int kSub, int kNsub>
 constexpr void symmetric_block_codes(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                     uint8_t* codes) {
+                                     uint8_t* codes, float* err = nullptr) {
+  float sub[kNsub];
   for (int j = 0; j < kNsub; ++j) {
     float q[kSub];
-    Ops::template symmetric_codes<kSub>(xn + kSub * j, imp + kSub * j, L, dl[j], q);
+    sub[j] = Ops::template symmetric_codes<kSub>(xn + kSub * j, imp + kSub * j, L, dl[j], q);
     for (int i = 0; i < kSub; ++i) codes[kSub * j + i] = uint8_t(q[i]);
   }
+  if (err) *err = pairwise_sum<size_t(kNsub)>(sub);
 }
 
 // Of each sub-block of kSub weights: its extreme weight m[j] (fit::signed_max) and
@@ -812,18 +830,20 @@ constexpr void fast_candidates(const float* m, const float* f, float* d) {
     for (int j = 0; j < kNsub; ++j) d[kNsub * c + j] = (abs(m[j]) < group_max_eps ? 1.f : m[j]) / f[c];
 }
 
-// The fast sub-block fit's choice for one batch of candidates: of the candidate
-// scales d[r], c < count (rows as symmetric_rows), and the least-squares scale of
-// each one's codes (its error in closed form, which rounding can take below zero
-// where an exact fit is zero), each sub-block's scale of least error so far,
-// ideal[j] with its error best[j]; `first`: the batch that starts the search.
+// The grid's choice for one batch of candidates (rows as symmetric_rows, c <
+// count): of the least-squares scales of the candidates' codes, each sub-block's of
+// least error so far, ideal[j] with its error best[j] (in closed form, which
+// rounding can take below zero where an exact fit is zero). A least-squares scale
+// is at least as good as its candidate's, so the candidates themselves are not
+// judged; a sub-block where none beats zero codes (error sum w x^2) keeps its first
+// candidate. `first`: the batch that starts the search.
 template <int kNsub>
-constexpr void fast_scale_choice(const float* d, const float* err, const float* xq, const float* qq, const float* sxx,
-                                 int count, bool first, float* ideal, float* best) {
+constexpr void fast_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
+                                 bool first, float* ideal, float* best) {
   for (int j = 0; j < kNsub; ++j)
     for (int c = 0; c < count; ++c) {
       const int r = kNsub * c + j;
-      if ((first && c == 0) || err[r] < best[j]) ideal[j] = d[r], best[j] = err[r];
+      if (first && c == 0) ideal[j] = d[r], best[j] = sxx[j];
       if (qq[r] > 0) {
         const float lsq = xq[r] / qq[r], lsq_err = max(sxx[j] - xq[r] * lsq, 0.f);
         if (lsq_err < best[j]) ideal[j] = lsq, best[j] = lsq_err;
@@ -832,13 +852,13 @@ constexpr void fast_scale_choice(const float* d, const float* err, const float* 
 }
 
 // The integer sub-block scales tried for the decoded super-scale dn, candidate-major
-// (rows as symmetric_rows): those of choices() around each sub-block's ideal scale,
-// the last repeated where choices() gives fewer than C (a repeat never wins); as
-// floats a[r], and decoded, dl[r] = dn a[r].
+// (rows as symmetric_rows): the C of choices() around each sub-block's ideal scale,
+// the last repeated where choices() gives fewer (a repeat never wins); as floats
+// a[r], and decoded, dl[r] = dn a[r].
 template <int kNsub, int C>
-constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, effort e, float* a, float* dl) {
+constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, float* a, float* dl) {
   for (int j = 0; j < kNsub; ++j) {
-    int_range ra = choices(dn != 0 ? ideal[j] / dn : 0.f, lo, hi, e);
+    int_range ra = choices(dn != 0 ? ideal[j] / dn : 0.f, lo, hi, C);
     if (dn == 0) ra.last = ra.first;  // every integer scale is the same
     for (int c = 0; c < C; ++c) {
       const int r = kNsub * c + j;
@@ -896,8 +916,9 @@ struct scalar_ops : fit::scalar_passes {
     kq::model_choice<kNsub>(m, top, dn, inv_dn, mdn, err, a, b);
   }
   template <int kSub, int kNsub, int C>
-  static constexpr void symmetric_rows(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                       float* err, float* xq, float* qq) {
+  static constexpr void symmetric_lsq_rows(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
+                                           float* xq, float* qq) {
+    float err[kNsub * C];
     kq::symmetric_rows<scalar_ops, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
   }
   template <int kSub, int kNsub, int C>
@@ -911,17 +932,17 @@ struct scalar_ops : fit::scalar_passes {
   }
   template <int kSub, int kNsub>
   static constexpr void symmetric_block_codes(const float* xn, const float* imp, const fit::level_set& L, const float* dl,
-                                              uint8_t* codes) {
-    kq::symmetric_block_codes<scalar_ops, kSub, kNsub>(xn, imp, L, dl, codes);
+                                              uint8_t* codes, float* err = nullptr) {
+    kq::symmetric_block_codes<scalar_ops, kSub, kNsub>(xn, imp, L, dl, codes, err);
   }
   template <int kNsub, int C>
-  static constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, effort e, float* a, float* dl) {
-    kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, e, a, dl);
+  static constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, float* a, float* dl) {
+    kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, a, dl);
   }
   template <int kNsub>
-  static constexpr void fast_scale_choice(const float* d, const float* err, const float* xq, const float* qq,
-                                          const float* sxx, int count, bool first, float* ideal, float* best) {
-    kq::fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, first, ideal, best);
+  static constexpr void fast_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
+                                          bool first, float* ideal, float* best) {
+    kq::fast_scale_choice<kNsub>(d, xq, qq, sxx, count, first, ideal, best);
   }
   template <int kSub, int kNsub>
   static constexpr void symmetric_stats(const float* xn, const float* imp, float* m, float* sxx) {
@@ -940,25 +961,23 @@ struct scalar_ops : fit::scalar_passes {
   }
 };
 
-// The fast sub-block scales of a block's kNsub sub-blocks (0 for a zero one): of
-// the scales that map the extreme weight m onto the most negative code value times
-// 1 / (1 - fast_step (k - fast_first)), k < fast_scales (k = fast_first: GGUF's
-// choice), and the least-squares scale of each one's codes, the one of least error.
-// m, sxx: each sub-block's extreme weight and sum of w x^2 (symmetric_stats).
-template <class Ops, int kSub>
-constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const symmetric_params& P, const float* m,
-                                       const float* sxx, float* ideal) {
-  constexpr int kNsub = 256 / kSub, R = kNsub * kBatch;
-  const fit::level_set& L = P.codes;
-  float best[kNsub], d[R], err[R], xq[R], qq[R];
-  for (int k0 = 0; k0 < P.fast_scales; k0 += kBatch) {
-    const int count = P.fast_scales - k0 < kBatch ? P.fast_scales - k0 : kBatch;
-    float f[kBatch];
-    for (int c = 0; c < kBatch; ++c)  // past count: padding, not chosen
-      f[c] = L.value(0) * (1.f - P.fast_step * float(k0 + (c < count ? c : 0) - P.fast_first));
-    Ops::template fast_candidates<kNsub, kBatch>(m, f, d);
-    Ops::template symmetric_rows<kSub, kNsub, kBatch>(xn, imp, L, d, err, xq, qq);
-    Ops::template fast_scale_choice<kNsub>(d, err, xq, qq, sxx, count, k0 == 0, ideal, best);
+// The sub-block scales of a block's kNsub sub-blocks from the grid of S (0 for a
+// zero sub-block): of the least-squares scales of the codes of the grid's scales,
+// the one of least error (fast_scale_choice), kB candidates per pass. m, sxx: each sub-block's
+// extreme weight and sum of w x^2 (symmetric_stats).
+template <class Ops, int kSub, int kB>
+constexpr void fit_symmetric_subs_grid(const float* xn, const float* imp, const fit::level_set& L,
+                                       const symmetric_search& S, const float* m, const float* sxx, float* ideal) {
+  constexpr int kNsub = 256 / kSub, R = kNsub * kB;
+  float best[kNsub], d[R], xq[R], qq[R];
+  for (int k0 = 0; k0 < S.scales; k0 += kB) {
+    const int count = S.scales - k0 < kB ? S.scales - k0 : kB;
+    float f[kB];
+    for (int c = 0; c < kB; ++c)  // past count: padding, not chosen
+      f[c] = L.value(0) * (1.f - S.step * float(k0 + (c < count ? c : 0) - S.first));
+    Ops::template fast_candidates<kNsub, kB>(m, f, d);
+    Ops::template symmetric_lsq_rows<kSub, kNsub, kB>(xn, imp, L, d, xq, qq);
+    Ops::template fast_scale_choice<kNsub>(d, xq, qq, sxx, count, k0 == 0, ideal, best);
   }
   for (int j = 0; j < kNsub; ++j)
     if (abs(m[j]) < group_max_eps) ideal[j] = 0;
@@ -967,8 +986,8 @@ constexpr void fit_symmetric_subs_fast(const float* xn, const float* imp, const 
 // The exact sub-block scales (thorough): each sub-block's optimum by the walk of
 // every scale at which a code changes, for either sign of the scale.
 template <int kSub>
-constexpr void fit_symmetric_subs_walk(const float* xn, const float* imp, const symmetric_params& P, float* ideal) {
-  const float end = max(abs(P.codes.value(0)), abs(P.codes.value(P.codes.count - 1)));
+constexpr void fit_symmetric_subs_walk(const float* xn, const float* imp, const fit::level_set& L, float* ideal) {
+  const float end = max(abs(L.value(0)), abs(L.value(L.count - 1)));
   const float span = min(0.4f * end, 8.f) + 1;
   for (int j = 0; j < 256 / kSub; ++j) {
     const float* xs = xn + j * kSub;
@@ -976,7 +995,7 @@ constexpr void fit_symmetric_subs_walk(const float* xn, const float* imp, const 
     if (m < group_max_eps) continue;
     fit::walk_result best;
     for (const float sign : {1.f, -1.f}) {
-      const fit::walk_result r = fit::walk_signed<32>(xs, imp + j * kSub, kSub, P.codes, sign, m, end, span);
+      const fit::walk_result r = fit::walk_signed<32>(xs, imp + j * kSub, kSub, L, sign, m, end, span);
       // Of two equal fits (a constant sub-block fits exactly either way) the
       // smaller scale leaves the super-scale finer.
       if (r.found && (!best.found || r.gain > best.gain || (r.gain == best.gain && abs(r.d) < abs(best.d)))) best = r;
@@ -985,38 +1004,41 @@ constexpr void fit_symmetric_subs_walk(const float* xn, const float* imp, const 
   }
 }
 
-// The two levels of a symmetric k-quant block (q3_K, q6_K, iq4_xs): the sub-block
-// scales (fast or exact), then the super-scale and the integer sub-block scales
-// jointly: for a super-scale each sub-block takes the best of kChoices integer
-// scales near its ideal one (a trial), and the least-squares super-scale for those
-// integers is the next one tried, while the error falls.
-template <class Ops, int kSub, int kChoices>
-constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float* imp, const symmetric_params& P, effort e) {
-  constexpr int kNsub = 256 / kSub, R = kNsub * kChoices;
+// The two levels of a symmetric k-quant block (q3_K, q6_K, iq4_xs), searched as
+// the format F's `fit` (symmetric_params) gives for effort E: the sub-block scales
+// (grid or walk), then the super-scale and the integer sub-block scales jointly:
+// for a super-scale each sub-block takes the best of its integer scales near its
+// ideal one (a trial), and the least-squares super-scale for those integers is the
+// next one tried, while the error falls.
+template <class Ops, class F, effort E>
+constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp) {
+  constexpr const symmetric_params& P = F::fit;
+  constexpr const symmetric_search& S = E == effort::fast ? P.fast : P.thorough;
+  constexpr int kSub = P.sub, kNsub = 256 / kSub, C = S.choices, R = kNsub * C;
   float xn[256];
   const float p = Ops::template normalize<256>(x, xn);
   float m[kNsub], sxx[kNsub];  // per sub-block: the extreme weight; sum w x^2, the error of zero codes
   Ops::template symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   float ideal[kNsub] = {};
-  if (e == effort::fast) fit_symmetric_subs_fast<Ops, kSub>(xn, imp, P, m, sxx, ideal);
-  else fit_symmetric_subs_walk<kSub>(xn, imp, P, ideal);
+  if constexpr (S.scales == 0) fit_symmetric_subs_walk<kSub>(xn, imp, P.codes, ideal);
+  else fit_symmetric_subs_grid<Ops, kSub, (S.scales < kBatch ? S.scales : kBatch)>(xn, imp, P.codes, S, m, sxx, ideal);
   const float max_scale = Ops::template signed_max<kNsub>(ideal), amax = abs(max_scale);  // the first of the largest
   const int zero = P.codes.nearest(0.f);
+  // The one result object of every return (so that it is built in place).
+  symmetric_superblock best;
   if (amax < group_max_eps) {  // nothing to encode: zero scales
-    symmetric_superblock none;
-    for (int i = 0; i < 256; ++i) none.L[i] = uint8_t(zero);
-    return none;
+    for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);
+    return best;
   }
   // Trials keep their integer scales; the codes are those of the best one's, found
   // once at the end.
-  symmetric_superblock best;
   float best_dl[kNsub] = {}, best_err = -1, next = 0;  // next: the best trial's least-squares super-scale
   auto trial = [&](float D) {
     const fit::stored_scale<f16> d(D, p);
     float a[R], dl[R];
-    Ops::template sub_scale_choices<kNsub, kChoices>(ideal, d.dn, P.sc_lo, P.sc_hi, e, a, dl);
+    Ops::template sub_scale_choices<kNsub, C>(ideal, d.dn, P.sc_lo, P.sc_hi, a, dl);
     symmetric_choice<kNsub> t;
-    Ops::template symmetric_choose<kSub, kNsub, kChoices>(xn, imp, P.codes, a, dl, t);
+    Ops::template symmetric_choose<kSub, kNsub, C>(xn, imp, P.codes, a, dl, t);
     if (best_err >= 0 && !(t.err < best_err)) return false;
     for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(t.a[j]), best_dl[j] = t.dl[j];
     best.d = d.stored, best.clamped = d.clamped, best_err = t.err;
@@ -1024,30 +1046,40 @@ constexpr symmetric_superblock fit_symmetric_blocks(const float* x, const float*
     return true;
   };
   float D = max_scale / float(P.sc_lo);
-  for (int round = 1; trial(D) && next != 0 && round < refit_rounds(e); ++round) D = next;
-  if (e == effort::thorough) {
-    for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
-    const float d0 = best.d;
-    for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
+  // A single trial of a single candidate (q3_K's fast search) finds its error with
+  // its codes: the same error and codes as the trial and the final pass, in one pass.
+  constexpr bool kOneTrial = C == 1 && S.rounds == 1 && !S.extras;
+  if constexpr (kOneTrial) {
+    const fit::stored_scale<f16> d(D, p);
+    float a[kNsub];
+    Ops::template sub_scale_choices<kNsub, 1>(ideal, d.dn, P.sc_lo, P.sc_hi, a, best_dl);
+    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(a[j]);
+    best.d = d.stored, best.clamped = d.clamped;
+    Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, best_dl, best.L, &best_err);
+  } else {
+    for (int round = 1; trial(D) && next != 0 && round < S.rounds; ++round) D = next;
+    if constexpr (S.extras) {
+      for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
+      const float d0 = best.d;
+      for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
+    }
   }
   // The all-zero block (zero super-scale), which wins where f16 cannot resolve the
   // weights at all; its error is the sum of w x^2.
   if (pairwise_sum<size_t(kNsub)>(sxx) < best_err) {
     best = symmetric_superblock{};
-    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(choices(0.f, P.sc_lo, P.sc_hi, e).first);
+    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(choices(0.f, P.sc_lo, P.sc_hi, C).first);
     for (int i = 0; i < 256; ++i) best.L[i] = uint8_t(zero);
     return best;
   }
-  Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, best_dl, best.L);
+  if constexpr (!kOneTrial) Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, best_dl, best.L);
   return best;
 }
 
-template <class Ops = scalar_ops>
-constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, const symmetric_params& P, effort e) {
-  // choices(): two integer scales (fast), up to five (thorough)
-  if (P.sub == 16)
-    return e == effort::fast ? fit_symmetric_blocks<Ops, 16, 2>(x, imp, P, e) : fit_symmetric_blocks<Ops, 16, 5>(x, imp, P, e);
-  return e == effort::fast ? fit_symmetric_blocks<Ops, 32, 2>(x, imp, P, e) : fit_symmetric_blocks<Ops, 32, 5>(x, imp, P, e);
+template <class Ops, class F>
+constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const float* imp, effort e) {
+  return e == effort::fast ? fit_symmetric_superblock<Ops, F, effort::fast>(x, imp)
+                           : fit_symmetric_superblock<Ops, F, effort::thorough>(x, imp);
 }
 
 }  // namespace qnt::kq

@@ -44,10 +44,18 @@ struct q3_k {
 
   // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
   static constexpr bool simd_fast_quantizer = true;
+  // Fast: the least-squares scales of two grid scales (the extreme weight onto code -4,
+  // GGUF's, and onto -4.2), and the nearest integer scales for GGUF's super-scale.
+  // Thorough: four grid scales (the extreme weight onto 1.1 down to 0.8 times code -4),
+  // then the joint search.
+  static constexpr kq::symmetric_params fit{16, kq::q3_levels, -32, 31,
+                                            {.scales = 2, .step = -0.05f, .first = 0, .choices = 1, .rounds = 1},
+                                            {.scales = 4, .step = 0.1f, .first = 1, .choices = 5,
+                                             .rounds = kq::kRefits, .extras = true}};
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q3_levels, -32, 31, 4, 0.1f, 1}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops, q3_k>(x, w, e);
     for (int k = 0; k < 12; ++k) b.scales[k] = 0;
     for (int j = 0; j < 16; ++j) {
       const int s = r.sc[j] + 32;

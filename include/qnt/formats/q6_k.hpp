@@ -40,10 +40,14 @@ struct q6_k {
 
   // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
   static constexpr bool simd_fast_quantizer = true;
+  // Fast: four grid scales, the extreme weight onto 1.0 down to 0.91 times code -32;
+  // thorough: the walk, then the joint search.
+  static constexpr kq::symmetric_params fit{16, kq::q6_levels, -128, 127, {.scales = 4, .step = 0.03f, .first = 0},
+                                            {.choices = 5, .rounds = kq::kRefits, .extras = true}};
 
   template <class Ops = kq::scalar_ops>
   static constexpr status encode(const float* x, const float* w, block& b, effort e) {
-    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops>(x, w, {16, kq::q6_levels, -128, 127, 4, 0.03f, 0}, e);
+    const kq::symmetric_superblock r = kq::fit_symmetric_superblock<Ops, q6_k>(x, w, e);
     for (int j = 0; j < 16; ++j) b.scales[j] = r.sc[j];
     // r.L is code + 32. Per 128 weights: ql holds groups 0/1 in the low nibbles and
     // groups 2/3 in the high ones, qh the two high bits of all four groups.

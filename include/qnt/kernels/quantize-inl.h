@@ -56,16 +56,30 @@ HWY_INLINE float FirstOfMagnitude(D d, const float* HWY_RESTRICT x, size_t n, hn
 // form the smaller halves, and finish in scalar code there, as does SCALAR.
 #if (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) && HWY_TARGET != HWY_SCALAR
 #define QNT_FOLD_HALVES 1
+// The operations the folds below combine lanes with: the sums, and the maxima and
+// minima of lanes (exact in any order).
+struct FoldAdd {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const { return hn::Add(a, b); }
+};
+struct FoldMax {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const { return hn::Max(a, b); }
+};
+struct FoldMin {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const { return hn::Min(a, b); }
+};
 // The sum of v's lanes folding the upper half onto the lower until one lane is
 // left: pairwise_sum's order for a power-of-two count of lanes.
-template <class D>
+template <class Op = FoldAdd, class D>
 HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
   if constexpr (hn::MaxLanes(D()) == 1) {
     (void)d;
     return hn::GetLane(v);
   } else {
     const hn::Half<D> dh;
-    return FoldHalves(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+    return FoldHalves<Op>(dh, Op()(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
   }
 }
 #else
@@ -96,10 +110,10 @@ HWY_INLINE void StoreCodeBytes(D /* d */, hn::Vec<D> v, uint8_t* HWY_RESTRICT p)
 
 // The first steps of pairwise_sum of the K * N lanes of v[0..K) (K a power of
 // two): the vectors folded onto v[0], which is returned (v is overwritten).
-template <size_t K, class D>
+template <size_t K, class Op = FoldAdd, class D>
 HWY_INLINE hn::Vec<D> FoldOnto1(D /* d */, hn::Vec<D>* v) {
   for (size_t h = K / 2; h >= 1; h /= 2)
-    for (size_t i = 0; i < h; ++i) v[i] = hn::Add(v[i], v[i + h]);
+    for (size_t i = 0; i < h; ++i) v[i] = Op()(v[i], v[i + h]);
   return v[0];
 }
 template <size_t K, class D>
@@ -111,23 +125,23 @@ HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
 // NEON): G = N / 2 of them share every step (one folds a vector's upper half onto
 // its lower, and half of the shuffles bring another vector's halves along), about
 // four operations per sum where FoldHalves of each takes eight. The same additions
-// as FoldHalves, so the same sums.
+// as FoldHalves, so the same sums (or maxima, minima: Op).
 template <class D>
 inline constexpr bool kFoldGroups = hn::MaxLanes(D()) == 4 || hn::MaxLanes(D()) == 8 || hn::MaxLanes(D()) == 16;
-template <class D>
+template <class Op = FoldAdd, class D>
 HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
   constexpr size_t N = hn::MaxLanes(D());
   static_assert(kFoldGroups<D>, "4, 8 or 16 lanes");
   // [a's lower half + upper half | b's the same]
   const auto halves = [d](hn::Vec<D> a, hn::Vec<D> b) HWY_ATTR {
-    return hn::Add(hn::ConcatLowerLower(d, b, a), hn::ConcatUpperUpper(d, b, a));
+    return Op()(hn::ConcatLowerLower(d, b, a), hn::ConcatUpperUpper(d, b, a));
   };
   hn::Vec<D> r, s;  // each 128-bit block holds four lanes of one sum
   if constexpr (N == 16) {
     // Sums of two blocks each: block pairs of a and b added (block order a0 b1 a2 b3
     // plus a1 b0 a3 b2), so r's blocks hold v0 v2 v1 v3.
     const auto blocks = [](hn::Vec<D> a, hn::Vec<D> b) HWY_ATTR {
-      return hn::Add(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
+      return Op()(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
     };
     r = blocks(halves(v[0], v[1]), halves(v[2], v[3]));
     s = blocks(halves(v[4], v[5]), halves(v[6], v[7]));
@@ -138,8 +152,8 @@ HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_REST
   }
   // Within blocks: lanes i and i + 2, then i and i + 1; r's sum in lane 0 of the
   // block, s's in lane 1.
-  const auto t = hn::Add(hn::InterleaveLower(d, r, s), hn::InterleaveUpper(d, r, s));
-  const auto u = hn::Add(t, hn::Shuffle1032(t));
+  const auto t = Op()(hn::InterleaveLower(d, r, s), hn::InterleaveUpper(d, r, s));
+  const auto u = Op()(t, hn::Shuffle1032(t));
   alignas(64) float lanes[N];
   hn::Store(u, d, lanes);
   constexpr size_t kLane16[8] = {0, 8, 4, 12, 1, 9, 5, 13}, kLane8[4] = {0, 4, 1, 5}, kLane4[2] = {0, 1};
@@ -150,26 +164,26 @@ HWY_INLINE void FoldGroup(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_REST
 // additions as FoldGroup, but every step's shuffles serve two vectors to its end,
 // where FoldGroup's last steps leave half the lanes idle and read its sums out one
 // by one (about three operations per sum instead of five).
-template <class D>
+template <class Op = FoldAdd, class D>
 HWY_INLINE void FoldSixteen(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
   static_assert(hn::MaxLanes(D()) == 16, "16 lanes");
   using V = hn::Vec<D>;
   // Lanes i and i + 8: vector a in the lower half, b in the upper.
   V h[8];
-  for (size_t k = 0; k < 8; ++k) h[k] = hn::Add(hn::ConcatLowerLower(d, v[2 * k + 1], v[2 * k]), hn::ConcatUpperUpper(d, v[2 * k + 1], v[2 * k]));
+  for (size_t k = 0; k < 8; ++k) h[k] = Op()(hn::ConcatLowerLower(d, v[2 * k + 1], v[2 * k]), hn::ConcatUpperUpper(d, v[2 * k + 1], v[2 * k]));
   // Lanes i and i + 4 (128-bit blocks): g[m]'s blocks belong to vectors 4m, 4m + 2, 4m + 1, 4m + 3.
   V g[4];
   for (size_t m = 0; m < 4; ++m) {
     const V a = h[2 * m], b = h[2 * m + 1];
-    g[m] = hn::Add(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
+    g[m] = Op()(hn::OddEvenBlocks(b, a), hn::SwapAdjacentBlocks(hn::OddEvenBlocks(a, b)));
   }
   // Lanes i and i + 2, then i and i + 1 within blocks: lane 4b + m ends with the sum of
   // g[m]'s block b.
   V t[2];
-  for (size_t p = 0; p < 2; ++p) t[p] = hn::Add(hn::InterleaveLower(d, g[2 * p], g[2 * p + 1]), hn::InterleaveUpper(d, g[2 * p], g[2 * p + 1]));
+  for (size_t p = 0; p < 2; ++p) t[p] = Op()(hn::InterleaveLower(d, g[2 * p], g[2 * p + 1]), hn::InterleaveUpper(d, g[2 * p], g[2 * p + 1]));
   const hn::Repartition<uint64_t, D> d64;
   const auto t0 = hn::BitCast(d64, t[0]), t1 = hn::BitCast(d64, t[1]);
-  const V sums = hn::Add(hn::BitCast(d, hn::InterleaveLower(d64, t0, t1)), hn::BitCast(d, hn::InterleaveUpper(d64, t0, t1)));
+  const V sums = Op()(hn::BitCast(d, hn::InterleaveLower(d64, t0, t1)), hn::BitCast(d, hn::InterleaveUpper(d64, t0, t1)));
   // Vector k = 4m + {0, 2, 1, 3}[b] is in lane 4b + m.
   alignas(64) static constexpr int32_t kLane[16] = {0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15};
   hn::StoreU(hn::TableLookupLanes(sums, hn::SetTableIndices(d, kLane)), d, out);
@@ -178,17 +192,17 @@ HWY_INLINE void FoldSixteen(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RE
 // FoldHalves of v[0..C) into out[0..C): whole groups together (sixteen at once where
 // vectors have 16 lanes), the rest (fewer than a group, where padding would cost more
 // than it saves) one by one.
-template <size_t C, class D>
+template <size_t C, class Op = FoldAdd, class D>
 HWY_INLINE void FoldMany(D d, const hn::Vec<D>* HWY_RESTRICT v, float* HWY_RESTRICT out) {
   constexpr size_t G = hn::MaxLanes(D()) / 2, kGrouped = kFoldGroups<D> ? C / G * G : 0;
   size_t i = 0;
   if constexpr (G == 8) {
-    for (; i + 16 <= kGrouped; i += 16) FoldSixteen(d, v + i, out + i);
+    for (; i + 16 <= kGrouped; i += 16) FoldSixteen<Op>(d, v + i, out + i);
   }
   if constexpr (kGrouped != 0) {
-    for (; i < kGrouped; i += G) FoldGroup(d, v + i, out + i);
+    for (; i < kGrouped; i += G) FoldGroup<Op>(d, v + i, out + i);
   }
-  for (i = kGrouped; i < C; ++i) out[i] = FoldHalves(d, v[i]);
+  for (i = kGrouped; i < C; ++i) out[i] = FoldHalves<Op>(d, v[i]);
 }
 #endif
 
@@ -672,8 +686,9 @@ struct SearchOps {
 
 #if QNT_FOLD_HALVES
   // kq::symmetric_rows: each row (a candidate of a sub-block) folded onto one vector,
-  // then all rows folded together (FoldMany).
-  template <int kSub, int kNsub, int C>
+  // then all rows folded together (FoldMany); without kErr only the sums of the
+  // least-squares scale (err unused).
+  template <int kSub, int kNsub, int C, bool kErr = true>
   static HWY_INLINE void SymmetricRows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
                                        const fit::level_set& L, const float* dl, float* err, float* sxq, float* sqq) {
     constexpr size_t K = VectorsIn<size_t(kSub)>();
@@ -681,27 +696,33 @@ struct SearchOps {
     using V = hn::Vec<decltype(d)>;
     constexpr size_t R = size_t(kNsub * C);
     const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
-    V fe[R], fxa[R], faa[R];
+    V fe[kErr ? R : 1], fxa[R], faa[R];
     ForEachRow<kSub, kNsub, C, false>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vid) HWY_ATTR {
-      const auto vdl = hn::Set(d, dl[r]);
       V e[K], xa[K], aa[K];
       for (size_t k = 0; k < K; ++k) {
         const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, last);
-        const auto res = hn::Sub(x[k], hn::Mul(vdl, a)), wa = hn::Mul(w[k], a);
-        e[k] = hn::Mul(hn::Mul(w[k], res), res), xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
+        const auto wa = hn::Mul(w[k], a);
+        if constexpr (kErr) {
+          const auto res = hn::Sub(x[k], hn::Mul(hn::Set(d, dl[r]), a));
+          e[k] = hn::Mul(hn::Mul(w[k], res), res);
+        }
+        xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
       }
-      fe[r] = FoldOnto1<K>(d, e), fxa[r] = FoldOnto1<K>(d, xa), faa[r] = FoldOnto1<K>(d, aa);
+      if constexpr (kErr) fe[r] = FoldOnto1<K>(d, e);
+      fxa[r] = FoldOnto1<K>(d, xa), faa[r] = FoldOnto1<K>(d, aa);
     });
-    FoldMany<R>(d, fe, err), FoldMany<R>(d, fxa, sxq), FoldMany<R>(d, faa, sqq);
+    if constexpr (kErr) FoldMany<R>(d, fe, err);
+    FoldMany<R>(d, fxa, sxq), FoldMany<R>(d, faa, sqq);
   }
 #endif
 
   template <int kSub, int kNsub, int C>
-  static HWY_NOINLINE void symmetric_rows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
-                                          const fit::level_set& L, const float* dl, float* err, float* xq, float* qq) {
+  static HWY_NOINLINE void symmetric_lsq_rows(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                              const fit::level_set& L, const float* dl, float* xq, float* qq) {
 #if QNT_FOLD_HALVES
-    if constexpr (VectorsIn<size_t(kSub)>() != 0) return SymmetricRows<kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
+    if constexpr (VectorsIn<size_t(kSub)>() != 0) return SymmetricRows<kSub, kNsub, C, false>(xn, imp, L, dl, nullptr, xq, qq);
 #endif
+    float err[kNsub * C];
     kq::symmetric_rows<SearchOps, kSub, kNsub, C>(xn, imp, L, dl, err, xq, qq);
   }
 
@@ -745,45 +766,62 @@ struct SearchOps {
     return SignedMax<n>(x);
   }
 
-  // kq::symmetric_block_codes.
+  // kq::symmetric_block_codes: the codes one sub-block at a time; their errors, when
+  // asked for, each folded onto one vector, then all together (as SymmetricRows).
   template <int kSub, int kNsub>
   static HWY_NOINLINE void symmetric_block_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
-                                                 const fit::level_set& L, const float* dl, uint8_t* HWY_RESTRICT codes) {
+                                                 const fit::level_set& levels, const float* dl,
+                                                 uint8_t* HWY_RESTRICT codes, float* err = nullptr) {
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
       const hn::CappedTag<float, kSub> d;
+      using V = hn::Vec<decltype(d)>;
       constexpr size_t N = hn::MaxLanes(d);
+      const fit::level_set L = levels;  // a copy, which the stores of codes cannot change
       const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
+      float inv[kNsub];
+      Reciprocals<size_t(kNsub), false>(dl, inv);
+      V fe[size_t(kNsub)];
       for (size_t j = 0; j < size_t(kNsub); ++j) {
-        const auto vid = hn::Set(d, dl[j] != 0 ? 1.f / dl[j] : 0.f);
+        const auto vid = hn::Set(d, inv[j]), vdl = hn::Set(d, dl[j]);
+        V e[K];
         for (size_t k = 0; k < K; ++k) {
-          const auto t = hn::Mul(hn::LoadU(d, xn + j * kSub + k * N), vid);
-          StoreCodeBytes(d, CodeLevel(d, L, t, first, last), codes + j * kSub + k * N);
+          const auto x = hn::LoadU(d, xn + j * kSub + k * N);
+          V a;
+          StoreCodeBytes(d, CodeLevel(d, L, hn::Mul(x, vid), first, last, &a), codes + j * kSub + k * N);
+          const auto res = hn::Sub(x, hn::Mul(vdl, a));
+          e[k] = hn::Mul(hn::Mul(hn::LoadU(d, imp + j * kSub + k * N), res), res);
         }
+        if (err) fe[j] = FoldOnto1<K>(d, e);
+      }
+      if (err) {
+        float sub[kNsub];
+        FoldMany<size_t(kNsub)>(d, fe, sub);
+        *err = PairwiseSum<size_t(kNsub)>(sub);
       }
       return;
     }
 #endif
-    kq::symmetric_block_codes<SearchOps, kSub, kNsub>(xn, imp, L, dl, codes);
+    kq::symmetric_block_codes<SearchOps, kSub, kNsub>(xn, imp, levels, dl, codes, err);
   }
 
   // kq::sub_scale_choices (choices() of each sub-block) in lanes of sub-blocks: the
   // integers are exact in float lanes; Round is rne's ties to even.
   template <int kNsub, int C>
-  static HWY_NOINLINE void sub_scale_choices(const float* HWY_RESTRICT ideal, float dn, int lo, int hi, effort e,
+  static HWY_NOINLINE void sub_scale_choices(const float* HWY_RESTRICT ideal, float dn, int lo, int hi,
                                              float* HWY_RESTRICT a, float* HWY_RESTRICT dl) {
     const hn::CappedTag<float, kNsub> d;
     const size_t N = hn::Lanes(d);
-    if (size_t(kNsub) % N != 0) return kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, e, a, dl);
+    if (size_t(kNsub) % N != 0) return kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, a, dl);
     const auto vlo = hn::Set(d, float(lo)), vhi = hn::Set(d, float(hi)), vdn = hn::Set(d, dn);
     for (size_t j = 0; j < size_t(kNsub); j += N) {
       auto t = dn != 0 ? hn::Div(hn::LoadU(d, ideal + j), vdn) : hn::Zero(d);
       t = hn::IfThenElse(hn::Gt(t, vlo), t, vlo), t = hn::IfThenElse(hn::Lt(t, vhi), t, vhi);
       hn::Vec<decltype(d)> first, last;
-      if (e == effort::thorough) {
-        const auto n = RoundEven(d, t), two = hn::Set(d, 2.f);
-        first = hn::Min(hn::Max(hn::Sub(n, two), vlo), vhi), last = hn::Min(hn::Max(hn::Add(n, two), vlo), vhi);
+      if constexpr (C != 2) {
+        const auto n = RoundEven(d, t), half = hn::Set(d, float(C / 2));
+        first = hn::Min(hn::Max(hn::Sub(n, half), vlo), vhi), last = hn::Min(hn::Max(hn::Add(n, half), vlo), vhi);
       } else {
         first = hn::Floor(t), last = hn::Min(hn::Add(first, hn::Set(d, 1.f)), vhi);
       }
@@ -797,23 +835,19 @@ struct SearchOps {
 
   // kq::fast_scale_choice in lanes of sub-blocks.
   template <int kNsub>
-  static HWY_NOINLINE void fast_scale_choice(const float* HWY_RESTRICT dc, const float* HWY_RESTRICT err,
-                                             const float* HWY_RESTRICT xq, const float* HWY_RESTRICT qq,
-                                             const float* HWY_RESTRICT sxx, int count, bool first,
-                                             float* HWY_RESTRICT ideal, float* HWY_RESTRICT best) {
+  static HWY_NOINLINE void fast_scale_choice(const float* HWY_RESTRICT dc, const float* HWY_RESTRICT xq,
+                                             const float* HWY_RESTRICT qq, const float* HWY_RESTRICT sxx, int count,
+                                             bool first, float* HWY_RESTRICT ideal, float* HWY_RESTRICT best) {
     const hn::CappedTag<float, kNsub> d;
     const size_t N = hn::Lanes(d);
-    if (size_t(kNsub) % N != 0) return kq::fast_scale_choice<kNsub>(dc, err, xq, qq, sxx, count, first, ideal, best);
+    if (size_t(kNsub) % N != 0) return kq::fast_scale_choice<kNsub>(dc, xq, qq, sxx, count, first, ideal, best);
     const auto zero = hn::Zero(d);
     for (size_t j = 0; j < size_t(kNsub); j += N) {
-      auto vi = first ? hn::LoadU(d, dc + j) : hn::LoadU(d, ideal + j);
-      auto vb = first ? hn::LoadU(d, err + j) : hn::LoadU(d, best + j);
       const auto s = hn::LoadU(d, sxx + j);
+      auto vi = first ? hn::LoadU(d, dc + j) : hn::LoadU(d, ideal + j);
+      auto vb = first ? s : hn::LoadU(d, best + j);
       for (size_t c = 0; c < size_t(count); ++c) {
         const size_t r = size_t(kNsub) * c + j;
-        const auto e = hn::LoadU(d, err + r);
-        const auto take = hn::Lt(e, vb);
-        vi = hn::IfThenElse(take, hn::LoadU(d, dc + r), vi), vb = hn::IfThenElse(take, e, vb);
         // qq <= 0: no least-squares scale (the quotient is not used)
         const auto vxq = hn::LoadU(d, xq + r), vqq = hn::LoadU(d, qq + r);
         const auto lsq = hn::Div(vxq, vqq), lsq_err = hn::Max(hn::Sub(s, hn::Mul(vxq, lsq)), zero);
@@ -847,16 +881,30 @@ struct SearchOps {
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
-      for (size_t j = 0; j < size_t(kNsub); ++j) m[j] = SignedMax<kSub>(xn + j * kSub);
       const hn::CappedTag<float, kSub> d;
-      hn::Vec<decltype(d)> folded[size_t(kNsub)];
+      using V = hn::Vec<decltype(d)>;
+      V folded[size_t(kNsub)], vhi[size_t(kNsub)], vlo[size_t(kNsub)];
       for (size_t j = 0; j < size_t(kNsub); ++j) {
-        hn::Vec<decltype(d)> x[K], w[K];
+        V x[K], w[K], hi[K], lo[K];
         LoadVectors<K>(d, xn + j * kSub, x), LoadVectors<K>(d, imp + j * kSub, w);
-        for (size_t k = 0; k < K; ++k) w[k] = hn::Mul(hn::Mul(w[k], x[k]), x[k]);
-        folded[j] = FoldOnto1<K>(d, w);
+        for (size_t k = 0; k < K; ++k) w[k] = hn::Mul(hn::Mul(w[k], x[k]), x[k]), hi[k] = x[k], lo[k] = x[k];
+        folded[j] = FoldOnto1<K>(d, w), vhi[j] = FoldOnto1<K, FoldMax>(d, hi), vlo[j] = FoldOnto1<K, FoldMin>(d, lo);
       }
       FoldMany<size_t(kNsub)>(d, folded, sxx);
+      // The signed maxima from each sub-block's largest and smallest weight: the one
+      // of larger magnitude, or where both have it, whichever comes first.
+      float hi[kNsub], lo[kNsub];
+      FoldMany<size_t(kNsub), FoldMax>(d, vhi, hi), FoldMany<size_t(kNsub), FoldMin>(d, vlo, lo);
+      const hn::CappedTag<float, kNsub> dj;
+      bool ties = false;
+      for (size_t j = 0; j < size_t(kNsub); j += hn::Lanes(dj)) {
+        const auto h = hn::LoadU(dj, hi + j), l = hn::Neg(hn::LoadU(dj, lo + j));
+        hn::StoreU(hn::IfThenElse(hn::Gt(h, l), h, hn::Neg(l)), dj, m + j);
+        ties = ties || !hn::AllFalse(dj, hn::Eq(h, l));
+      }
+      if (ties)
+        for (size_t j = 0; j < size_t(kNsub); ++j)
+          if (hi[j] == -lo[j]) m[j] = hi[j] > 0 ? FirstOfMagnitude(d, xn + j * kSub, size_t(kSub), hn::Set(d, hi[j])) : 0.f;
       return;
     }
 #endif
