@@ -145,6 +145,21 @@ void check_quantize_fast() {
   for (size_t i = 0; i < B; ++i) x[special + B + i] = -0.375f;  // a constant block
   x[special + 2 * B + 3] = NAN, x[special + 2 * B + 5] = -INFINITY;
   x[special + 3 * B + 1] = 1e38f;
+  // Blocks whose first or last half is zero (signed zeros among them) and whose
+  // other half has its largest magnitude twice, with either sign first in every
+  // 16 weights: the ties of the signed maxima and zero sub-blocks in a block.
+  const size_t edges = x.size();
+  const auto fill = qnt_test::weights(qnt_test::dist::gaussian, 2 * B, 77);
+  x.insert(x.end(), fill.begin(), fill.end());
+  for (size_t b = 0; b < 2; ++b)
+    for (size_t i = 0; i < B; ++i) {
+      float& v = x[edges + b * B + i];
+      if ((i < B / 2) == (b == 0)) {
+        v = i % 2 ? -0.f : 0.f;
+      } else if (i % 16 == 3 || i % 16 == 9) {
+        v = (i % 16 == 3) == ((i / 16) % 2 == 0) ? 0.25f : -0.25f;
+      }
+    }
   const size_t n = x.size();
   std::vector<float> imp(n), xu(n + 1);
   for (size_t i = 0; i < n; ++i) imp[i] = float(1 + (i * 13) % 7), xu[i + 1] = x[i];

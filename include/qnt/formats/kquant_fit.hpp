@@ -4,12 +4,14 @@
 //
 // The fits have GGUF's two levels, each searched for the least importance-weighted
 // squared error: (1) every sub-block's own float scale (and min): the optimum by
-// the exhaustive walk of core/sweep.hpp, or for q4_K and q5_K the best
-// least-squares fit over a grid of scales; (2) the integer sub-block scales and the
-// f16 super-scales jointly: given the super-scales, each sub-block takes the best
-// integer scale (and min) near its ideal one, with its codes re-rounded for each
-// candidate; then the super-scales are refitted by least squares on those integers,
-// and the two steps alternate while the error falls. The affine thorough search
+// the exhaustive walk of core/sweep.hpp, or the best least-squares fit over a grid
+// of scales (every fast search, and the thorough ones of q3_K, q4_K and q5_K); (2)
+// the integer sub-block scales and the f16 super-scales jointly: given the
+// super-scales, each sub-block takes the best integer scale (and min) near its ideal
+// one, with its codes re-rounded for each candidate; then the super-scales are
+// refitted by least squares on those integers, and the two steps alternate while
+// the error falls, for as many rounds as the search allows (q3_K's fast search: one,
+// GGUF's super-scale with each sub-block's nearest integer scale). The affine thorough search
 // first runs that alternation, and scans of the super-scales, on a quadratic model
 // of each sub-block's error, which needs no pass over the weights
 // (model_superscales). Everything runs on the block scaled by a power of two
@@ -110,13 +112,12 @@ struct affine_superblock {
 inline constexpr int kRefits = 6;
 // Rounds of the fast search's sub-block choice and super-scale refit.
 inline constexpr int kFastRefits = 2;
-constexpr int refit_rounds(effort e) { return e == effort::fast ? kFastRefits : kRefits; }
 // The affine thorough search's rounds on the weights, after its model search.
 inline constexpr int kModelRefits = 1;
 
 // The integers a sub-block scale or min may take, given its ideal value t in units
 // of the super-scale, within [lo, hi]: `count` 1, the nearest; 2, the two that
-// bracket t; more, the nearest and count / 2 either side of it.
+// bracket t; an odd count, the nearest and count / 2 either side of it.
 struct int_range {
   int first, last;
 };
@@ -131,8 +132,8 @@ constexpr int_range choices(float t, int lo, int hi, int count) {
 // The affine k-quants': two (fast) or five (thorough).
 constexpr int_range choices(float t, int lo, int hi, effort e) { return choices(t, lo, hi, e == effort::fast ? 2 : 5); }
 
-// Candidates per sub-block in one pass of the fast symmetric sub-block fit and of
-// the affine integer choice (the passes take a block's sub-blocks, candidate-major).
+// Candidates per sub-block in one pass of the symmetric sub-block grid and of the
+// affine integer choice (the passes take a block's sub-blocks, candidate-major).
 inline constexpr int kBatch = 4;
 
 // The affine sub-block range: lo = min(0, min x) (the format's min is never above 0), hi = max x.
@@ -688,12 +689,13 @@ constexpr affine_superblock fit_affine_superblock(const float* x, const float* i
 // How one effort searches a symmetric k-quant block. Level (1), the sub-block
 // scales: the walk (`scales` 0), or a grid: the extreme weight onto the most
 // negative code value times 1 - step (k - first), k < scales, each with the
-// least-squares scale of its codes (k = first is GGUF's choice; from `first` steps
-// beyond the end of the code range, the extreme weight clipped and the others
-// finer, to ones within it). Level (2): `choices` integer scales per sub-block
-// (choices()) for each super-scale tried, `rounds` trials of least-squares
-// super-scales, then with `extras` the super-scale 2% either side and its f16
-// neighbours.
+// least-squares scale of its codes (k = first is GGUF's choice; with step > 0, from
+// `first` steps beyond the end of the code range, the extreme weight clipped and
+// the others finer, to ones within it; with step < 0, from GGUF's choice outwards).
+// Level (2): `choices` integer scales per sub-block (choices()) for each
+// super-scale tried, `rounds` trials (GGUF's super-scale, then the least-squares
+// super-scale of the best trial's integers), then with `extras` the super-scale 2%
+// either side and its f16 neighbours.
 struct symmetric_search {
   int scales = 0;
   float step = 0;
@@ -821,7 +823,7 @@ constexpr void symmetric_stats(const float* xn, const float* imp, float* m, floa
   }
 }
 
-// The fast sub-block fit's candidate scales, candidate-major (rows as
+// The sub-block grid's candidate scales, candidate-major (rows as
 // symmetric_rows): d[kNsub c + j] = m[j] / f[c], the extreme weight m[j] onto the
 // code value f[c]. A zero sub-block gets 1 / f[c], harmless (its result is not used).
 template <int kNsub, int C>
@@ -857,6 +859,7 @@ constexpr void fast_scale_choice(const float* d, const float* xq, const float* q
 // a[r], and decoded, dl[r] = dn a[r].
 template <int kNsub, int C>
 constexpr void sub_scale_choices(const float* ideal, float dn, int lo, int hi, float* a, float* dl) {
+  static_assert(C <= 2 || C % 2 == 1, "choices(): 1, 2 or an odd count");
   for (int j = 0; j < kNsub; ++j) {
     int_range ra = choices(dn != 0 ? ideal[j] / dn : 0.f, lo, hi, C);
     if (dn == 0) ra.last = ra.first;  // every integer scale is the same

@@ -70,8 +70,8 @@ struct FoldMin {
   template <class V>
   HWY_INLINE V operator()(V a, V b) const { return hn::Min(a, b); }
 };
-// The sum of v's lanes folding the upper half onto the lower until one lane is
-// left: pairwise_sum's order for a power-of-two count of lanes.
+// The sum (or Op) of v's lanes folding the upper half onto the lower until one lane
+// is left: pairwise_sum's order for a power-of-two count of lanes.
 template <class Op = FoldAdd, class D>
 HWY_INLINE float FoldHalves(D d, hn::Vec<D> v) {
   if constexpr (hn::MaxLanes(D()) == 1) {
@@ -108,17 +108,13 @@ HWY_INLINE void StoreCodeBytes(D /* d */, hn::Vec<D> v, uint8_t* HWY_RESTRICT p)
   hn::StoreU(hn::DemoteTo(du8, hn::ConvertTo(hn::RebindToSigned<D>(), v)), du8, p);
 }
 
-// The first steps of pairwise_sum of the K * N lanes of v[0..K) (K a power of
-// two): the vectors folded onto v[0], which is returned (v is overwritten).
+// The first steps of pairwise_sum (or of Op) of the K * N lanes of v[0..K) (K a
+// power of two): the vectors folded onto v[0], which is returned (v is overwritten).
 template <size_t K, class Op = FoldAdd, class D>
 HWY_INLINE hn::Vec<D> FoldOnto1(D /* d */, hn::Vec<D>* v) {
   for (size_t h = K / 2; h >= 1; h /= 2)
     for (size_t i = 0; i < h; ++i) v[i] = Op()(v[i], v[i + h]);
   return v[0];
-}
-template <size_t K, class D>
-HWY_INLINE float FoldVectors(D d, hn::Vec<D>* v) {
-  return FoldHalves(d, FoldOnto1<K>(d, v));
 }
 
 // FoldHalves of several vectors at once, where vectors have 4, 8 or 16 lanes (x86,
@@ -696,7 +692,8 @@ struct SearchOps {
     using V = hn::Vec<decltype(d)>;
     constexpr size_t R = size_t(kNsub * C);
     const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
-    V fe[kErr ? R : 1], fxa[R], faa[R];
+    [[maybe_unused]] V fe[kErr ? R : 1];
+    V fxa[R], faa[R];
     ForEachRow<kSub, kNsub, C, false>(d, xn, imp, dl, [&](size_t r, const V* x, const V* w, V vid) HWY_ATTR {
       V e[K], xa[K], aa[K];
       for (size_t k = 0; k < K; ++k) {
@@ -768,10 +765,10 @@ struct SearchOps {
 
   // kq::symmetric_block_codes: the codes one sub-block at a time; their errors, when
   // asked for, each folded onto one vector, then all together (as SymmetricRows).
-  template <int kSub, int kNsub>
-  static HWY_NOINLINE void symmetric_block_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
-                                                 const fit::level_set& levels, const float* dl,
-                                                 uint8_t* HWY_RESTRICT codes, float* err = nullptr) {
+  template <int kSub, int kNsub, bool kErr>
+  static HWY_INLINE void SymmetricBlockCodes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                            const fit::level_set& levels, const float* dl,
+                                            uint8_t* HWY_RESTRICT codes, float* err) {
 #if QNT_FOLD_HALVES
     constexpr size_t K = VectorsIn<size_t(kSub)>();
     if constexpr (K != 0) {
@@ -782,20 +779,22 @@ struct SearchOps {
       const auto first = hn::Set(d, L.first), last = hn::Set(d, L.first + float(L.count - 1));
       float inv[kNsub];
       Reciprocals<size_t(kNsub), false>(dl, inv);
-      V fe[size_t(kNsub)];
+      [[maybe_unused]] V fe[kErr ? size_t(kNsub) : 1];
       for (size_t j = 0; j < size_t(kNsub); ++j) {
-        const auto vid = hn::Set(d, inv[j]), vdl = hn::Set(d, dl[j]);
-        V e[K];
+        const auto vid = hn::Set(d, inv[j]);
+        [[maybe_unused]] V e[K];
         for (size_t k = 0; k < K; ++k) {
           const auto x = hn::LoadU(d, xn + j * kSub + k * N);
           V a;
           StoreCodeBytes(d, CodeLevel(d, L, hn::Mul(x, vid), first, last, &a), codes + j * kSub + k * N);
-          const auto res = hn::Sub(x, hn::Mul(vdl, a));
-          e[k] = hn::Mul(hn::Mul(hn::LoadU(d, imp + j * kSub + k * N), res), res);
+          if constexpr (kErr) {
+            const auto res = hn::Sub(x, hn::Mul(hn::Set(d, dl[j]), a));
+            e[k] = hn::Mul(hn::Mul(hn::LoadU(d, imp + j * kSub + k * N), res), res);
+          }
         }
-        if (err) fe[j] = FoldOnto1<K>(d, e);
+        if constexpr (kErr) fe[j] = FoldOnto1<K>(d, e);
       }
-      if (err) {
+      if constexpr (kErr) {
         float sub[kNsub];
         FoldMany<size_t(kNsub)>(d, fe, sub);
         *err = PairwiseSum<size_t(kNsub)>(sub);
@@ -804,6 +803,13 @@ struct SearchOps {
     }
 #endif
     kq::symmetric_block_codes<SearchOps, kSub, kNsub>(xn, imp, levels, dl, codes, err);
+  }
+  template <int kSub, int kNsub>
+  static HWY_NOINLINE void symmetric_block_codes(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
+                                                 const fit::level_set& levels, const float* dl,
+                                                 uint8_t* HWY_RESTRICT codes, float* err = nullptr) {
+    if (err) return SymmetricBlockCodes<kSub, kNsub, true>(xn, imp, levels, dl, codes, err);
+    SymmetricBlockCodes<kSub, kNsub, false>(xn, imp, levels, dl, codes, nullptr);
   }
 
   // kq::sub_scale_choices (choices() of each sub-block) in lanes of sub-blocks: the
@@ -872,9 +878,10 @@ struct SearchOps {
     }
   }
 
-  // kq::symmetric_stats: signed maxima one sub-block at a time, the sums folded
-  // onto one vector each, then all together (FoldMany); the reference where vectors
-  // do not fold.
+  // kq::symmetric_stats: each sub-block's sum, largest and smallest weight folded
+  // onto one vector each, then all sub-blocks together (FoldMany with FoldAdd,
+  // FoldMax, FoldMin), the signed maxima from the last two in lanes; the reference
+  // where vectors do not fold.
   template <int kSub, int kNsub>
   static HWY_NOINLINE void symmetric_stats(const float* HWY_RESTRICT xn, const float* HWY_RESTRICT imp,
                                            float* HWY_RESTRICT m, float* HWY_RESTRICT sxx) {
