@@ -827,7 +827,7 @@ constexpr void symmetric_stats(const float* xn, const float* imp, float* m, floa
 // symmetric_rows): d[kNsub c + j] = m[j] / f[c], the extreme weight m[j] onto the
 // code value f[c]. A zero sub-block gets 1 / f[c], harmless (its result is not used).
 template <int kNsub, int C>
-constexpr void fast_candidates(const float* m, const float* f, float* d) {
+constexpr void grid_candidates(const float* m, const float* f, float* d) {
   for (int c = 0; c < C; ++c)
     for (int j = 0; j < kNsub; ++j) d[kNsub * c + j] = (abs(m[j]) < group_max_eps ? 1.f : m[j]) / f[c];
 }
@@ -840,7 +840,7 @@ constexpr void fast_candidates(const float* m, const float* f, float* d) {
 // judged; a sub-block where none beats zero codes (error sum w x^2) keeps its first
 // candidate. `first`: the batch that starts the search.
 template <int kNsub>
-constexpr void fast_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
+constexpr void grid_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
                                  bool first, float* ideal, float* best) {
   for (int j = 0; j < kNsub; ++j)
     for (int c = 0; c < count; ++c) {
@@ -943,17 +943,17 @@ struct scalar_ops : fit::scalar_passes {
     kq::sub_scale_choices<kNsub, C>(ideal, dn, lo, hi, a, dl);
   }
   template <int kNsub>
-  static constexpr void fast_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
+  static constexpr void grid_scale_choice(const float* d, const float* xq, const float* qq, const float* sxx, int count,
                                           bool first, float* ideal, float* best) {
-    kq::fast_scale_choice<kNsub>(d, xq, qq, sxx, count, first, ideal, best);
+    kq::grid_scale_choice<kNsub>(d, xq, qq, sxx, count, first, ideal, best);
   }
   template <int kSub, int kNsub>
   static constexpr void symmetric_stats(const float* xn, const float* imp, float* m, float* sxx) {
     kq::symmetric_stats<kSub, kNsub>(xn, imp, m, sxx);
   }
   template <int kNsub, int C>
-  static constexpr void fast_candidates(const float* m, const float* f, float* d) {
-    kq::fast_candidates<kNsub, C>(m, f, d);
+  static constexpr void grid_candidates(const float* m, const float* f, float* d) {
+    kq::grid_candidates<kNsub, C>(m, f, d);
   }
   // fit::normalized: writes x * p to xn and returns p.
   template <size_t n>
@@ -966,7 +966,7 @@ struct scalar_ops : fit::scalar_passes {
 
 // The sub-block scales of a block's kNsub sub-blocks from the grid of S (0 for a
 // zero sub-block): of the least-squares scales of the codes of the grid's scales,
-// the one of least error (fast_scale_choice), kB candidates per pass. m, sxx: each sub-block's
+// the one of least error (grid_scale_choice), kB candidates per pass. m, sxx: each sub-block's
 // extreme weight and sum of w x^2 (symmetric_stats).
 template <class Ops, int kSub, int kB>
 constexpr void fit_symmetric_subs_grid(const float* xn, const float* imp, const fit::level_set& L,
@@ -978,9 +978,9 @@ constexpr void fit_symmetric_subs_grid(const float* xn, const float* imp, const 
     float f[kB];
     for (int c = 0; c < kB; ++c)  // past count: padding, not chosen
       f[c] = L.value(0) * (1.f - S.step * float(k0 + (c < count ? c : 0) - S.first));
-    Ops::template fast_candidates<kNsub, kB>(m, f, d);
+    Ops::template grid_candidates<kNsub, kB>(m, f, d);
     Ops::template symmetric_lsq_rows<kSub, kNsub, kB>(xn, imp, L, d, xq, qq);
-    Ops::template fast_scale_choice<kNsub>(d, xq, qq, sxx, count, k0 == 0, ideal, best);
+    Ops::template grid_scale_choice<kNsub>(d, xq, qq, sxx, count, k0 == 0, ideal, best);
   }
   for (int j = 0; j < kNsub; ++j)
     if (abs(m[j]) < group_max_eps) ideal[j] = 0;
@@ -1034,38 +1034,35 @@ constexpr symmetric_superblock fit_symmetric_superblock(const float* x, const fl
     return best;
   }
   // Trials keep their integer scales; the codes are those of the best one's, found
-  // once at the end.
+  // once at the end, except where a search has a single trial of a single candidate
+  // (q3_K's fast search): its codes are the block's, found with its error in one
+  // pass (the same error and codes as a trial and the final pass).
+  constexpr bool kOneTrial = C == 1 && S.rounds == 1 && !S.extras;
   float best_dl[kNsub] = {}, best_err = -1, next = 0;  // next: the best trial's least-squares super-scale
   auto trial = [&](float D) {
     const fit::stored_scale<f16> d(D, p);
     float a[R], dl[R];
     Ops::template sub_scale_choices<kNsub, C>(ideal, d.dn, P.sc_lo, P.sc_hi, a, dl);
     symmetric_choice<kNsub> t;
-    Ops::template symmetric_choose<kSub, kNsub, C>(xn, imp, P.codes, a, dl, t);
+    const float *ta = t.a, *tdl = t.dl;  // the chosen integer scales, decoded
+    if constexpr (kOneTrial) {
+      Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, dl, best.L, &t.err);
+      ta = a, tdl = dl, t.sxa = t.saa = 0;  // the only candidates; no refit follows
+    } else {
+      Ops::template symmetric_choose<kSub, kNsub, C>(xn, imp, P.codes, a, dl, t);
+    }
     if (best_err >= 0 && !(t.err < best_err)) return false;
-    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(t.a[j]), best_dl[j] = t.dl[j];
+    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(ta[j]), best_dl[j] = tdl[j];
     best.d = d.stored, best.clamped = d.clamped, best_err = t.err;
     next = t.saa > 0 ? t.sxa / t.saa : 0.f;
     return true;
   };
   float D = max_scale / float(P.sc_lo);
-  // A single trial of a single candidate (q3_K's fast search) finds its error with
-  // its codes: the same error and codes as the trial and the final pass, in one pass.
-  constexpr bool kOneTrial = C == 1 && S.rounds == 1 && !S.extras;
-  if constexpr (kOneTrial) {
-    const fit::stored_scale<f16> d(D, p);
-    float a[kNsub];
-    Ops::template sub_scale_choices<kNsub, 1>(ideal, d.dn, P.sc_lo, P.sc_hi, a, best_dl);
-    for (int j = 0; j < kNsub; ++j) best.sc[j] = int8_t(a[j]);
-    best.d = d.stored, best.clamped = d.clamped;
-    Ops::template symmetric_block_codes<kSub, kNsub>(xn, imp, P.codes, best_dl, best.L, &best_err);
-  } else {
-    for (int round = 1; trial(D) && next != 0 && round < S.rounds; ++round) D = next;
-    if constexpr (S.extras) {
-      for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
-      const float d0 = best.d;
-      for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
-    }
+  for (int round = 1; trial(D) && next != 0 && round < S.rounds; ++round) D = next;
+  if constexpr (S.extras) {
+    for (const float f : {0.98f, 1.02f}) trial(best.d * p * f);
+    const float d0 = best.d;
+    for (const int k : {-1, 1}) trial(f16::neighbour(d0, k) * p);
   }
   // The all-zero block (zero super-scale), which wins where f16 cannot resolve the
   // weights at all; its error is the sum of w x^2.

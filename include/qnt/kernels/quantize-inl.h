@@ -680,6 +680,14 @@ struct SearchOps {
     }
   }
 
+  // w (x - dl a)^2, in kq::symmetric_codes' order: the error of a weight x of
+  // importance w coded as a at scale dl.
+  template <class V>
+  static HWY_INLINE V WeightedSquare(V x, V w, V dl, V a) {
+    const V res = hn::Sub(x, hn::Mul(dl, a));
+    return hn::Mul(hn::Mul(w, res), res);
+  }
+
 #if QNT_FOLD_HALVES
   // kq::symmetric_rows: each row (a candidate of a sub-block) folded onto one vector,
   // then all rows folded together (FoldMany); without kErr only the sums of the
@@ -699,10 +707,7 @@ struct SearchOps {
       for (size_t k = 0; k < K; ++k) {
         const V a = CodeValue(d, L, hn::Mul(x[k], vid), first, last);
         const auto wa = hn::Mul(w[k], a);
-        if constexpr (kErr) {
-          const auto res = hn::Sub(x[k], hn::Mul(hn::Set(d, dl[r]), a));
-          e[k] = hn::Mul(hn::Mul(w[k], res), res);
-        }
+        if constexpr (kErr) e[k] = WeightedSquare(x[k], w[k], hn::Set(d, dl[r]), a);
         xa[k] = hn::Mul(wa, x[k]), aa[k] = hn::Mul(wa, a);
       }
       if constexpr (kErr) fe[r] = FoldOnto1<K>(d, e);
@@ -787,10 +792,7 @@ struct SearchOps {
           const auto x = hn::LoadU(d, xn + j * kSub + k * N);
           V a;
           StoreCodeBytes(d, CodeLevel(d, L, hn::Mul(x, vid), first, last, &a), codes + j * kSub + k * N);
-          if constexpr (kErr) {
-            const auto res = hn::Sub(x, hn::Mul(hn::Set(d, dl[j]), a));
-            e[k] = hn::Mul(hn::Mul(hn::LoadU(d, imp + j * kSub + k * N), res), res);
-          }
+          if constexpr (kErr) e[k] = WeightedSquare(x, hn::LoadU(d, imp + j * kSub + k * N), hn::Set(d, dl[j]), a);
         }
         if constexpr (kErr) fe[j] = FoldOnto1<K>(d, e);
       }
@@ -839,14 +841,14 @@ struct SearchOps {
     }
   }
 
-  // kq::fast_scale_choice in lanes of sub-blocks.
+  // kq::grid_scale_choice in lanes of sub-blocks.
   template <int kNsub>
-  static HWY_NOINLINE void fast_scale_choice(const float* HWY_RESTRICT dc, const float* HWY_RESTRICT xq,
+  static HWY_NOINLINE void grid_scale_choice(const float* HWY_RESTRICT dc, const float* HWY_RESTRICT xq,
                                              const float* HWY_RESTRICT qq, const float* HWY_RESTRICT sxx, int count,
                                              bool first, float* HWY_RESTRICT ideal, float* HWY_RESTRICT best) {
     const hn::CappedTag<float, kNsub> d;
     const size_t N = hn::Lanes(d);
-    if (size_t(kNsub) % N != 0) return kq::fast_scale_choice<kNsub>(dc, xq, qq, sxx, count, first, ideal, best);
+    if (size_t(kNsub) % N != 0) return kq::grid_scale_choice<kNsub>(dc, xq, qq, sxx, count, first, ideal, best);
     const auto zero = hn::Zero(d);
     for (size_t j = 0; j < size_t(kNsub); j += N) {
       const auto s = hn::LoadU(d, sxx + j);
@@ -864,13 +866,13 @@ struct SearchOps {
     }
   }
 
-  // kq::fast_candidates in lanes of sub-blocks (the same divisions).
+  // kq::grid_candidates in lanes of sub-blocks (the same divisions).
   template <int kNsub, int C>
-  static HWY_NOINLINE void fast_candidates(const float* HWY_RESTRICT m, const float* HWY_RESTRICT f,
+  static HWY_NOINLINE void grid_candidates(const float* HWY_RESTRICT m, const float* HWY_RESTRICT f,
                                            float* HWY_RESTRICT dc) {
     const hn::CappedTag<float, kNsub> d;
     const size_t N = hn::Lanes(d);
-    if (size_t(kNsub) % N != 0) return kq::fast_candidates<kNsub, C>(m, f, dc);
+    if (size_t(kNsub) % N != 0) return kq::grid_candidates<kNsub, C>(m, f, dc);
     for (size_t j = 0; j < size_t(kNsub); j += N) {
       const auto vm = hn::LoadU(d, m + j);
       const auto num = hn::IfThenElse(hn::Lt(hn::Abs(vm), hn::Set(d, kq::group_max_eps)), hn::Set(d, 1.f), vm);
