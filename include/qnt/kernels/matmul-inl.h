@@ -449,6 +449,9 @@ HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY
 #endif
     if (!whole)
       for (size_t k = begin; k < end; ++k) amax = x[k] != x[k] ? x[k] : max(amax, abs(x[k]));
+    // The units' sums of codes: summed in vectors where whole vectors make up a unit.
+    int32_t unit_sum[G / U];
+    bool summed = false;
     if (!(amax <= std::numeric_limits<float>::max())) {  // NaN or infinite: no codes, a NaN step
       for (size_t k = begin; k < end; ++k) xq[k] = 0;
       amax = std::numeric_limits<float>::quiet_NaN();
@@ -456,9 +459,15 @@ HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY
 #if HWY_TARGET != HWY_SCALAR
       const auto inv = hn::Set(df, amax > 0 ? 127.f / amax : 0.f);
       const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+      summed = (kIntSums || kSums) && U % N == 0;
+      auto sum = hn::Zero(di);
       for (size_t k = begin; k < end; k += N) {
         const auto q = hn::Min(hn::Max(hn::NearestInt(hn::Mul(hn::LoadU(df, x + k), inv)), lo), hi);
         hn::StoreU(hn::DemoteTo(d8, q), d8, xq + k);
+        if (summed) {
+          sum = hn::Add(sum, q);
+          if ((k + N - begin) % U == 0) unit_sum[(k - begin) / U] = hn::GetLane(hn::SumOfLanes(di, sum)), sum = hn::Zero(di);
+        }
       }
 #endif
     } else {
@@ -470,7 +479,11 @@ HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY
       xs[u] = step;
       if constexpr (kIntSums || kSums) {
         int32_t sum = 0;
-        for (size_t k = 0; k < U; ++k) sum += xq[u * U + k];
+        if (summed) {
+          sum = unit_sum[u - begin / U];
+        } else {
+          for (size_t k = 0; k < U; ++k) sum += xq[u * U + k];
+        }
         if constexpr (kIntSums) xsumi[u] = sum;
         if constexpr (kSums) xsum[u] = float(sum) * step;
       }

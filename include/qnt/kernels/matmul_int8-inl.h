@@ -126,8 +126,12 @@ struct TileWeights {
 template <class S>
 struct TileActs {
   HWY_ALIGN int8_t q[S::kActs * S::kCols];
-  float step[S::kActs * S::kUnits];  // per unit
-  int32_t sumi[S::kActs * S::kUnits];
+  // Per unit: the step; -bias times the sum of the codes, where the unit's int32
+  // sums start; the sum of the codes times the step, against the offsets. Formed
+  // once per quantization, so that the tile loop only broadcasts them.
+  float step[S::kActs * S::kUnits];
+  int32_t start[S::kActs * S::kUnits];
+  float sum[S::kActs * S::kUnits];
 };
 
 // y[a][r .. r + nr) += the tile (R rows, len columns) times activations a .. a + 3
@@ -135,7 +139,7 @@ struct TileActs {
 // for formats without offsets.
 template <class S>
 HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* HWY_RESTRICT scale,
-                              const float* HWY_RESTRICT offset, int bias, const TileActs<S>& xa, size_t a,
+                              const float* HWY_RESTRICT offset, const TileActs<S>& xa, size_t a,
                               size_t count, size_t len, float* HWY_RESTRICT y, size_t rows, size_t nr) {
   constexpr size_t U = S::kUnit, K = S::kCols, KU = S::kUnits, RV = kRowVectors;
   const hn::CappedTag<int32_t, kMaxTileRows / RV> d32;
@@ -153,9 +157,13 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   // Accumulators, named (scalable vectors cannot live in arrays): f<activation><row vector>.
   auto f00 = hn::Zero(df), f01 = hn::Zero(df), f10 = hn::Zero(df), f11 = hn::Zero(df);
   auto f20 = hn::Zero(df), f21 = hn::Zero(df), f30 = hn::Zero(df), f31 = hn::Zero(df);
-  for (size_t u = 0; u < len / U; ++u) {
+  // Units of one activation group share its step: their scaled sums t add up first
+  // and meet the step once (t<activation><row vector>).
+  constexpr size_t G = U < kXGroup ? kXGroup / U : 1;
+  auto t00 = f00, t01 = f00, t10 = f00, t11 = f00, t20 = f00, t21 = f00, t30 = f00, t31 = f00;
+  const auto unit = [&](size_t u, auto first, auto last) HWY_ATTR {
     // The bias term of each activation, -bias * (sum of its codes), starts the sums.
-    const auto start = [&](size_t i) { return hn::Set(d32, -bias * xa.sumi[act[i] * KU + u]); };
+    const auto start = [&](size_t i) { return hn::Set(d32, xa.start[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
     auto i01 = i00, i11 = i10, i21 = i20, i31 = i30;
     HWY_UNROLL(8)
@@ -173,18 +181,41 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
       dot(x0, i00, i01), dot(x1, i10, i11), dot(x2, i20, i21), dot(x3, i30, i31);
     }
     const auto s0 = hn::Load(df, scale + u * R), s1 = RV == 2 ? hn::Load(df, scale + u * R + N) : s0;
-    const auto add = [&](size_t i, auto ilo, auto ihi, auto& lo, auto& hi) {
-      const auto step = hn::Set(df, xa.step[act[i] * KU + u]);
-      lo = hn::MulAdd(hn::ConvertTo(df, ilo), hn::Mul(s0, step), lo);
-      if constexpr (RV == 2) hi = hn::MulAdd(hn::ConvertTo(df, ihi), hn::Mul(s1, step), hi);
+    const auto add = [&](size_t i, auto ilo, auto ihi, auto& tlo, auto& thi, auto& lo, auto& hi) {
+      if constexpr (decltype(first)::value) {
+        tlo = hn::Mul(hn::ConvertTo(df, ilo), s0);
+        if constexpr (RV == 2) thi = hn::Mul(hn::ConvertTo(df, ihi), s1);
+      } else {
+        tlo = hn::MulAdd(hn::ConvertTo(df, ilo), s0, tlo);
+        if constexpr (RV == 2) thi = hn::MulAdd(hn::ConvertTo(df, ihi), s1, thi);
+      }
+      if constexpr (decltype(last)::value) {
+        const auto step = hn::Set(df, xa.step[act[i] * KU + u]);
+        lo = hn::MulAdd(tlo, step, lo);
+        if constexpr (RV == 2) hi = hn::MulAdd(thi, step, hi);
+      }
       if (offset) {  // the same way for every unit of a call: predicted
-        const auto sum = hn::Set(df, float(xa.sumi[act[i] * KU + u]) * xa.step[act[i] * KU + u]);
+        const auto sum = hn::Set(df, xa.sum[act[i] * KU + u]);
         lo = hn::MulAdd(hn::Load(df, offset + u * R), sum, lo);
         if constexpr (RV == 2) hi = hn::MulAdd(hn::Load(df, offset + u * R + N), sum, hi);
       }
     };
-    add(0, i00, i01, f00, f01), add(1, i10, i11, f10, f11), add(2, i20, i21, f20, f21), add(3, i30, i31, f30, f31);
+    add(0, i00, i01, t00, t01, f00, f01), add(1, i10, i11, t10, t11, f10, f11);
+    add(2, i20, i21, t20, t21, f20, f21), add(3, i30, i31, t30, t31, f30, f31);
+  };
+  using yes = std::true_type;
+  using no = std::false_type;
+  size_t u = 0;
+  for (; u + G <= len / U; u += G) {
+    if constexpr (G == 1) {
+      unit(u, yes(), yes());
+    } else {
+      unit(u, yes(), no());
+      for (size_t g = 1; g + 1 < G; ++g) unit(u + g, no(), no());
+      unit(u + G - 1, no(), yes());
+    }
   }
+  for (; u < len / U; ++u) unit(u, yes(), yes());  // a partial group: each unit alone
   const auto store = [&](size_t i, auto lo, auto hi) {
     if (a + i >= count) return;
     float* out = y + act[i] * rows;
@@ -223,9 +254,12 @@ HWY_NOINLINE void MatMulTiles(const TileWeights& wt, size_t rows, size_t cols, c
       for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
     for (size_t c0 = 0; c0 < nb; c0 += KB) {
       const size_t cb = nb - c0 < KB ? nb - c0 : KB, len = cb * B;
-      for (size_t i = 0; i < count; ++i)
-        QuantizeX<U, true, false>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU,
-                                  xa.sumi + i * KU, nullptr);
+      for (size_t i = 0; i < count; ++i) {
+        int32_t* start = xa.start + i * KU;
+        QuantizeX<U, true, true>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU, start,
+                                 xa.sum + i * KU);
+        for (size_t u = 0; u < len / U; ++u) start[u] *= -wt.bias;
+      }
       for (size_t r = r0; r < r1; r += R) {
         wt.unpack(wt.blocks, nb, c0, cb, r, r1, R, codes, scale, offset);
         // The next tile's blocks load while this one computes: its R rows are R
@@ -249,7 +283,7 @@ HWY_NOINLINE void MatMulTiles(const TileWeights& wt, size_t rows, size_t cols, c
             const uint8_t* p = wt.blocks + (next_r + fetched) * row_bytes + next_c * wt.block_bytes;
             for (size_t o = 0; o < next_bytes; o += 64) hwy::Prefetch(p + o);
           }
-          TileTimesActs<S>(codes, scale, wt.offset ? offset : nullptr, wt.bias, xa, a, count, len, yt, rows, nr);
+          TileTimesActs<S>(codes, scale, wt.offset ? offset : nullptr, xa, a, count, len, yt, rows, nr);
         }
       }
     }
