@@ -9,6 +9,7 @@
 // compiler flags is built, and calls go straight to it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 
 #include "../core/api.hpp"
@@ -136,10 +137,18 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
   const size_t tile = n == 1 ? 4 : 32;
   const size_t tiles = (rows + tile - 1) / tile;
   const size_t threads = detail::thread_count(e);
-  const size_t tasks = threads <= 1 ? 1 : (tiles < 4 * threads ? tiles : 4 * threads);
+  // Every task of the matmul quantizes its activations: those of many activation
+  // rows are split between tasks (whole runs of kActChunk) before the weight rows are.
+  constexpr size_t kActChunk = 128;
+  const size_t per_thread = threads <= 1 ? 1 : 4 * threads;
+  const size_t act_chunks = n == 1 ? 1 : std::min((n + kActChunk - 1) / kActChunk, per_thread);
+  const size_t row_tasks = std::min(tiles, (per_thread + act_chunks - 1) / act_chunks);
+  const size_t tasks = act_chunks * row_tasks;
   detail::parallel_for(e, tasks, [&](size_t t) {
-    const size_t r0 = tiles * t / tasks * tile, r1 = tiles * (t + 1) / tasks * tile;
-    fn(w, rows, cols, x, n, y, r0, r1 < rows ? r1 : rows);
+    const size_t a = t / row_tasks, rt = t % row_tasks;
+    const size_t i0 = n * a / act_chunks, i1 = n * (a + 1) / act_chunks;
+    const size_t r0 = tiles * rt / row_tasks * tile, r1 = tiles * (rt + 1) / row_tasks * tile;
+    fn(w, rows, cols, x + i0 * cols, i1 - i0, y + i0 * rows, r0, r1 < rows ? r1 : rows);
   });
   return status::ok;
 }
