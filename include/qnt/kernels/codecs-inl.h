@@ -1000,15 +1000,34 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   template <class DU8, class Fn>
   static HWY_INLINE void ScaledCodes(DU8 du8, const q3_k::block& b, const Fn& fn) {
     const hn::Repartition<uint64_t, DU8> d64;
-    alignas(16) uint8_t sc[16];
-    BiasedScales(b, sc);
-    const Bytes512 scales{_mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(sc)))};
+    const Bytes512 scales{_mm512_zextsi128_si512(BiasedScaleVector(b))};
     // The third bit: bit v of hmask[l] (first 32 bytes) or bit v + 4 (last 32), to bit 2.
     const auto high = hn::BitCast(du8, BitArrayHalves<4>(hn::Repartition<uint16_t, DU8>(), b.hmask));
     const auto third = [&](int v, Bytes512 index) HWY_ATTR {
       return hn::Or(index, AffineBits<0>(high, hn::Set(d64, (uint64_t{1} << v) << 40)));
     };
     PairPlaneScaledCodes<8, 4, 32, 127>::Run(scales, b.qs, third, fn);
+  }
+  // BiasedScales in a vector: each byte picks its fields out of a copy of the
+  // scale bytes in its 64 bits (vpmultishiftqb: 8 bits from any bit offset), the low
+  // nibble from bytes 0-7 and the top two bits from bytes 8-11 (bytes 4-7 of a copy
+  // loaded 4 bytes later: the block's d follows the scales).
+  static HWY_INLINE __m128i BiasedScaleVector(const q3_k::block& b) {
+    // The bit offsets of scales j = 8 half + i (byte i): of the low nibble, and of
+    // the top two bits less 4, which puts them at bits 4 and 5.
+    constexpr auto kOffsets = [](bool top, int half) {
+      uint64_t lanes = 0;
+      for (int i = 0; i < 8; ++i) {
+        const int j = 8 * half + i;
+        lanes |= uint64_t(top ? 8 * (4 + j % 4) + 2 * (j / 4) - 4 : 8 * i + 4 * half) << (8 * i);
+      }
+      return int64_t(lanes);
+    };
+    int64_t low, high;
+    std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 4, 8);
+    const __m128i nibble = _mm_multishift_epi64_epi8(_mm_set_epi64x(kOffsets(false, 1), kOffsets(false, 0)), _mm_set1_epi64x(low));
+    const __m128i top = _mm_multishift_epi64_epi8(_mm_set_epi64x(kOffsets(true, 1), kOffsets(true, 0)), _mm_set1_epi64x(high));
+    return _mm_or_si128(_mm_and_si128(nibble, _mm_set1_epi8(0x0F)), _mm_and_si128(top, _mm_set1_epi8(0x30)));
   }
   template <class DF>
   static HWY_INLINE hn::Vec<DF> UnitTerms(DF df, const q3_k::block& b) { return hn::Set(df, -127.f * ScaleOf(b.d)); }
