@@ -96,9 +96,13 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
   // scaling and summing of the exact unit sums. The float path (nf4) sums in f32:
   // within 2e-6 of |W_r| |x_i|. The matvec of q2_K and q3_K takes one step per block
   // where it multiplies scaled codes (AVX3_DL): the bound of groups of 256, which is
-  // no smaller than that of 32, holds for every target.
+  // no smaller than that of 32, holds for every target. nf4's matvec multiplies int16
+  // forms where its blocks hold a multiple of 64 weights (AVX-512): table values within
+  // 2^-14 of the block's scale, x to int16 per 64 columns with step max|x_g| / 32767.
   constexpr bool int8 = qnt::HWY_NAMESPACE::Codec<F>::kInteger;
-  const size_t group = n < 4 && (std::is_same_v<F, qnt::q2_k> || std::is_same_v<F, qnt::q3_k>) ? 256 : 32;
+  const bool words = !int8 && n == 1 && F::block_size % 64 == 0;
+  const size_t group = words ? 64 : n < 4 && (std::is_same_v<F, qnt::q2_k> || std::is_same_v<F, qnt::q3_k>) ? 256 : 32;
+  const double levels = words ? 32767 : 127;
   double worst = 0;
   for (size_t i = 0; i < n; ++i)
     for (size_t r = 0; r < rows; ++r) {
@@ -109,11 +113,13 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
           const double wv = wd[r * cols + c], xv = xp[i * cols + c];
           exact += wv * xv, wn += wv * wv, xn += xv * xv;
           amax = std::max(amax, std::fabs(xv)), wsum += std::fabs(wv);
+          if constexpr (!int8)
+            if (words) quantization += std::fabs(xv * double(b[(r * cols + c) / F::block_size].absmax.get())) / 16384;
         }
-        quantization += amax / 127 / 2 * wsum;
+        quantization += amax / levels / 2 * wsum;
       }
       const double norm = std::sqrt(wn * xn) + 1e-30;
-      const double bound = int8 ? quantization + 2e-5 * norm : 2e-6 * norm;
+      const double bound = int8 || words ? quantization + 2e-5 * norm : 2e-6 * norm;
       worst = std::max(worst, std::fabs(yp[i * rows + r] - exact) / bound);
     }
   CHECK(worst <= 1);

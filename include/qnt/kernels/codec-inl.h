@@ -44,7 +44,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class F>
 struct Codec {
   static constexpr bool kInteger = false;  // no integer codes: matvec takes the float path
-  static constexpr bool kTablePairs = false, kTableVectors = false;  // see nf4's codec
+  static constexpr bool kTablePairs = false, kTableVectors = false, kWordPairs = false;  // see nf4's codec
   // Writes the F::block_size floats of block `b` to `out`.
   template <class DF>
   static HWY_INLINE void Decode(DF /*df*/, const typename F::block& b, float* HWY_RESTRICT out) {

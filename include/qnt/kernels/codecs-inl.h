@@ -1168,6 +1168,32 @@ struct Codec<basic_nf4<Block, Scale>> {
 #else
   static constexpr bool kTablePairs = false, kTableVectors = false;
 #endif
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // The matvec's int16 form (AVX-512): the table values times 2^13, rounded (within
+  // 2^-14 of the block's scale), meet activations quantized to int16 in pair products
+  // (vpmaddwd, vpdpwssd), which cost half the permutes of the float lookups. WordPair:
+  // the values of bytes 32j .. 32j + 31, their high nibbles (elements 2k) and low
+  // nibbles (2k + 1), lane k for byte k; one vpermw each reads the low five bits of
+  // its index, so the table is there twice and the low nibbles need no mask.
+  static constexpr bool kWordPairs = Block % 64 == 0;
+  static constexpr float kWordScale = 1.f / 8192;
+  static HWY_INLINE void WordPair(const typename F::block& b, size_t j, __m512i& even, __m512i& odd) {
+    alignas(64) static constexpr auto kTable = [] {
+      std::array<int16_t, 32> t{};
+      for (size_t i = 0; i < 32; ++i) {
+        const float v = detail::nf4_values[i % 16] * 8192;  // exact: at most 8192, half-way rounding away from 0
+        t[i] = int16_t(v < 0 ? v - 0.5f : v + 0.5f);
+      }
+      return t;
+    }();
+    const __m512i table = _mm512_load_si512(kTable.data());
+    const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j)));
+    even = _mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), table);
+    odd = _mm512_permutexvar_epi16(bytes, table);
+  }
+#else
+  static constexpr bool kWordPairs = false;
+#endif
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2

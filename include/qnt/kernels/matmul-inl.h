@@ -223,6 +223,90 @@ HWY_INLINE float TableRow(DF df, const typename F::block* HWY_RESTRICT row, size
 }
 #endif
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// Columns of x per pass of MatVecWords (8 KiB of int16 codes on the stack).
+inline constexpr size_t kWordColumns = 4096;
+
+// x[0, len) (len a multiple of 64) to int16 codes for WordPair, per 64 columns one
+// step max |x| / 32767 (each element moves by at most half a step) and the codes of
+// the even elements, then of the odd. A NaN or an infinity: the step NaN and the
+// codes 0, as QuantizeX.
+HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* HWY_RESTRICT xq,
+                              float* HWY_RESTRICT xs) {
+  const hn::Full512<float> df;
+  const hn::Full512<int32_t> di;
+  const hn::Full256<int16_t> d16;
+  for (size_t g = 0; g < len; g += 64) {
+    const auto v0 = hn::LoadU(df, x + g), v1 = hn::LoadU(df, x + g + 16);
+    const auto v2 = hn::LoadU(df, x + g + 32), v3 = hn::LoadU(df, x + g + 48);
+    const auto m = hn::Max(hn::Max(hn::Abs(v0), hn::Abs(v1)), hn::Max(hn::Abs(v2), hn::Abs(v3)));
+    const auto nan = hn::Or(hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)), hn::Or(hn::IsNaN(v2), hn::IsNaN(v3)));
+    const float amax = hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN();
+    if (!(amax <= std::numeric_limits<float>::max())) {
+      for (size_t k = 0; k < 64; ++k) xq[g + k] = 0;
+      xs[g / 64] = std::numeric_limits<float>::quiet_NaN();
+      continue;
+    }
+    // |x| * inv stays within 32767 (1 + 2^-22): rounded, no more than 32767.
+    const auto inv = hn::Set(df, amax > 0 ? 32767.f / amax : 0.f);
+    const auto q0 = hn::NearestInt(hn::Mul(v0, inv)), q1 = hn::NearestInt(hn::Mul(v1, inv));
+    const auto q2 = hn::NearestInt(hn::Mul(v2, inv)), q3 = hn::NearestInt(hn::Mul(v3, inv));
+    hn::StoreU(hn::DemoteTo(d16, hn::ConcatEven(di, q1, q0)), d16, xq + g);
+    hn::StoreU(hn::DemoteTo(d16, hn::ConcatEven(di, q3, q2)), d16, xq + g + 16);
+    hn::StoreU(hn::DemoteTo(d16, hn::ConcatOdd(di, q1, q0)), d16, xq + g + 32);
+    hn::StoreU(hn::DemoteTo(d16, hn::ConcatOdd(di, q3, q2)), d16, xq + g + 48);
+    xs[g / 64] = amax / 32767.f;
+  }
+}
+
+// acc + in each int32 lane the products of its two int16 of a and of b.
+HWY_INLINE __m512i DotWords(__m512i acc, __m512i a, __m512i b) {
+#if HWY_TARGET <= HWY_AVX3_DL  // written out, as vpdpbusd is (see DotU8I8)
+  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+// MatVecFloat for codecs with WordPair: per 64 columns, the int32 sums of the
+// products of int16 table values (|v| <= 2^13) and activation codes (|x| <= 32767),
+// four per lane (below 2^31), times the block scale and the step once.
+template <class F>
+void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
+                 float* HWY_RESTRICT y, size_t r0, size_t r1) {
+  using C = Codec<F>;
+  constexpr size_t B = F::block_size, K = B >= kWordColumns ? B : kWordColumns / B * B;
+  const hn::Full512<float> df;
+  HWY_ALIGN int16_t xq[K];
+  float xs[K / 64];
+  const size_t nb = cols / B;
+  for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
+  for (size_t c0 = 0; c0 < nb; c0 += K / B) {
+    const size_t cb = nb - c0 < K / B ? nb - c0 : K / B;
+    QuantizeWords(x + c0 * B, cb * B, xq, xs);
+    for (size_t r = r0; r < r1; ++r) {
+      const typename F::block* HWY_RESTRICT row = w + r * nb + c0;
+      auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+      for (size_t b = 0; b < cb; ++b) {
+        const float scale = C::BlockScale(row[b]) * C::kWordScale;
+        for (size_t j = 0; j < B / 64; ++j) {
+          const size_t g = b * (B / 64) + j;
+          __m512i even, odd;
+          C::WordPair(row[b], j, even, odd);
+          const __m512i i = DotWords(DotWords(_mm512_setzero_si512(), even, _mm512_loadu_si512(xq + 64 * g)), odd,
+                                     _mm512_loadu_si512(xq + 64 * g + 32));
+          const auto s = hn::Set(df, scale * xs[g]);
+          if (g % 2) f1 = hn::MulAdd(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), s, f1);
+          else f0 = hn::MulAdd(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), s, f0);
+        }
+      }
+      y[r] += SumLanes(df, hn::Add(f0, f1));
+    }
+  }
+}
+#endif
+
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for float codecs: one row at a
 // time, so that the weights stream in order.
 template <class F>
@@ -231,6 +315,12 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
   constexpr size_t B = F::block_size;
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df), nb = cols / B;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if constexpr (Codec<F>::kWordPairs) {
+    (void)N;
+    return MatVecWords<F>(w, cols, x, y, r0, r1);
+  }
+#endif
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   if constexpr (Codec<F>::kTablePairs) {
     if (cols <= kRegroupedColumns) {
