@@ -82,6 +82,40 @@ HWY_INLINE float LeadingScale(const Block& b, const S& field) {
 template <size_t kAt, class DI, class Block>
 HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
   static_assert(kAt + 4 <= sizeof(Block), "the gathered word lies within the block");
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(di) == 16) {
+    // Byte permutes instead (VBMI's vpermt2b): windows of 128 bytes, 124 apart so that
+    // every word lies whole in one, each a permute of two loads, kept for the lanes of
+    // its words. The loads are masked to the sixteen blocks: nothing past them is read.
+    constexpr size_t S = sizeof(Block), kBytes = 16 * S, kStep = 124, kWindows = (15 * S + kAt) / kStep + 1;
+    struct Window {
+      uint8_t index[64];
+      uint64_t lanes = 0;  // the bytes of the words this window holds
+    };
+    alignas(64) static constexpr auto kWindow = [] {
+      std::array<Window, kWindows> windows{};
+      for (size_t k = 0; k < 16; ++k) {
+        const size_t at = k * S + kAt, w = at / kStep;
+        for (size_t i = 0; i < 4; ++i) windows[w].index[4 * k + i] = uint8_t(at - kStep * w + i);
+        windows[w].lanes |= uint64_t{15} << (4 * k);
+      }
+      return windows;
+    }();
+    const uint8_t* HWY_RESTRICT bytes = reinterpret_cast<const uint8_t*>(b);
+    const auto load = [&](size_t at) HWY_ATTR {
+      const __mmask64 mask = kBytes - at >= 64 ? ~uint64_t{0} : (uint64_t{1} << (kBytes - at)) - 1;
+      return _mm512_maskz_loadu_epi8(mask, bytes + at);
+    };
+    __m512i words = _mm512_setzero_si512();
+    for (size_t w = 0; w < kWindows; ++w) {
+      const size_t at = kStep * w;
+      const __m512i low = load(at), high = kBytes - at > 64 ? load(at + 64) : _mm512_setzero_si512();
+      words = _mm512_mask_blend_epi8(kWindow[w].lanes, words,
+                                     _mm512_permutex2var_epi8(low, _mm512_loadu_si512(kWindow[w].index), high));
+    }
+    return hn::Vec<DI>{words};
+  }
+#endif
   HWY_ALIGN int32_t words[hn::MaxLanes(di)];
   for (size_t k = 0; k < hn::MaxLanes(di); ++k) std::memcpy(&words[k], reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
   return hn::Load(di, words);
