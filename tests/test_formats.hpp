@@ -7,7 +7,7 @@
 namespace qnt_test {
 
 using generic_formats =
-    qnt::format_list<qnt::symmetric<8, 128, qnt::bf16>, qnt::symmetric<4, 64, qnt::f32>, qnt::symmetric<5, 16, qnt::f16>,
+    qnt::format_list<qnt::symmetric<8, 128, qnt::bf16>, qnt::symmetric<4, 64, qnt::f32>, qnt::symmetric<5, 8, qnt::f16>,
                      qnt::symmetric<4, 256, qnt::bf16>, qnt::affine<4, 128, qnt::bf16>, qnt::affine<8, 16, qnt::f16>,
                      qnt::affine<5, 64, qnt::f32>, qnt::affine<8, 256, qnt::f32>, qnt::basic_nf4<128, qnt::f16>,
                      qnt::basic_nf4<32, qnt::bf16>, qnt::basic_nf4<16, qnt::f32>>;

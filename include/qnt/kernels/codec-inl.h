@@ -15,7 +15,10 @@
 //   TablePair / BlockScale        float codecs: vectors of table values (the even and
 //                 (kTablePairs)   the odd elements), and the one scale to multiply
 //                                 their dot product by (nf4's matvec);
-//   TableVector   (kTableVectors) table values in element order (nf4's dequantize).
+//   TableVector   (kTableVectors) table values in element order (nf4's dequantize);
+// and on AVX-512:
+//   WordPair      (kWordPairs)    float codecs: int16 table values times 1 / kWordScale,
+//                                 the even and the odd elements (nf4's matvec there).
 //
 // Every format gets the scalar reference as its codec, so every format works on
 // every target; a format with a SIMD fast path specializes Codec<> in

@@ -89,7 +89,7 @@ HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
     // its words. The loads are masked to the sixteen blocks: nothing past them is read.
     constexpr size_t S = sizeof(Block), kBytes = 16 * S, kStep = 124, kWindows = (15 * S + kAt) / kStep + 1;
     struct Window {
-      uint8_t index[64];
+      alignas(64) uint8_t index[64];
       uint64_t lanes = 0;  // the bytes of the words this window holds
     };
     alignas(64) static constexpr auto kWindow = [] {
@@ -1128,7 +1128,8 @@ struct Codec<basic_nf4<Block, Scale>> {
   using F = basic_nf4<Block, Scale>;
   static constexpr bool kInteger = false;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  // The matvec's form: the table values of N bytes (2N weights, N = 8 or 16 lanes)
+  // The matvec's form (AVX2's, and AVX-512's for blocks that WordPair does not
+  // take): the table values of N bytes (2N weights, N = 8 or 16 lanes)
   // in two vectors, the high nibbles' (elements 2k) and the low nibbles' (2k + 1),
   // lane k for byte k, before the scale; the matvec puts x's even and odd elements
   // in that order once per pass, and multiplies a block's dot product by its scale.
@@ -1203,19 +1204,19 @@ struct Codec<basic_nf4<Block, Scale>> {
   static constexpr bool kTablePairs = false, kTableVectors = false;
 #endif
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  // The matvec's int16 form (AVX-512): the table values times 2^13, rounded (within
-  // 2^-14 of the block's scale), meet activations quantized to int16 in pair products
+  // The matvec's int16 form (AVX-512): the table values times 2^14, rounded (within
+  // 2^-15 of the block's scale), meet activations quantized to int16 in pair products
   // (vpmaddwd, vpdpwssd), which cost half the permutes of the float lookups. WordPair:
   // the values of bytes 32j .. 32j + 31, their high nibbles (elements 2k) and low
   // nibbles (2k + 1), lane k for byte k; one vpermw each reads the low five bits of
   // its index, so the table is there twice and the low nibbles need no mask.
   static constexpr bool kWordPairs = Block % 64 == 0;
-  static constexpr float kWordScale = 1.f / 8192;
+  static constexpr float kWordScale = 1.f / 16384;
   static HWY_INLINE void WordPair(const typename F::block& b, size_t j, __m512i& even, __m512i& odd) {
     alignas(64) static constexpr auto kTable = [] {
       std::array<int16_t, 32> t{};
       for (size_t i = 0; i < 32; ++i) {
-        const float v = detail::nf4_values[i % 16] * 8192;  // exact: at most 8192, half-way rounding away from 0
+        const float v = detail::nf4_values[i % 16] * 16384;  // exact: at most 16384, half-way rounding away from 0
         t[i] = int16_t(v < 0 ? v - 0.5f : v + 0.5f);
       }
       return t;

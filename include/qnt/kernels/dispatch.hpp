@@ -137,8 +137,9 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
   const size_t tile = n == 1 ? 4 : 32;
   const size_t tiles = (rows + tile - 1) / tile;
   const size_t threads = detail::thread_count(e);
-  // Every task of the matmul quantizes its activations: those of many activation
-  // rows are split between tasks (whole runs of kActChunk) before the weight rows are.
+  // Every task of the matmul quantizes the activations it multiplies: more than
+  // kActChunk activation rows (the integer tile's run) are split between tasks, into
+  // up to n / kActChunk parts, before the weight rows are.
   constexpr size_t kActChunk = 128;
   const size_t per_thread = threads <= 1 ? 1 : 4 * threads;
   const size_t act_chunks = n == 1 ? 1 : std::min((n + kActChunk - 1) / kActChunk, per_thread);

@@ -223,6 +223,11 @@ HWY_INLINE float TableRow(DF df, const typename F::block* HWY_RESTRICT row, size
 }
 #endif
 
+// Activation groups whose largest magnitude lies below this multiply as zeros: the
+// reciprocal of their step would overflow (127 / max|x| beyond FLT_MAX below 4e-37),
+// and their exact products are below what f32 keeps beside any normal value.
+inline constexpr float kSmallestGroupMax = 0x1p-100f;
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // Columns of x per pass of MatVecWords (8 KiB of int16 codes on the stack).
 inline constexpr size_t kWordColumns = 4096;
@@ -230,7 +235,7 @@ inline constexpr size_t kWordColumns = 4096;
 // x[0, len) (len a multiple of 64) to int16 codes for WordPair, per 64 columns one
 // step max |x| / 32767 (each element moves by at most half a step) and the codes of
 // the even elements, then of the odd. A NaN or an infinity: the step NaN and the
-// codes 0, as QuantizeX.
+// codes 0, as QuantizeX; a group below kSmallestGroupMax: step and codes 0.
 HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* HWY_RESTRICT xq,
                               float* HWY_RESTRICT xs) {
   const hn::Full512<float> df;
@@ -241,7 +246,8 @@ HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* 
     const auto v2 = hn::LoadU(df, x + g + 32), v3 = hn::LoadU(df, x + g + 48);
     const auto m = hn::Max(hn::Max(hn::Abs(v0), hn::Abs(v1)), hn::Max(hn::Abs(v2), hn::Abs(v3)));
     const auto nan = hn::Or(hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)), hn::Or(hn::IsNaN(v2), hn::IsNaN(v3)));
-    const float amax = hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN();
+    float amax = hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN();
+    if (amax < kSmallestGroupMax) amax = 0;
     if (!(amax <= std::numeric_limits<float>::max())) {
       for (size_t k = 0; k < 64; ++k) xq[g + k] = 0;
       xs[g / 64] = std::numeric_limits<float>::quiet_NaN();
@@ -270,8 +276,8 @@ HWY_INLINE __m512i DotWords(__m512i acc, __m512i a, __m512i b) {
 }
 
 // MatVecFloat for codecs with WordPair: per 64 columns, the int32 sums of the
-// products of int16 table values (|v| <= 2^13) and activation codes (|x| <= 32767),
-// four per lane (below 2^31), times the block scale and the step once.
+// products of int16 table values (|v| <= 2^14) and activation codes (|x| <= 32767),
+// four per lane (at most 2147352576, below 2^31), times the block scale and the step once.
 template <class F>
 void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                  float* HWY_RESTRICT y, size_t r0, size_t r1) {
@@ -289,7 +295,7 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
       const typename F::block* HWY_RESTRICT row = w + r * nb + c0;
       auto f0 = hn::Zero(df), f1 = hn::Zero(df);
       for (size_t b = 0; b < cb; ++b) {
-        const float scale = C::BlockScale(row[b]) * C::kWordScale;
+        const float scale = C::BlockScale(row[b]);
         for (size_t j = 0; j < B / 64; ++j) {
           const size_t g = b * (B / 64) + j;
           __m512i even, odd;
@@ -301,7 +307,8 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
           else f0 = hn::MulAdd(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), s, f0);
         }
       }
-      y[r] += SumLanes(df, hn::Add(f0, f1));
+      // The table's factor last: block scale times step alone stays normal longer.
+      y[r] += SumLanes(df, hn::Add(f0, f1)) * C::kWordScale;
     }
   }
 }
@@ -539,6 +546,7 @@ HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY
 #endif
     if (!whole)
       for (size_t k = begin; k < end; ++k) amax = x[k] != x[k] ? x[k] : max(amax, abs(x[k]));
+    if (amax < kSmallestGroupMax) amax = 0;  // zero codes and step (a NaN stays)
     // The units' sums of codes: summed in vectors where whole vectors make up a unit.
     int32_t unit_sum[G / U];
     bool summed = false;

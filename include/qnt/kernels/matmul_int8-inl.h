@@ -7,9 +7,10 @@
 // int8 codes of the same columns are broadcast to every lane, and one dot
 // instruction (vpdpbusd, maddubs + madd, sdot) adds the four products of each row
 // in its own lane: four activations times R rows per loaded weight vector, and no
-// horizontal sums. A codec unit's int32 sums are scaled once per unit, by the
-// weight scales in lanes and the activation's step. The tile is unpacked once per
-// kTileActs activation rows, which share the activation codes quantized for it.
+// horizontal sums. A codec unit's int32 sums are scaled once per unit by the
+// weight scales in lanes, and those of an activation group once by its step. The
+// tile is unpacked once per kActs activation rows, which share the activation codes
+// quantized for it.
 
 #if defined(QNT_KERNELS_MATMUL_INT8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QNT_KERNELS_MATMUL_INT8_INL_H_
