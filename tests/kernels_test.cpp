@@ -67,6 +67,10 @@ void check_dequantize() {
   CHECK(got[0] == -7.f);
 }
 
+template <class F>
+constexpr bool block_step = std::is_same_v<F, qnt::q2_k> || std::is_same_v<F, qnt::q3_k> ||
+                            std::is_same_v<F, qnt::q4_k> || std::is_same_v<F, qnt::q5_k>;
+
 // y = x * W^T in double from the reference dequantization; the tolerance scales
 // with |W_r| |x_i| as float accumulation error does.
 template <class F>
@@ -94,14 +98,14 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
   // each element moves by at most s_g / 2, so the result by at most
   // sum_g s_g / 2 * sum_{c in g} |W_rc|; 2e-5 of |W_r| |x| on top covers the f32
   // scaling and summing of the exact unit sums. The float path (nf4) sums in f32:
-  // within 2e-6 of |W_r| |x_i|. The matvec of q2_K and q3_K takes one step per block
-  // where it multiplies scaled codes (AVX3_DL): the bound of groups of 256, which is
-  // no smaller than that of 32, holds for every target. nf4's matvec multiplies int16
+  // within 2e-6 of |W_r| |x_i|. The matvec of q2_K to q5_K takes one step per block
+  // where their blocks' products add up in int32 (AVX3_DL): the bound of groups of
+  // 256, which is no smaller than that of 32, holds for every target. nf4's matvec multiplies int16
   // forms where its blocks hold a multiple of 64 weights (AVX-512): table values within
   // 2^-15 of the block's scale, x to int16 per 64 columns with step max|x_g| / 32767.
   constexpr bool int8 = qnt::HWY_NAMESPACE::Codec<F>::kInteger;
   const bool words = !int8 && n == 1 && F::block_size % 64 == 0;
-  const size_t group = words ? 64 : n < 4 && (std::is_same_v<F, qnt::q2_k> || std::is_same_v<F, qnt::q3_k>) ? 256 : 32;
+  const size_t group = words ? 64 : n < 4 && block_step<F> ? 256 : 32;
   const double levels = words ? 32767 : 127;
   double worst = 0;
   for (size_t i = 0; i < n; ++i)
@@ -194,7 +198,8 @@ TEST_CASE("kernels: matvec and matmul match a double-precision product, on every
     qnt_test::for_each_format([]<class F>() {
       CAPTURE(std::string(F::name));
       constexpr size_t B = F::block_size;
-      const size_t wide = B >= 256 ? 5 * B : 40 * B;  // wider than one decode chunk
+      // Wider than one decode chunk, and than runs of sixteen blocks (one left partial).
+      const size_t wide = B >= 256 ? 21 * B : 40 * B;
       check_matmul<F>(13, B, 1, {.threads = 1}, false);       // one block per row
       check_matmul<F>(7, wide, 1, {.threads = threads(2)}, true);      // rows not a multiple of 4
       // More than one matvec pass; for nf4, rows longer than those regrouped x serves.

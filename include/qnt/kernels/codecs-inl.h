@@ -83,11 +83,13 @@ template <size_t kAt, class DI, class Block>
 HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
   static_assert(kAt + 4 <= sizeof(Block), "the gathered word lies within the block");
 #if HWY_TARGET == HWY_AVX3_DL
-  if constexpr (hn::MaxLanes(di) == 16) {
+  constexpr size_t S = sizeof(Block), kStep = 124, kWindows = (15 * S + kAt) / kStep + 1;
+  if constexpr (hn::MaxLanes(di) == 16 && kWindows <= 4) {
     // Byte permutes instead (VBMI's vpermt2b): windows of 128 bytes, 124 apart so that
     // every word lies whole in one, each a permute of two loads, kept for the lanes of
     // its words. The loads are masked to the sixteen blocks: nothing past them is read.
-    constexpr size_t S = sizeof(Block), kBytes = 16 * S, kStep = 124, kWindows = (15 * S + kAt) / kStep + 1;
+    // (Blocks of more than 32 bytes need more windows than words take inserts.)
+    constexpr size_t kBytes = 16 * S;
     struct Window {
       alignas(64) uint8_t index[64];
       uint64_t lanes = 0;  // the bytes of the words this window holds
@@ -472,14 +474,26 @@ struct IntegerCodec {
   // Whether the matvec may decode runs of whole blocks in registers: blocks of one
   // unit of 32 weights whose codec has RunCodes and RunScales.
   static constexpr bool kRuns = false;
+  // The flip (xor) of every byte that RunCodes' codes have already taken (see
+  // TableCodec; the dot products' operand: DotOperand).
+  static constexpr uint32_t kRunFlip = 0;
   // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
   static constexpr bool kVectorCodes = false;
   // Whether the codec has ScaledCodes (see q2_K): for blocks whose unit scales are
   // small integers under a float super-scale, CodeVector's vectors with each code
   // already times its unit's integer scale, so that a block's dot products add up in
-  // int32 when its activations share one step. SuperScale gives the float scale, and
-  // UnitTerms the units' float terms against their activation sums (offsets, biases).
+  // int32 when its activations share one step. RunSuperScales gives sixteen blocks'
+  // float scales (and their mins' scales), and the units' terms against their
+  // activation sums are a constant bias kScaledBias per code or MinProducts.
   static constexpr bool kScaledCodes = false;
+  // Whether the codec has UnitScaleBytes (see q4_K): for blocks of CodeVector's codes
+  // whose unit scales and mins are small integers under float super-scales, and whose
+  // int32 dot lanes stay below 2^15, so that each lane times its unit's scale adds up
+  // in int32 as scaled codes do (with RunSuperScales; the mins' terms in MinProducts).
+  static constexpr bool kUnitScaleBytes = false;
+  // With scaled codes: what ScaledCodes adds to every code (its term: kScaledBias
+  // times the activations' sum).
+  static constexpr int kScaledBias = 0;
   // Which 16-weight run of the block code run k of CodeVector's vectors of `lanes`
   // codes holds: the matvec puts the activations in that order once per pass.
   static constexpr size_t CodeRun(size_t /*lanes*/, size_t k) { return k; }
@@ -504,26 +518,34 @@ HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// The 16 bytes of nibbles of four blocks kStride bytes apart, one block per 128 bits:
+// a load and an insert per block. (One byte permute of two 64-byte loads instead ran
+// 25% faster with the weights in L2, but 40% slower from memory: on Zen 5 loads of
+// 64 bytes across cache lines cost more from memory than four of 16 bytes.)
+template <size_t kStride, class D8>
+HWY_INLINE hn::Vec<D8> GroupBytes(D8 d8, const uint8_t* HWY_RESTRICT qs) {
+  static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
+  const hn::Full128<uint8_t> d16;
+  const hn::Half<D8> dh;
+  return hn::Combine(d8, hn::Combine(dh, hn::LoadU(d16, qs + 3 * kStride), hn::LoadU(d16, qs + 2 * kStride)),
+                     hn::Combine(dh, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs)));
+}
+
 // Runs of blocks of 32 weights in registers (RunCodes), vector `half` of a group of
-// kGroup blocks `stride` bytes apart. One block (32 lanes) or two (64) in weight
+// kGroup blocks kStride bytes apart. One block (32 lanes) or two (64) in weight
 // order: each block's 16 bytes of nibbles in both halves of its lanes, low and high
 // picked by a blend. Four blocks (64 lanes): vector `half` holds the first (0) or
 // the last (1) 16 weights of each, one block per 128 bits, their low or high
 // nibbles: one load per block and no blend (the matvec puts the activations in
 // that order: ToRunOrder).
-template <size_t kGroup, class D8>
-HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t stride, size_t half) {
+template <size_t kGroup, size_t kStride, class D8>
+HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t half) {
   if constexpr (kGroup == 4) {
-    static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
-    const hn::Full128<uint8_t> d16;
-    const hn::Half<D8> dh;
-    const auto bytes = hn::Combine(d8, hn::Combine(dh, hn::LoadU(d16, qs + 3 * stride), hn::LoadU(d16, qs + 2 * stride)),
-                                   hn::Combine(dh, hn::LoadU(d16, qs + stride), hn::LoadU(d16, qs)));
-    return NibblesOf(d8, bytes, half);
+    return NibblesOf(d8, GroupBytes<kStride>(d8, qs), half);
   } else {
     static_assert(kGroup == hn::MaxLanes(d8) / 32, "whole blocks per vector");
     (void)half;
-    return JoinedNibbles(d8, NibbleBytes(d8, qs, stride));
+    return JoinedNibbles(d8, NibbleBytes(d8, qs, kStride));
   }
 }
 
@@ -537,17 +559,26 @@ template <unsigned Bits, size_t kGroup, class D8, class Block>
 HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half) {
   static_assert(Bits == 4 || Bits == 5, "nibbles and fifth bits");
   static_assert(Bits == 4 || kGroup == hn::MaxLanes(d8) / 32, "5-bit codes in whole blocks");
-  const auto codes = RunNibbles<kGroup>(d8, b->qs, sizeof(Block), half);
+  const auto codes = RunNibbles<kGroup, sizeof(Block)>(d8, b->qs, half);
   if constexpr (Bits == 4) return codes;
   else return hn::Or(codes, FifthBits(d8, b->qh, sizeof(Block)));
 }
 
 // The table's values of the 4-bit indices of a group of RunNibbles (iq4_nl and
 // mxfp4 blocks in groups of four on 64 lanes; with 32 lanes iq4_xs sub-blocks too).
-template <size_t kGroup, class D8>
-HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t stride,
-                                size_t half) {
-  return Lookup16(d8, table, RunNibbles<kGroup>(d8, qs, stride, half));
+template <size_t kGroup, size_t kStride, class D8>
+HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t half) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (kGroup == 4) {
+    // vpermb reads six index bits: with the table in all four quarters of a vector,
+    // the bits above each nibble need no mask.
+    const hn::Repartition<uint16_t, D8> d16;
+    const auto bytes = GroupBytes<kStride>(d8, qs);
+    const auto index = half ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes;
+    return hn::Vec<D8>{_mm512_permutexvar_epi8(index.raw, _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))))};
+  }
+#endif
+  return Lookup16(d8, table, RunNibbles<kGroup, kStride>(d8, qs, half));
 }
 #endif
 
@@ -643,11 +674,23 @@ struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
     buf.scale[0] = Codec<F>::BlockScale(b);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // Where the dot instruction takes unsigned codes (DotOperand: + 128, a flip of the
+  // top bit), the run's table holds them so: RunCodes' bytes come flipped.
+#if HWY_TARGET == HWY_AVX3_DL
+  static constexpr uint32_t kRunFlip = 0x80808080u;
+#else
+  static constexpr uint32_t kRunFlip = 0;
+#endif
+  alignas(16) static constexpr auto kRunTable = [] {
+    std::array<int8_t, 16> table{};
+    for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kRunFlip));
+    return table;
+  }();
   template <class D8>
   static constexpr size_t kRunGroup = hn::MaxLanes(D8()) == 64 ? 4 : 1;
   template <class D8>
   static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
-    return TableRun<kRunGroup<D8>>(d8, kTable, b->qs, sizeof(*b), half);
+    return TableRun<kRunGroup<D8>, sizeof(*b)>(d8, kRunTable.data(), b->qs, half);
   }
 #endif
 };
@@ -702,7 +745,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     if constexpr (hn::MaxLanes(d8) == 64) {
       return Lookup16(d8, detail::kv_nl, NibblesOf(d8, hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2));
     } else {
-      return TableRun<1>(d8, detail::kv_nl, b.qs + 16 * v, 16, 0);
+      return TableRun<1, 16>(d8, detail::kv_nl, b.qs + 16 * v, 0);
     }
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) {
@@ -783,6 +826,46 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   static constexpr size_t CodeRun(size_t lanes, size_t k) {
     const size_t r = k / 2;
     return lanes == 64 ? 2 * (4 * (r / 4) + (r / 2) % 2 + 2 * (r % 2)) + k % 2 : k;
+  }
+#endif
+#if HWY_TARGET == HWY_AVX3_DL
+  // Codes below 32 times activations of at most 127: four per lane stay below 2^15.
+  static constexpr bool kUnitScaleBytes = true;
+  // The eight 6-bit scales (bytes 0-7) and mins (8-15) in a vector: each byte picks
+  // its fields out of a copy of the scale bytes in its 64 bits (vpmultishiftqb: 8 bits
+  // from any bit offset), from bytes 0-7 the whole field or the top two bits (to bits
+  // 4 and 5), from bytes 4-11 the low nibble of sub-blocks 4-7.
+  static HWY_INLINE __m128i UnitScaleBytes(const typename F::block& b) {
+    // Per output byte: the bit offset in bytes 0-7 (`low`) or 4-11, and the mask.
+    constexpr auto kField = [](bool low, bool mins, bool mask) {
+      uint64_t lanes = 0;
+      for (int j = 0; j < 8; ++j) {
+        const int at = low ? (j < 4 ? 8 * j + 32 * mins : 8 * (j - 4 + 4 * mins) + 2) : 8 * j + 4 * mins;
+        const int bits = low ? (j < 4 ? 0x3F : 0x30) : (j < 4 ? 0 : 0x0F);
+        lanes |= uint64_t(mask ? bits : at) << (8 * j);
+      }
+      return int64_t(lanes);
+    };
+    int64_t low, high;
+    std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 4, 8);
+    const __m128i part = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set_epi64x(kField(true, true, false), kField(true, false, false)), _mm_set1_epi64x(low)),
+                                       _mm_set_epi64x(kField(true, true, true), kField(true, false, true)));
+    const __m128i nibble = _mm_multishift_epi64_epi8(_mm_set_epi64x(kField(false, true, false), kField(false, false, false)), _mm_set1_epi64x(high));
+    return _mm_ternarylogic_epi64(part, nibble, _mm_set_epi64x(kField(false, true, true), kField(false, false, true)), 0xF8);
+  }
+  // Sixteen blocks' d, and their dmin in `minor` (the two halves of one word).
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& minor) {
+    static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, dmin) == 2);
+    const auto words = GatherWords<0>(hn::RebindToSigned<DF>(), b);
+    minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
+    return WordScales<f16>(df, words);
+  }
+  // sum_u min_u usum_u in int32 lanes (the lower four), for the mins of UnitScaleBytes
+  // and the units' sums of activation codes usum (|usum| <= 32 * 127).
+  static HWY_INLINE __m256i MinProducts(__m128i scale_bytes, const int16_t* HWY_RESTRICT usum) {
+    const __m128i mins = _mm_unpackhi_epi8(scale_bytes, _mm_setzero_si128());
+    return _mm256_zextsi128_si256(_mm_madd_epi16(mins, _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
   }
 #endif
   template <class Buf>
@@ -983,14 +1066,19 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
     const Bytes512 scales{_mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))};
     PairPlaneScaledCodes<4, 0, 0, 0>::Run(hn::And(scales, hn::Set(du8, 15)), b.qs, [](int, Bytes512 index) HWY_ATTR { return index; }, fn);
   }
-  // The per-unit terms against the units' activation sums: -dmin times the mins.
+  // Sixteen blocks' d, and their dmin in `minor` (the two halves of one word).
   template <class DF>
-  static HWY_INLINE hn::Vec<DF> UnitTerms(DF df, const q2_k::block& b) {
-    const hn::Rebind<int32_t, DF> di;
-    const hn::Rebind<uint8_t, DF> d8;
-    return hn::Mul(hn::Set(df, -ScaleOf(b.dmin)), hn::ConvertTo(df, hn::ShiftRight<4>(hn::PromoteTo(di, hn::LoadU(d8, b.scales)))));
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q2_k::block* HWY_RESTRICT b, hn::Vec<DF>& minor) {
+    const auto words = GatherWords<offsetof(q2_k::block, d)>(hn::RebindToSigned<DF>(), b);
+    minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
+    return WordScales<f16>(df, words);
   }
-  static HWY_INLINE float SuperScale(const q2_k::block& b) { return ScaleOf(b.d); }
+  // sum_u min_u usum_u in eight int32 lanes, for the units' sums of activation codes
+  // usum (|usum| <= 16 * 127: the int16 pair products cannot overflow).
+  static HWY_INLINE __m256i MinProducts(const q2_k::block& b, const int16_t* HWY_RESTRICT usum) {
+    const __m256i mins = _mm256_srli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))), 4);
+    return _mm256_madd_epi16(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
+  }
 #endif
   template <class Buf>
   static HWY_INLINE void Scales(const q2_k::block& b, Buf& buf) {
@@ -1030,7 +1118,7 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
 #if HWY_TARGET == HWY_AVX3_DL
   static constexpr bool kScaledCodes = true;
   // Codes c = 0..7 times their signed 6-bit scale s (stored s + 32): (c - 4) s + 127,
-  // which lies in [3, 255] (UnitTerms takes the 127 back).
+  // which lies in [3, 255] (kScaledBias: the matvec takes the 127 back).
   template <class DU8, class Fn>
   static HWY_INLINE void ScaledCodes(DU8 du8, const q3_k::block& b, const Fn& fn) {
     const hn::Repartition<uint64_t, DU8> d64;
@@ -1063,9 +1151,13 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     const __m128i top = _mm_multishift_epi64_epi8(_mm_set_epi64x(kOffsets(true, 1), kOffsets(true, 0)), _mm_set1_epi64x(high));
     return _mm_or_si128(_mm_and_si128(nibble, _mm_set1_epi8(0x0F)), _mm_and_si128(top, _mm_set1_epi8(0x30)));
   }
+  static constexpr int kScaledBias = 127;
+  // Sixteen blocks' d: the upper half of the word that ends the block.
   template <class DF>
-  static HWY_INLINE hn::Vec<DF> UnitTerms(DF df, const q3_k::block& b) { return hn::Set(df, -127.f * ScaleOf(b.d)); }
-  static HWY_INLINE float SuperScale(const q3_k::block& b) { return ScaleOf(b.d); }
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q3_k::block* HWY_RESTRICT b, hn::Vec<DF>&) {
+    static_assert(offsetof(q3_k::block, d) + 2 == sizeof(q3_k::block));
+    return WordScales<f16>(df, hn::ShiftRight<16>(GatherWords<offsetof(q3_k::block, d) - 2>(hn::RebindToSigned<DF>(), b)));
+  }
 #endif
   // The sixteen 6-bit scales + 32, one byte each.
   static HWY_INLINE void BiasedScales(const q3_k::block& b, uint8_t* HWY_RESTRICT sc) {

@@ -268,7 +268,7 @@ HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* 
 // acc + in each int32 lane the products of its two int16 of a and of b.
 HWY_INLINE __m512i DotWords(__m512i acc, __m512i a, __m512i b) {
 #if HWY_TARGET <= HWY_AVX3_DL  // written out, as vpdpbusd is (see DotU8I8)
-  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b));
   return acc;
 #else
   return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
@@ -384,9 +384,9 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
 // ---------------------------------------------------------------------------
 // Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
 // columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
-// product of weight codes with activation codes is exact in int32. Codecs with
-// scaled codes (q2_K, q3_K on AVX3_DL) take groups of a whole block (as GGUF's
-// q8_K): their int32 sums then span the block (MatVecRowScaled).
+// product of weight codes with activation codes is exact in int32. Codecs whose
+// blocks' products add up in int32 (kBlockStep: q2_K to q5_K on AVX3_DL) take
+// groups of a whole block (as GGUF's q8_K; MatVecRowScaled).
 
 inline constexpr size_t kXGroup = 32;
 
@@ -400,7 +400,7 @@ HWY_INLINE __m256i DotU8I8(__m256i acc, __m256i u, __m256i s) { return _mm256_dp
 // Highway 1.0's AVX3_DL target string lacks avx512vnni (it has avxvnni, the 128- and
 // 256-bit forms), so the 512-bit instruction is written out; the CPUs of the target have it.
 HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) {
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(s));
   return acc;
 }
 #else
@@ -622,15 +622,16 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> WidenDot(D8 d8, const typename 
   return hn::Add(acc, aux);
 }
 
-// The int32 lanes of the codes `stored` (bytes, as the codec stores them) times
-// Lanes(d8) activation codes x, on a target with a dot instruction.
-template <class C, class D8, class V>
+// The int32 lanes of the codes `stored` (bytes, as the codec stores them, or already
+// xored with kDone) times Lanes(d8) activation codes x, on a target with a dot instruction.
+template <class C, uint32_t kDone = 0, class D8, class V>
 HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> CodesDot(D8 d8, V stored, const int8_t* HWY_RESTRICT x) {
   using Op = DotOperand<C>;
   const hn::Repartition<int32_t, D8> d32;
   const hn::Rebind<typename Op::type, D8> dw;
-  const auto flip = hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip)));
-  return DotQuads(d32, hn::Xor(hn::BitCast(dw, stored), flip), hn::LoadU(d8, x), hn::Zero(d32));
+  auto w = hn::BitCast(dw, stored);
+  if constexpr ((Op::kFlip ^ kDone) != 0) w = hn::Xor(w, hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip ^ kDone))));
+  return DotQuads(d32, w, hn::LoadU(d8, x), hn::Zero(d32));
 }
 
 // The int32 lanes of Lanes(d8) codes (stored as DotOperand<C> says) times as many
@@ -902,7 +903,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     }
     const auto step = [&](size_t j, auto& acc) {
       const size_t group = j * P / G * G;  // its first block, from b
-      const auto i = CodesDot<C>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
+      const auto i = CodesDot<C, C::kRunFlip>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
       const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(group)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
@@ -914,45 +915,117 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
 #endif
 
 #if HWY_TARGET == HWY_AVX3_DL
-// MatVecRow for codecs with ScaledCodes, whose activations have one step per block:
-// a block's dot products of scaled codes add up in int32 lanes and meet the float
-// scales once (super-scale times step), the unit terms once per unit.
-template <class F>
+// Codecs whose blocks' dot products add up in int32 (ScaledCodes, UnitScaleBytes):
+// their matvec takes one activation step per block (as GGUF's q8_K).
+template <class C>
+inline constexpr bool kBlockStep = C::kScaledCodes || C::kUnitScaleBytes;
+
+// What MatVecRowScaled needs of a pass's activations, per block: `step`, and the
+// units' sums of codes as int16 (`usum`, for MinProducts) or the block's sum times
+// -kScaledBias (`bias`). Blocks past the pass: step and bias 0.
+template <class F, size_t kBlocks>
+struct BlockActivations {
+  static constexpr size_t NU = F::block_size / Codec<F>::kUnit, kPadded = (kBlocks + 15) / 16 * 16;
+  HWY_ALIGN float step[kPadded];
+  HWY_ALIGN float bias[kPadded];
+  HWY_ALIGN int16_t usum[kBlocks * NU];
+  void Set(const float* HWY_RESTRICT xs, const int32_t* HWY_RESTRICT xsumi, size_t blocks) {
+    for (size_t b = 0; b < kPadded; ++b) {
+      int32_t sum = 0;
+      if (b < blocks)
+        for (size_t u = 0; u < NU; ++u) sum += xsumi[b * NU + u], usum[b * NU + u] = int16_t(xsumi[b * NU + u]);
+      step[b] = b < blocks ? xs[b * NU] : 0.f;
+      bias[b] = -float(Codec<F>::kScaledBias) * float(sum);
+    }
+  }
+};
+
+// For UnitScaleBytes: per code vector, the byte of each int32 lane's unit in the
+// vector of scales (vpermb's index; the other three bytes of the lane are masked).
+template <class C>
+struct UnitScaleIndex {
+  static constexpr size_t kVectors = C::kSize / 64;
+  alignas(64) uint8_t index[kVectors][64] = {};
+  constexpr UnitScaleIndex() {
+    constexpr const VectorUnits<C, 64>& units = kVectorUnits<C, 64>;
+    for (size_t v = 0; v < kVectors; ++v)
+      for (size_t l = 0; l < 16; ++l) index[v][4 * l] = uint8_t(16 * units.comb[v] + size_t(units.unit[v][l]));
+  }
+};
+template <class C>
+inline constexpr UnitScaleIndex<C> kUnitScaleIndex{};
+
+// MatVecRow for codecs with kBlockStep: a block's dot products add up in int32
+// lanes, of scaled codes or each lane times its unit's scale (vpdpwssd: the lanes
+// stay below 2^15), and meet the float scales once (super-scale times step, formed
+// for sixteen blocks at a time); the units' terms once per block (MinProducts) or
+// per sixteen blocks (kScaledBias).
+template <class F, class Acts>
 HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
-                                 const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
+                                 const Acts& acts) {
   using C = Codec<F>;
+  using Block = typename F::block;
   constexpr size_t B = F::block_size, NU = B / C::kUnit;
   const hn::ScalableTag<int8_t> d8;
   const hn::Repartition<uint8_t, decltype(d8)> du8;
   const hn::Repartition<int32_t, decltype(d8)> d32;
   const hn::Repartition<float, decltype(d8)> df;
-  const hn::CappedTag<float, NU> du;
   constexpr size_t L8 = hn::MaxLanes(d8);
-  static_assert(L8 == kCodeBytes<F> && B % L8 == 0, "the activations in the order of CodeVector's vectors (ToCodeOrder)");
-  auto f0 = hn::Zero(df), f1 = hn::Zero(df);
-  auto o0 = hn::Zero(du), o1 = hn::Zero(du);
-  for (size_t b = 0; b < cb; ++b) {
+  static_assert(L8 == kCodeBytes<F> && B % L8 == 0 && hn::MaxLanes(df) == 16,
+                "the activations in the order of CodeVector's vectors (ToCodeOrder); sixteen blocks per run");
+  auto f0 = hn::Zero(df), f1 = hn::Zero(df), o = hn::Zero(df);
+  __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+  HWY_ALIGN float scale[16], minor_scale[16];
+  const auto block_dot = [&](size_t b, size_t k, auto& f, __m256& m) HWY_ATTR {
     const int8_t* HWY_RESTRICT xb = xq + b * B;
-    PrefetchAhead<sizeof(w[b])>(&w[b]);
+    PrefetchAhead<sizeof(Block)>(&w[b]);
     auto i0 = hn::Zero(d32);
-    C::ScaledCodes(du8, w[b], [&](size_t v, hn::Vec<decltype(du8)> codes) HWY_ATTR {
-      i0 = DotQuads(d32, codes, hn::LoadU(d8, xb + v * L8), i0);
-    });
-    const auto scale = hn::Set(df, C::SuperScale(w[b]) * xs[b * NU]);
-    const auto terms = C::UnitTerms(du, w[b]);
-    if (b % 2) {
-      f1 = hn::MulAdd(hn::ConvertTo(df, i0), scale, f1), o1 = hn::MulAdd(terms, hn::LoadU(du, xsum + b * NU), o1);
+    [[maybe_unused]] __m256i mins;
+    if constexpr (C::kScaledCodes) {
+      C::ScaledCodes(du8, w[b], [&](size_t v, hn::Vec<decltype(du8)> codes) HWY_ATTR {
+        i0 = DotQuads(d32, codes, hn::LoadU(d8, xb + v * L8), i0);
+      });
+      if constexpr (C::kScaledBias == 0) mins = C::MinProducts(w[b], acts.usum + b * NU);
     } else {
-      f0 = hn::MulAdd(hn::ConvertTo(df, i0), scale, f0), o0 = hn::MulAdd(terms, hn::LoadU(du, xsum + b * NU), o0);
+      const __m128i bytes = C::UnitScaleBytes(w[b]);
+      const __m512i scales = _mm512_castsi128_si512(bytes);
+      for (size_t v = 0; v < B / L8; ++v) {
+        const auto i = DotQuads(d32, C::CodeVector(du8, w[b], v), hn::LoadU(d8, xb + v * L8), hn::Zero(d32));
+        const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitScaleIndex<C>.index[v]), scales);
+        i0.raw = DotWords(i0.raw, i.raw, words);
+      }
+      mins = C::MinProducts(bytes, acts.usum + b * NU);
     }
+    f = hn::MulAdd(hn::ConvertTo(df, i0), hn::Set(df, scale[k]), f);
+    if constexpr (C::kScaledBias == 0) m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(minor_scale[k]), m);
+  };
+  for (size_t b0 = 0; b0 < cb; b0 += 16) {
+    const size_t n = cb - b0 < 16 ? cb - b0 : 16;
+    // A partial run takes its scales from a copy of its blocks padded with zeros.
+    Block pad[16];
+    const Block* HWY_RESTRICT run = w + b0;
+    if (n < 16) {
+      std::memset(static_cast<void*>(pad), 0, sizeof(pad));
+      std::memcpy(static_cast<void*>(pad), run, n * sizeof(Block));
+      run = pad;
+    }
+    auto minor = hn::Zero(df);
+    const auto major = hn::Mul(C::RunSuperScales(df, run, minor), hn::Load(df, acts.step + b0));
+    hn::Store(major, df, scale);
+    if constexpr (C::kScaledBias != 0) {
+      o = hn::MulAdd(major, hn::Load(df, acts.bias + b0), o);
+    } else {
+      hn::Store(hn::Neg(hn::Mul(minor, hn::Load(df, acts.step + b0))), df, minor_scale);
+    }
+    size_t k = 0;
+    for (; k + 2 <= n; k += 2) block_dot(b0 + k, k, f0, m0), block_dot(b0 + k + 1, k + 1, f1, m1);
+    if (k < n) block_dot(b0 + k, k, f0, m0);
   }
-  return SumLanes(df, hn::Add(f0, f1)) + SumLanes(du, hn::Add(o0, o1));
+  const __m256 m = _mm256_add_ps(m0, m1);
+  const __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  return SumLanes(df, hn::Add(hn::Add(f0, f1), o)) + SumLanes(hn::Full128<float>(), hn::Vec<hn::Full128<float>>{m4});
 }
 #endif
-
-// The activation group of the matvec: a block where it takes the codec's scaled codes.
-template <class F>
-inline constexpr size_t kMatVecGroup = Codec<F>::kScaledCodes ? F::block_size : kXGroup;
 
 // y[r] = sum_c W[r][c] * x[c] for rows [r0, r1), for formats with an integer codec:
 // x quantized once per pass of kIntChunk columns, then the rows one after another.
@@ -963,11 +1036,25 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   constexpr size_t B = F::block_size, U = C::kUnit, K = kIntChunk<F>;
   HWY_ALIGN int8_t xq[K];
   float xs[K / U], xsum[K / U];
+#if HWY_TARGET == HWY_AVX3_DL
+  [[maybe_unused]] BlockActivations<F, kBlockStep<C> ? K / B : 1> acts;
+#endif
   const size_t nb = cols / B;
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
-    QuantizeX<U, false, true, kMatVecGroup<F>>(x + c0 * B, len, xq, xs, nullptr, xsum);
+#if HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kBlockStep<C>) {
+      int32_t xsumi[K / U];
+      QuantizeX<U, true, false, B>(x + c0 * B, len, xq, xs, xsumi, nullptr);
+      acts.Set(xs, xsumi, cb);
+    } else
+#endif
+    {
+      QuantizeX<U, false, true>(x + c0 * B, len, xq, xs, nullptr, xsum);
+      if constexpr (kBiasSums<C>)
+        for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
+    }
     if constexpr (C::kVectorCodes) ToCodeOrder<F, hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>())>(xq, cb);
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     if constexpr (C::kRuns) {  // the blocks that MatVecRowRuns takes in runs
@@ -975,12 +1062,10 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
       ToRunOrder<C, D8>(xq, cb / kRunBlocks<D8> * kRunBlocks<D8>);
     }
 #endif
-    if constexpr (kBiasSums<C> && !C::kScaledCodes)
-      for (size_t u = 0; u < len / U; ++u) xsum[u] *= -float(DotOperand<C>::kBias);
     for (size_t r = r0; r < r1; ++r) {
 #if HWY_TARGET == HWY_AVX3_DL
-      if constexpr (C::kScaledCodes) {
-        y[r] += MatVecRowScaled<F>(w + r * nb + c0, cb, xq, xs, xsum);
+      if constexpr (kBlockStep<C>) {
+        y[r] += MatVecRowScaled<F>(w + r * nb + c0, cb, xq, acts);
         continue;
       }
 #endif
