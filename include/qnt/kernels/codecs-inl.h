@@ -474,9 +474,9 @@ struct IntegerCodec {
   // Whether the matvec may decode runs of whole blocks in registers: blocks of one
   // unit of 32 weights whose codec has RunCodes and RunScales.
   static constexpr bool kRuns = false;
-  // The flip (xor) of every byte that RunCodes' codes have already taken (see
-  // TableCodec; the dot products' operand: DotOperand).
-  static constexpr uint32_t kRunFlip = 0;
+  // The flip (xor) of every byte that the codes of RunCodes and CodeVector have
+  // already taken (see TableCodec; the dot products' operand: DotOperand).
+  static constexpr uint32_t kFlipped = 0;
   // Whether the codec has CodeVector: a vector of its codes in registers (see q4_K).
   static constexpr bool kVectorCodes = false;
   // Whether the codec has ScaledCodes (see q2_K): for blocks whose unit scales are
@@ -566,20 +566,39 @@ HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half)
 
 // The table's values of the 4-bit indices of a group of RunNibbles (iq4_nl and
 // mxfp4 blocks in groups of four on 64 lanes; with 32 lanes iq4_xs sub-blocks too).
+#if HWY_TARGET == HWY_AVX3_DL
+// The table's values of the low (high = 0) or high nibbles of `bytes`: vpermb reads
+// six index bits, and with the table in all four quarters of a vector the bits above
+// each nibble need no mask.
+template <class D8>
+HWY_INLINE hn::Vec<D8> TableQuarters(D8 d8, const int8_t* HWY_RESTRICT table, hn::Vec<D8> bytes, size_t high) {
+  const hn::Repartition<uint16_t, D8> d16;
+  const auto index = high ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes;
+  return hn::Vec<D8>{_mm512_permutexvar_epi8(index.raw, _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))))};
+}
+#endif
+
 template <size_t kGroup, size_t kStride, class D8>
 HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t half) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if constexpr (kGroup == 4) {
-    // vpermb reads six index bits: with the table in all four quarters of a vector,
-    // the bits above each nibble need no mask.
-    const hn::Repartition<uint16_t, D8> d16;
-    const auto bytes = GroupBytes<kStride>(d8, qs);
-    const auto index = half ? hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, bytes))) : bytes;
-    return hn::Vec<D8>{_mm512_permutexvar_epi8(index.raw, _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))))};
-  }
+  if constexpr (kGroup == 4) return TableQuarters(d8, table, GroupBytes<kStride>(d8, qs), half);
 #endif
   return Lookup16(d8, table, RunNibbles<kGroup, kStride>(d8, qs, half));
 }
+
+// Where the dot instruction takes unsigned codes (DotOperand: + 128, a flip of the
+// top bit), the tables that codes come from in registers hold them so (kFlipped).
+#if HWY_TARGET == HWY_AVX3_DL
+inline constexpr uint32_t kTableFlip = 0x80808080u;
+#else
+inline constexpr uint32_t kTableFlip = 0;
+#endif
+template <const int8_t (&kTable)[16]>
+alignas(16) inline constexpr auto FlippedTable = [] {
+  std::array<int8_t, 16> table{};
+  for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kTableFlip));
+  return table;
+}();
 #endif
 
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
@@ -674,18 +693,8 @@ struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
     buf.scale[0] = Codec<F>::BlockScale(b);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  // Where the dot instruction takes unsigned codes (DotOperand: + 128, a flip of the
-  // top bit), the run's table holds them so: RunCodes' bytes come flipped.
-#if HWY_TARGET == HWY_AVX3_DL
-  static constexpr uint32_t kRunFlip = 0x80808080u;
-#else
-  static constexpr uint32_t kRunFlip = 0;
-#endif
-  alignas(16) static constexpr auto kRunTable = [] {
-    std::array<int8_t, 16> table{};
-    for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kRunFlip));
-    return table;
-  }();
+  static constexpr uint32_t kFlipped = kTableFlip;
+  static constexpr auto kRunTable = FlippedTable<kTable>;
   template <class D8>
   static constexpr size_t kRunGroup = hn::MaxLanes(D8()) == 64 ? 4 : 1;
   template <class D8>
@@ -737,15 +746,21 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
+  static constexpr uint32_t kFlipped = kTableFlip;
+  static constexpr auto kTable = FlippedTable<detail::kv_nl>;
   // With 32 lanes, sub-block v (16 bytes of nibbles, as an iq4_nl block). With 64 one
   // load of 64 bytes, sub-blocks 4w..4w + 3 (w = v / 2), serves two vectors: their
   // first 16 weights (the low nibbles, v even) and their last 16 (v odd).
   template <class D8>
   static HWY_INLINE hn::Vec<D8> CodeVector(D8 d8, const iq4_xs::block& b, size_t v) {
     if constexpr (hn::MaxLanes(d8) == 64) {
-      return Lookup16(d8, detail::kv_nl, NibblesOf(d8, hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2));
+#if HWY_TARGET == HWY_AVX3_DL
+      return TableQuarters(d8, kTable.data(), hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2);
+#else
+      return Lookup16(d8, kTable.data(), NibblesOf(d8, hn::LoadU(d8, b.qs + 64 * (v / 2)), v % 2));
+#endif
     } else {
-      return TableRun<1, 16>(d8, detail::kv_nl, b.qs + 16 * v, 0);
+      return TableRun<1, 16>(d8, kTable.data(), b.qs + 16 * v, 0);
     }
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) {
@@ -754,6 +769,24 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
 #endif
   template <class Buf>
   static HWY_INLINE void Scales(const iq4_xs::block& b, Buf& buf) {
+#if HWY_TARGET == HWY_AVX3_DL
+    // The eight scales + 32 from the block's first 8 bytes (vpmultishiftqb: 8 bits
+    // from any bit offset): the low nibble from scales_l (bit 32 + 4s), the high two
+    // bits from scales_h (bit 16 + 2s, taken from 12 + 2s to land on bits 4 and 5).
+    constexpr auto kOffsets = [](int first, int step) {
+      uint64_t lanes = 0;
+      for (int s = 0; s < 8; ++s) lanes |= uint64_t(first + step * s) << (8 * s);
+      return int64_t(lanes);
+    };
+    static_assert(offsetof(iq4_xs::block, scales_h) == 2 && offsetof(iq4_xs::block, scales_l) == 4);
+    int64_t head;
+    std::memcpy(&head, &b, 8);
+    const __m128i v = _mm_set1_epi64x(head);
+    const __m128i low = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(kOffsets(32, 4)), v), _mm_set1_epi8(0x0F));
+    const __m128i biased = _mm_ternarylogic_epi64(low, _mm_multishift_epi64_epi8(_mm_set1_epi64x(kOffsets(12, 2)), v), _mm_set1_epi8(0x30), 0xF8);
+    const __m256 sc = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(biased), _mm256_set1_epi32(32)));
+    _mm256_store_ps(buf.scale, _mm256_mul_ps(sc, _mm256_set1_ps(LeadingScale<0>(b, b.d))));
+#else
     alignas(8) uint8_t sc[8];  // scale + 32
     if constexpr (std::endian::native == std::endian::little) {
       // Word operations: the low nibbles of scales_l are the even sub-blocks' low four
@@ -775,6 +808,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
       for (int s = 0; s < 8; ++s) sc[s] = uint8_t(iq4_xs::scale(b, s));
     }
     ScaleBytes<8, false>(sc, ScaleOf(b.d), buf.scale, [](auto di, auto v) { return hn::Sub(v, hn::Set(di, 32)); });
+#endif
   }
 };
 

@@ -739,7 +739,7 @@ HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t*
   constexpr const VectorUnits<C, L8>& kUnits = kVectorUnits<C, L8>;
   static_assert(kUnits.valid && NF == L8 / 4, "each code vector's units in one vector of scales");
   for (size_t v = 0; v < B / L8; ++v) {
-    const auto i = CodesDot<C>(d8, C::CodeVector(du8, w, v), xq + v * L8);
+    const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w, v), xq + v * L8);
     const auto s = hn::TableLookupLanes(comb[kUnits.comb[v]], hn::IndicesFromVec(df, hn::Load(d32, kUnits.unit[v])));
     if (v % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
     else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
@@ -903,7 +903,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     }
     const auto step = [&](size_t j, auto& acc) {
       const size_t group = j * P / G * G;  // its first block, from b
-      const auto i = CodesDot<C, C::kRunFlip>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
+      const auto i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
       const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(group)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
@@ -990,7 +990,7 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       const __m128i bytes = C::UnitScaleBytes(w[b]);
       const __m512i scales = _mm512_castsi128_si512(bytes);
       for (size_t v = 0; v < B / L8; ++v) {
-        const auto i = DotQuads(d32, C::CodeVector(du8, w[b], v), hn::LoadU(d8, xb + v * L8), hn::Zero(d32));
+        const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w[b], v), xb + v * L8);
         const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitScaleIndex<C>.index[v]), scales);
         i0.raw = DotWords(i0.raw, i.raw, words);
       }
