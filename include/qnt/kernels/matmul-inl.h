@@ -11,6 +11,7 @@
 #define QNT_KERNELS_MATMUL_INL_H_
 #endif
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -228,6 +229,14 @@ HWY_INLINE float TableRow(DF df, const typename F::block* HWY_RESTRICT row, size
 // and their exact products are below what f32 keeps beside any normal value.
 inline constexpr float kSmallestGroupMax = 0x1p-100f;
 
+// The largest magnitude a group's quantization takes, from the group's own (NaN if it
+// holds a NaN): 0 below kSmallestGroupMax (the group multiplies as zeros), NaN for a
+// NaN or an infinity (no codes and a NaN step: the row's outputs are NaN).
+HWY_INLINE float UsableGroupMax(float amax) {
+  if (!(amax <= std::numeric_limits<float>::max())) return std::numeric_limits<float>::quiet_NaN();
+  return amax < kSmallestGroupMax ? 0.f : amax;
+}
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // Columns of x per pass of MatVecWords (8 KiB of int16 codes on the stack).
 inline constexpr size_t kWordColumns = 4096;
@@ -246,11 +255,10 @@ HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* 
     const auto v2 = hn::LoadU(df, x + g + 32), v3 = hn::LoadU(df, x + g + 48);
     const auto m = hn::Max(hn::Max(hn::Abs(v0), hn::Abs(v1)), hn::Max(hn::Abs(v2), hn::Abs(v3)));
     const auto nan = hn::Or(hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)), hn::Or(hn::IsNaN(v2), hn::IsNaN(v3)));
-    float amax = hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN();
-    if (amax < kSmallestGroupMax) amax = 0;
-    if (!(amax <= std::numeric_limits<float>::max())) {
+    const float amax = UsableGroupMax(hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN());
+    if (std::isnan(amax)) {
       for (size_t k = 0; k < 64; ++k) xq[g + k] = 0;
-      xs[g / 64] = std::numeric_limits<float>::quiet_NaN();
+      xs[g / 64] = amax;
       continue;
     }
     // |x| * inv stays within 32767 (1 + 2^-22): rounded, no more than 32767.
@@ -546,13 +554,12 @@ HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY
 #endif
     if (!whole)
       for (size_t k = begin; k < end; ++k) amax = x[k] != x[k] ? x[k] : max(amax, abs(x[k]));
-    if (amax < kSmallestGroupMax) amax = 0;  // zero codes and step (a NaN stays)
+    amax = UsableGroupMax(amax);
     // The units' sums of codes: summed in vectors where whole vectors make up a unit.
     int32_t unit_sum[G / U];
     bool summed = false;
-    if (!(amax <= std::numeric_limits<float>::max())) {  // NaN or infinite: no codes, a NaN step
+    if (std::isnan(amax)) {
       for (size_t k = begin; k < end; ++k) xq[k] = 0;
-      amax = std::numeric_limits<float>::quiet_NaN();
     } else if (whole) {
 #if HWY_TARGET != HWY_SCALAR
       const auto inv = hn::Set(df, amax > 0 ? 127.f / amax : 0.f);
