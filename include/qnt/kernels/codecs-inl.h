@@ -184,13 +184,30 @@ HWY_INLINE void SplitNibbles(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// hn::Combine without the zero extension of the lower half that Highway 1.0 spends a
+// register move on (the insert writes the upper half anyway).
+template <class D>
+HWY_INLINE hn::Vec<D> Join(D d, hn::Vec<hn::Half<D>> hi, hn::Vec<hn::Half<D>> lo) {
+  if constexpr (hn::MaxLanes(d) * sizeof(hn::TFromD<D>) == 32 && std::is_integral_v<hn::TFromD<D>>) {
+    return hn::Vec<D>{_mm256_inserti128_si256(_mm256_castsi128_si256(lo.raw), hi.raw, 1)};
+#if HWY_TARGET <= HWY_AVX3
+  } else if constexpr (hn::MaxLanes(d) * sizeof(hn::TFromD<D>) == 64 && std::is_integral_v<hn::TFromD<D>>) {
+    return hn::Vec<D>{_mm512_inserti64x4(_mm512_castsi256_si512(lo.raw), hi.raw, 1)};
+#endif
+  } else {
+    return hn::Combine(d, hi, lo);
+  }
+}
+#endif
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // Whole blocks of 32 weights in vector registers (x86's 256- and 512-bit vectors:
 // one or two blocks per vector, 32 lanes each): the 16 bytes of nibbles of each
 // block, `stride` bytes apart, in both 128-bit halves of the block's lanes.
 template <class D8>
 HWY_INLINE hn::Vec<D8> NibbleBytes(D8 d8, const uint8_t* HWY_RESTRICT first, size_t stride) {
   const hn::CappedTag<uint8_t, 32> d32;
-  if constexpr (hn::MaxLanes(d8) == 64) return hn::Combine(d8, hn::LoadDup128(d32, first + stride), hn::LoadDup128(d32, first));
+  if constexpr (hn::MaxLanes(d8) == 64) return Join(d8, hn::LoadDup128(d32, first + stride), hn::LoadDup128(d32, first));
   else return hn::LoadDup128(d32, first);
 }
 
@@ -198,6 +215,15 @@ HWY_INLINE hn::Vec<D8> NibbleBytes(D8 d8, const uint8_t* HWY_RESTRICT first, siz
 // Shifted in 16-bit lanes (x86 has no 8-bit shift), the halves picked by a blend.
 template <class D8>
 HWY_INLINE hn::Vec<D8> JoinedNibbles(D8 d8, hn::Vec<D8> v) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(d8) == 64) {
+    // One vpmultishiftqb: each byte of the odd 128-bit blocks takes the 8 bits from
+    // its own bit 4 (wrapping within 64 bits), the even blocks' bytes themselves.
+    constexpr int64_t kEven = 0x3830282018100800, kOdd = 0x3C342C241C140C04;
+    const __m512i offsets = _mm512_set_epi64(kOdd, kOdd, kEven, kEven, kOdd, kOdd, kEven, kEven);
+    return hn::And(hn::Vec<D8>{_mm512_multishift_epi64_epi8(offsets, v.raw)}, hn::Set(d8, 15));
+  }
+#endif
   const hn::Repartition<uint16_t, D8> d16;
   const auto high = hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v)));
   return hn::And(hn::OddEvenBlocks(high, v), hn::Set(d8, 15));
@@ -209,7 +235,7 @@ HWY_INLINE hn::Vec<D8> HalvesFrom(D8 d8, const uint8_t* HWY_RESTRICT p) {
   if constexpr (hn::MaxLanes(d8) == 64) {
     const hn::Half<D8> dh;
     const auto half = hn::LoadU(dh, p);
-    return hn::Combine(d8, half, half);
+    return Join(d8, half, half);
   } else {
     return hn::LoadU(d8, p);
   }
@@ -258,7 +284,7 @@ HWY_INLINE hn::Vec<D16> BitArrayHalves(D16 d16, const uint8_t* HWY_RESTRICT p) {
   static_assert(hn::MaxLanes(d16) == 32, "64 bytes");
   const hn::Half<D16> dh;
   const auto h = hn::BitCast(dh, hn::LoadU(hn::Repartition<uint8_t, decltype(dh)>(), p));
-  return hn::Combine(d16, hn::ShiftRight<kShift>(h), h);
+  return Join(d16, hn::ShiftRight<kShift>(h), h);
 }
 #endif
 
@@ -296,9 +322,14 @@ template <class D8>
 HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t stride) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
   // AVX-512: the bits are a lane mask as they stand (lane i: bit i % 8 of byte i / 8).
+  if constexpr (hn::MaxLanes(d8) == 64) {  // two 32-bit words joined in a general register
+    uint32_t low, high;
+    std::memcpy(&low, bits, 4), std::memcpy(&high, bits + stride, 4);
+    const __mmask64 mask = _cvtu64_mask64(uint64_t{high} << 32 | low);
+    return hn::Vec<D8>{_mm512_maskz_mov_epi8(mask, _mm512_set1_epi8(16))};
+  }
   uint8_t mask[8];
   std::memcpy(mask, bits, 4);
-  if constexpr (hn::MaxLanes(d8) == 64) std::memcpy(mask + 4, bits + stride, 4);
   (void)stride;
   return hn::IfThenElseZero(hn::LoadMaskBits(d8, mask), hn::Set(d8, 16));
 #else
@@ -309,7 +340,7 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
   hn::Vec<decltype(d32)> quads;
   if constexpr (hn::MaxLanes(d8) == 64) {
     const hn::Half<decltype(d32)> dh;
-    quads = hn::Combine(d32, quad(dh, bits + stride), quad(dh, bits));
+    quads = Join(d32, quad(dh, bits + stride), quad(dh, bits));
   } else {
     quads = quad(d32, bits);
   }
@@ -527,8 +558,8 @@ HWY_INLINE hn::Vec<D8> GroupBytes(D8 d8, const uint8_t* HWY_RESTRICT qs) {
   static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
   const hn::Full128<uint8_t> d16;
   const hn::Half<D8> dh;
-  return hn::Combine(d8, hn::Combine(dh, hn::LoadU(d16, qs + 3 * kStride), hn::LoadU(d16, qs + 2 * kStride)),
-                     hn::Combine(dh, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs)));
+  return Join(d8, Join(dh, hn::LoadU(d16, qs + 3 * kStride), hn::LoadU(d16, qs + 2 * kStride)),
+              Join(dh, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs)));
 }
 
 // Runs of blocks of 32 weights in registers (RunCodes), vector `half` of a group of
