@@ -123,6 +123,16 @@ HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
   return hn::Load(di, words);
 }
 
+// GatherWords of the first n <= Lanes(di) blocks (a partial run: nothing past them is
+// read); the lanes past them 0.
+template <size_t kAt, class DI, class Block>
+HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b, size_t n) {
+  if (n == hn::MaxLanes(di)) return GatherWords<kAt>(di, b);
+  HWY_ALIGN int32_t words[hn::MaxLanes(di)] = {};
+  for (size_t k = 0; k < n; ++k) std::memcpy(&words[k], reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
+  return hn::Load(di, words);
+}
+
 // The scales of type S in the low bytes of 32-bit words, as f32.
 template <class S, class DF>
 HWY_INLINE hn::Vec<DF> WordScales(DF df, hn::Vec<hn::RebindToSigned<DF>> words) {
@@ -340,7 +350,7 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
   hn::Vec<decltype(d32)> quads;
   if constexpr (hn::MaxLanes(d8) == 64) {
     const hn::Half<decltype(d32)> dh;
-    quads = Join(d32, quad(dh, bits + stride), quad(dh, bits));
+    quads = hn::Combine(d32, quad(dh, bits + stride), quad(dh, bits));
   } else {
     quads = quad(d32, bits);
   }
@@ -513,8 +523,8 @@ struct IntegerCodec {
   // Whether the codec has ScaledCodes (see q2_K): for blocks whose unit scales are
   // small integers under a float super-scale, CodeVector's vectors with each code
   // already times its unit's integer scale, so that a block's dot products add up in
-  // int32 when its activations share one step. RunSuperScales gives sixteen blocks'
-  // float scales (and their mins' scales), and the units' terms against their
+  // int32 when its activations share one step. RunSuperScales gives up to sixteen
+  // blocks' float scales (and their mins' scales), and the units' terms against their
   // activation sums are a constant bias kScaledBias per code or MinProducts.
   static constexpr bool kScaledCodes = false;
   // Whether the codec has UnitScaleBytes (see q4_K): for blocks of CodeVector's codes
@@ -595,8 +605,6 @@ HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half)
   else return hn::Or(codes, FifthBits(d8, b->qh, sizeof(Block)));
 }
 
-// The table's values of the 4-bit indices of a group of RunNibbles (iq4_nl and
-// mxfp4 blocks in groups of four on 64 lanes; with 32 lanes iq4_xs sub-blocks too).
 #if HWY_TARGET == HWY_AVX3_DL
 // The table's values of the low (high = 0) or high nibbles of `bytes`: vpermb reads
 // six index bits, and with the table in all four quarters of a vector the bits above
@@ -609,6 +617,8 @@ HWY_INLINE hn::Vec<D8> TableQuarters(D8 d8, const int8_t* HWY_RESTRICT table, hn
 }
 #endif
 
+// The table's values of the 4-bit indices of a group of RunNibbles (iq4_nl and
+// mxfp4 blocks in groups of four on 64 lanes; with 32 lanes iq4_xs sub-blocks too).
 template <size_t kGroup, size_t kStride, class D8>
 HWY_INLINE hn::Vec<D8> TableRun(D8 d8, const int8_t* HWY_RESTRICT table, const uint8_t* HWY_RESTRICT qs, size_t half) {
 #if HWY_TARGET == HWY_AVX3_DL
@@ -625,7 +635,7 @@ inline constexpr uint32_t kTableFlip = 0x80808080u;
 inline constexpr uint32_t kTableFlip = 0;
 #endif
 template <const int8_t (&kTable)[16]>
-alignas(16) inline constexpr auto FlippedTable = [] {
+inline constexpr auto FlippedTable = [] {
   std::array<int8_t, 16> table{};
   for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kTableFlip));
   return table;
@@ -809,7 +819,8 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
       for (int s = 0; s < 8; ++s) lanes |= uint64_t(first + step * s) << (8 * s);
       return int64_t(lanes);
     };
-    static_assert(offsetof(iq4_xs::block, scales_h) == 2 && offsetof(iq4_xs::block, scales_l) == 4);
+    static_assert(offsetof(iq4_xs::block, d) == 0 && offsetof(iq4_xs::block, scales_h) == 2 &&
+                  offsetof(iq4_xs::block, scales_l) == 4);
     int64_t head;
     std::memcpy(&head, &b, 8);
     const __m128i v = _mm_set1_epi64x(head);
@@ -918,11 +929,11 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
     const __m128i nibble = _mm_multishift_epi64_epi8(_mm_set_epi64x(kField(false, true, false), kField(false, false, false)), _mm_set1_epi64x(high));
     return _mm_ternarylogic_epi64(part, nibble, _mm_set_epi64x(kField(false, true, true), kField(false, false, true)), 0xF8);
   }
-  // Sixteen blocks' d, and their dmin in `minor` (the two halves of one word).
+  // The d of n <= 16 blocks, and their dmin in `minor` (the two halves of one word).
   template <class DF>
-  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& minor) {
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const typename F::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
     static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, dmin) == 2);
-    const auto words = GatherWords<0>(hn::RebindToSigned<DF>(), b);
+    const auto words = GatherWords<0>(hn::RebindToSigned<DF>(), b, n);
     minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
     return WordScales<f16>(df, words);
   }
@@ -1131,10 +1142,10 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
     const Bytes512 scales{_mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))};
     PairPlaneScaledCodes<4, 0, 0, 0>::Run(hn::And(scales, hn::Set(du8, 15)), b.qs, [](int, Bytes512 index) HWY_ATTR { return index; }, fn);
   }
-  // Sixteen blocks' d, and their dmin in `minor` (the two halves of one word).
+  // The d of n <= 16 blocks, and their dmin in `minor` (the two halves of one word).
   template <class DF>
-  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q2_k::block* HWY_RESTRICT b, hn::Vec<DF>& minor) {
-    const auto words = GatherWords<offsetof(q2_k::block, d)>(hn::RebindToSigned<DF>(), b);
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q2_k::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
+    const auto words = GatherWords<offsetof(q2_k::block, d)>(hn::RebindToSigned<DF>(), b, n);
     minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
     return WordScales<f16>(df, words);
   }
@@ -1217,11 +1228,11 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     return _mm_or_si128(_mm_and_si128(nibble, _mm_set1_epi8(0x0F)), _mm_and_si128(top, _mm_set1_epi8(0x30)));
   }
   static constexpr int kScaledBias = 127;
-  // Sixteen blocks' d: the upper half of the word that ends the block.
+  // The d of n <= 16 blocks: the upper half of the word that ends the block.
   template <class DF>
-  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q3_k::block* HWY_RESTRICT b, hn::Vec<DF>&) {
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q3_k::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>&) {
     static_assert(offsetof(q3_k::block, d) + 2 == sizeof(q3_k::block));
-    return WordScales<f16>(df, hn::ShiftRight<16>(GatherWords<offsetof(q3_k::block, d) - 2>(hn::RebindToSigned<DF>(), b)));
+    return WordScales<f16>(df, hn::ShiftRight<16>(GatherWords<offsetof(q3_k::block, d) - 2>(hn::RebindToSigned<DF>(), b, n)));
   }
 #endif
   // The sixteen 6-bit scales + 32, one byte each.

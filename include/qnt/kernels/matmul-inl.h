@@ -1007,17 +1007,9 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
     if constexpr (C::kScaledBias == 0) m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(minor_scale[k]), m);
   };
   for (size_t b0 = 0; b0 < cb; b0 += 16) {
-    const size_t n = cb - b0 < 16 ? cb - b0 : 16;
-    // A partial run takes its scales from a copy of its blocks padded with zeros.
-    Block pad[16];
-    const Block* HWY_RESTRICT run = w + b0;
-    if (n < 16) {
-      std::memset(static_cast<void*>(pad), 0, sizeof(pad));
-      std::memcpy(static_cast<void*>(pad), run, n * sizeof(Block));
-      run = pad;
-    }
+    const size_t n = cb - b0 < 16 ? cb - b0 : 16;  // a partial run: scales 0 past it
     auto minor = hn::Zero(df);
-    const auto major = hn::Mul(C::RunSuperScales(df, run, minor), hn::Load(df, acts.step + b0));
+    const auto major = hn::Mul(C::RunSuperScales(df, w + b0, n, minor), hn::Load(df, acts.step + b0));
     hn::Store(major, df, scale);
     if constexpr (C::kScaledBias != 0) {
       o = hn::MulAdd(major, hn::Load(df, acts.bias + b0), o);
