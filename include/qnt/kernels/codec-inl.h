@@ -18,7 +18,15 @@
 //   TableVector   (kTableVectors) table values in element order (nf4's dequantize);
 // and on AVX-512:
 //   WordPair      (kWordPairs)    float codecs: int16 table values times 1 / kWordScale,
-//                                 the even and the odd elements (nf4's matvec there).
+//                                 the even and the odd elements (nf4's matvec there);
+// and on AVX3_DL, for blocks whose products add up in int32 with one activation
+// step per block (the matvec of q2_K to q5_K):
+//   ScaledCodes   (kScaledCodes)  code vectors already times their unit's integer
+//                                 scale (q2_K, q3_K; kScaledBias: a bias per code);
+//   UnitScaleBytes                the units' integer scales and mins in bytes, for
+//                 (kUnitScaleBytes) CodeVector's lanes to be multiplied by (q4_K, q5_K);
+//   RunSuperScales / MinProducts  the float super-scales of up to sixteen blocks, and
+//                                 a block's mins times the units' activation sums.
 //
 // Every format gets the scalar reference as its codec, so every format works on
 // every target; a format with a SIMD fast path specializes Codec<> in

@@ -1059,6 +1059,13 @@ HWY_INLINE Bytes512 AffineBits(Bytes512 v, hn::Vec<hn::Full512<uint64_t>> matrix
 constexpr uint64_t kBitPairMatrix(int kFrom, int kTo) {
   return (uint64_t{1} << kFrom) << (8 * (7 - kTo)) | (uint64_t{2} << kFrom) << (8 * (6 - kTo));
 }
+// q2_K's index of vector v: bit plane v of qs.
+constexpr uint64_t PlaneMatrix(int v) { return kBitPairMatrix(2 * v, 0); }
+// q3_K's: plane v % 2 of its merged byte (bits 2 (v % 2), +1) and its third bit
+// (bit 4 + v % 2) to bit 2.
+constexpr uint64_t ThirdBitMatrix(int v) {
+  return kBitPairMatrix(2 * (v % 2), 0) | (uint64_t{1} << (4 + v % 2)) << (8 * (7 - 2));
+}
 
 // Bytes of `bytes` (its first 16 at most) by index, across the whole vector (vpermb).
 HWY_INLINE Bytes512 SpreadBytes(const uint8_t* HWY_RESTRICT index, Bytes512 bytes) {
@@ -1095,9 +1102,10 @@ struct PairPlaneScaledCodes {
       }
     return index;
   }();
-  // fn(v, codes) for v = 0..3; `extra(v, index)` adds the codes' bits above the pair.
-  template <class Extra, class Fn>
-  static HWY_INLINE void Run(Bytes512 scales, const uint8_t* HWY_RESTRICT qs, const Extra& extra, const Fn& fn) {
+  // fn(v, codes) for v = 0..3; the table index of vector v is the bits of bits[v]
+  // that kMatrix(v) moves (AffineBits), plus kCodes (v % kPerTable).
+  template <uint64_t (*kMatrix)(int), class Fn>
+  static HWY_INLINE void Run(Bytes512 scales, const Bytes512 (&bits)[4], const Fn& fn) {
     const hn::Full512<uint8_t> du8;
     const hn::Full512<uint16_t> d16;
     const hn::Full512<uint64_t> d64;
@@ -1107,11 +1115,8 @@ struct PairPlaneScaledCodes {
       if constexpr (kAdd != 0 || kZero != 0) words = hn::Add(words, hn::BitCast(d16, hn::Set(d64, Words(Add))));
       table[t] = hn::BitCast(du8, words);
     }
-    const auto q = hn::LoadU(du8, qs);
     [&]<size_t... v>(std::index_sequence<v...>) HWY_ATTR {
-      (fn(v, hn::TableLookupBytes(table[v / kPerTable],
-                                  extra(int(v), AffineBits<kCodes * (v % kPerTable)>(q, hn::Set(d64, kBitPairMatrix(2 * v, 0)))))),
-       ...);
+      (fn(v, hn::TableLookupBytes(table[v / kPerTable], AffineBits<kCodes * (v % kPerTable)>(bits[v], hn::Set(d64, kMatrix(int(v)))))), ...);
     }(std::make_index_sequence<4>());
   }
 };
@@ -1140,7 +1145,9 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
   template <class DU8, class Fn>
   static HWY_INLINE void ScaledCodes(DU8 du8, const q2_k::block& b, const Fn& fn) {
     const Bytes512 scales{_mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))};
-    PairPlaneScaledCodes<4, 0, 0, 0>::Run(hn::And(scales, hn::Set(du8, 15)), b.qs, [](int, Bytes512 index) HWY_ATTR { return index; }, fn);
+    const auto q = hn::LoadU(du8, b.qs);
+    const Bytes512 bits[4] = {q, q, q, q};
+    PairPlaneScaledCodes<4, 0, 0, 0>::Run<PlaneMatrix>(hn::And(scales, hn::Set(du8, 15)), bits, fn);
   }
   // The d of n <= 16 blocks, and their dmin in `minor` (the two halves of one word).
   template <class DF>
@@ -1197,14 +1204,19 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   // which lies in [3, 255] (kScaledBias: the matvec takes the 127 back).
   template <class DU8, class Fn>
   static HWY_INLINE void ScaledCodes(DU8 du8, const q3_k::block& b, const Fn& fn) {
-    const hn::Repartition<uint64_t, DU8> d64;
+    const hn::Repartition<uint16_t, DU8> d16;
     const Bytes512 scales{_mm512_zextsi128_si512(BiasedScaleVector(b))};
-    // The third bit: bit v of hmask[l] (first 32 bytes) or bit v + 4 (last 32), to bit 2.
-    const auto high = hn::BitCast(du8, BitArrayHalves<4>(hn::Repartition<uint16_t, DU8>(), b.hmask));
-    const auto third = [&](int v, Bytes512 index) HWY_ATTR {
-      return hn::Or(index, AffineBits<0>(high, hn::Set(d64, (uint64_t{1} << v) << 40)));
-    };
-    PairPlaneScaledCodes<8, 4, 32, 127>::Run(scales, b.qs, third, fn);
+    // The third bits of planes v: bit v of hmask[l] (first 32 bytes) or bit v + 4 (last
+    // 32), at bit v of `high`; merged once per block with the planes of qs: planes 0
+    // and 1 (bits 0-3) with their third bits at 4 and 5, planes 2 and 3 the same, so
+    // that one affine transform per vector forms its index (ThirdBitMatrix).
+    const auto high = BitArrayHalves<4>(d16, b.hmask);
+    const auto q = hn::BitCast(d16, hn::LoadU(du8, b.qs));
+    const auto low = hn::Set(du8, 0x0F);
+    const Bytes512 planes01{_mm512_ternarylogic_epi64(q.raw, hn::ShiftLeft<4>(high).raw, low.raw, 0xE4)};
+    const Bytes512 planes23{_mm512_ternarylogic_epi64(hn::ShiftRight<4>(q).raw, hn::ShiftLeft<2>(high).raw, low.raw, 0xE4)};
+    const Bytes512 bits[4] = {planes01, planes01, planes23, planes23};
+    PairPlaneScaledCodes<8, 4, 32, 127>::Run<ThirdBitMatrix>(scales, bits, fn);
   }
   // BiasedScales in a vector: each byte picks its fields out of a copy of the
   // scale bytes in its 64 bits (vpmultishiftqb: 8 bits from any bit offset), the low
