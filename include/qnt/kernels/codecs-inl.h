@@ -590,20 +590,62 @@ HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t 
   }
 }
 
-// PlaneCodes of a group of kGroup blocks (RunNibbles). kPlaneGroup: 4-bit codes in
-// groups of four blocks on 64 lanes, 5-bit codes in whole blocks (their fifth bits
-// are a lane mask as stored; for halves of four blocks it took more work than the
-// blend saved).
-template <unsigned Bits, class D8>
-inline constexpr size_t kPlaneGroup = Bits == 4 && hn::MaxLanes(D8()) == 64 ? 4 : hn::MaxLanes(D8()) / 32;
-template <unsigned Bits, size_t kGroup, class D8, class Block>
-HWY_INLINE hn::Vec<D8> PlaneRun(D8 d8, const Block* HWY_RESTRICT b, size_t half) {
-  static_assert(Bits == 4 || Bits == 5, "nibbles and fifth bits");
-  static_assert(Bits == 4 || kGroup == hn::MaxLanes(d8) / 32, "5-bit codes in whole blocks");
-  const auto codes = RunNibbles<kGroup, sizeof(Block)>(d8, b->qs, half);
-  if constexpr (Bits == 4) return codes;
-  else return hn::Or(codes, FifthBits(d8, b->qh, sizeof(Block)));
+// What a run's RunCodes need besides each group's bytes (RunBits): nothing, or for
+// 5-bit codes in halves of four blocks the fifth-bit words of the run's blocks.
+struct NoRunBits {};
+
+#if HWY_TARGET == HWY_AVX3_DL
+// 16 in the lanes of vector `half` of the group of four 5-bit blocks from block g of
+// a run (RunNibbles' halves) whose fifth bit is set; `words`: the run's fifth-bit
+// words, one per block. Quarter q takes block g + q's word (vpermd) and each byte
+// lane picks its bit, 16 * half + lane % 16 (vpshufbitqmb).
+template <class D8, class V32>
+HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
+  alignas(64) static constexpr int32_t kQuarter[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  alignas(64) static constexpr auto kBit = [] {
+    std::array<uint8_t, 128> bit{};
+    for (size_t h = 0; h < 2; ++h)
+      for (size_t l = 0; l < 64; ++l) bit[64 * h + l] = uint8_t(16 * h + l % 16);
+    return bit;
+  }();
+  const __m512i index = _mm512_add_epi32(_mm512_load_si512(kQuarter), _mm512_set1_epi32(int32_t(g)));
+  const __m512i spread = _mm512_permutexvar_epi32(index, words.raw);
+  const __mmask64 mask = _mm512_bitshuffle_epi64_mask(spread, _mm512_load_si512(kBit.data() + 64 * half));
+  return hn::Vec<D8>{_mm512_maskz_mov_epi8(mask, _mm512_set1_epi8(16))};
 }
+#endif
+
+// RunCodes of blocks of 32 4- or 5-bit codes in planes (qs, and qh for the fifth
+// bits): symmetric and affine. kRunGroup: 4-bit codes in groups of four blocks on 64
+// lanes (halves: each group's two vectors meet the same scales once); 5-bit codes
+// too where vpshufbitqmb picks their fifth bits (AVX3_DL), else in whole blocks, whose
+// fifth bits are a lane mask as stored.
+template <unsigned Bits, class Block>
+struct PlaneRuns {
+  template <class D8>
+  static constexpr size_t kRunGroup =
+      hn::MaxLanes(D8()) == 64 && (Bits == 4 || HWY_TARGET == HWY_AVX3_DL) ? 4 : hn::MaxLanes(D8()) / 32;
+  template <class D8>
+  static HWY_INLINE auto RunBits(D8, const Block* HWY_RESTRICT run) {
+    if constexpr (Bits == 5 && kRunGroup<D8> == 4) {
+      return GatherWords<offsetof(Block, qh)>(hn::Repartition<int32_t, D8>(), run);
+    } else {
+      (void)run;
+      return NoRunBits{};
+    }
+  }
+  // Vector `half` of the group from block g of a run.
+  template <class D8, class RB>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const Block* HWY_RESTRICT run, size_t g, size_t half, const RB& bits) {
+    const auto codes = RunNibbles<kRunGroup<D8>, sizeof(Block)>(d8, run[g].qs, half);
+    (void)bits;
+    if constexpr (Bits == 4) return codes;
+#if HWY_TARGET == HWY_AVX3_DL
+    else if constexpr (kRunGroup<D8> == 4) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
+#endif
+    else return hn::Or(codes, FifthBits(d8, run[g].qh, sizeof(Block)));
+  }
+};
 
 #if HWY_TARGET == HWY_AVX3_DL
 // The table's values of the low (high = 0) or high nibbles of `bytes`: vpermb reads
@@ -640,13 +682,17 @@ inline constexpr auto FlippedTable = [] {
   for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kTableFlip));
   return table;
 }();
+#else
+template <unsigned Bits, class Block>
+struct PlaneRuns {};
 #endif
 
 // symmetric<Bits, G, Scale>: q4_0, q5_0, q8_0 and the generic instances.
 template <unsigned Bits, size_t G, class Scale>
 struct Codec<symmetric<Bits, G, Scale>>
     : IntegerCodec<symmetric<Bits, G, Scale>, std::conditional_t<Bits == 8, int8_t, uint8_t>, PowerOfTwoIn(G),
-                   Bits == 8 ? 0 : -symmetric<Bits, G, Scale>::qmin, false> {
+                   Bits == 8 ? 0 : -symmetric<Bits, G, Scale>::qmin, false>,
+      PlaneRuns<Bits, typename symmetric<Bits, G, Scale>::block> {
   using F = symmetric<Bits, G, Scale>;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
@@ -659,12 +705,6 @@ struct Codec<symmetric<Bits, G, Scale>>
   // in runs (21-30 GB/s against 26-35 block by block, alternated on this machine).
   static constexpr bool kRuns = G == 32 && Bits != 8;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  template <class D8>
-  static constexpr size_t kRunGroup = kPlaneGroup<Bits, D8>;
-  template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
-    return PlaneRun<Bits, kRunGroup<D8>>(d8, b, half);
-  }
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>&) {
     return WordScales<Scale>(df, GatherWords<0>(hn::RebindToSigned<DF>(), b));
@@ -676,7 +716,8 @@ struct Codec<symmetric<Bits, G, Scale>>
 // products are inexact: its decode needs a true FMA to match the specification, and
 // without one the scalar reference decodes.
 template <unsigned Bits, size_t G, class Scale>
-struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint8_t, PowerOfTwoIn(G), 0, true> {
+struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint8_t, PowerOfTwoIn(G), 0, true>,
+                                       PlaneRuns<Bits, typename affine<Bits, G, Scale>::block> {
   using F = affine<Bits, G, Scale>;
   static constexpr bool kWide = Bits == 8;
   // f32 scales decode in SIMD only with a true FMA.
@@ -691,14 +732,6 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
   }
   static constexpr bool kRuns = G == 32 && Bits != 8;  // as symmetric's
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  template <class D8>
-  // Whole blocks: q4_1 in halves of four blocks was faster in L3 (56 to 61 Gw/s)
-  // but slower from memory (48 to 26 Gw/s, 8192 columns, one thread, Zen 5).
-  static constexpr size_t kRunGroup = hn::MaxLanes(D8()) / 32;
-  template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
-    return PlaneRun<Bits, kRunGroup<D8>>(d8, b, half);
-  }
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& offset) {
     const hn::RebindToSigned<DF> di;
@@ -739,8 +772,13 @@ struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
   template <class D8>
   static constexpr size_t kRunGroup = hn::MaxLanes(D8()) == 64 ? 4 : 1;
   template <class D8>
-  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT b, size_t half) {
-    return TableRun<kRunGroup<D8>, sizeof(*b)>(d8, kRunTable.data(), b->qs, half);
+  static HWY_INLINE NoRunBits RunBits(D8, const typename F::block*) {
+    return {};
+  }
+  template <class D8>
+  static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT run, size_t g, size_t half,
+                                         NoRunBits) {
+    return TableRun<kRunGroup<D8>, sizeof(*run)>(d8, kRunTable.data(), run[g].qs, half);
   }
 #endif
 };

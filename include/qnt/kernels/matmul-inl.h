@@ -629,16 +629,22 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> WidenDot(D8 d8, const typename 
   return hn::Add(acc, aux);
 }
 
-// The int32 lanes of the codes `stored` (bytes, as the codec stores them, or already
-// xored with kDone) times Lanes(d8) activation codes x, on a target with a dot instruction.
+// acc + the int32 lanes of the codes `stored` (bytes, as the codec stores them, or
+// already xored with kDone) times Lanes(d8) activation codes x, on a target with a
+// dot instruction.
 template <class C, uint32_t kDone = 0, class D8, class V>
-HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> CodesDot(D8 d8, V stored, const int8_t* HWY_RESTRICT x) {
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> CodesDot(D8 d8, V stored, const int8_t* HWY_RESTRICT x,
+                                                         hn::Vec<hn::Repartition<int32_t, D8>> acc) {
   using Op = DotOperand<C>;
   const hn::Repartition<int32_t, D8> d32;
   const hn::Rebind<typename Op::type, D8> dw;
   auto w = hn::BitCast(dw, stored);
   if constexpr ((Op::kFlip ^ kDone) != 0) w = hn::Xor(w, hn::BitCast(dw, hn::Set(d32, int32_t(Op::kFlip ^ kDone))));
-  return DotQuads(d32, w, hn::LoadU(d8, x), hn::Zero(d32));
+  return DotQuads(d32, w, hn::LoadU(d8, x), acc);
+}
+template <class C, uint32_t kDone = 0, class D8, class V>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D8>> CodesDot(D8 d8, V stored, const int8_t* HWY_RESTRICT x) {
+  return CodesDot<C, kDone>(d8, stored, x, hn::Zero(hn::Repartition<int32_t, D8>()));
 }
 
 // The int32 lanes of Lanes(d8) codes (stored as DotOperand<C> says) times as many
@@ -891,7 +897,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
   const hn::Repartition<float, decltype(d8)> df;
   // Blocks per vector, per run, per group of vectors (C::kRunGroup: see RunNibbles).
   constexpr size_t P = hn::MaxLanes(d8) / 32, R = kRunBlocks<decltype(d8)>, G = C::template kRunGroup<decltype(d8)>;
-  static_assert(R == hn::MaxLanes(df) && R % (4 * P) == 0 && G % P == 0, "whole groups of four vectors per run");
+  static_assert(R == hn::MaxLanes(df) && R % (4 * G) == 0 && G % P == 0, "whole groups, four at a time, per run");
   // Lane l of a vector belongs to block l / 8 of its group, or with halves of four
   // blocks per vector to block l / 4.
   const auto lane_block = hn::ShiftRight<G == 2 * P ? 2 : 3>(hn::Iota(d32, 0));
@@ -901,6 +907,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     PrefetchAhead<R * sizeof(w[b])>(w + b);
     auto off = hn::Zero(df);
     const auto sc = C::RunScales(df, w + b, off);
+    const auto bits = C::RunBits(du8, w + b);
     const auto comb = hn::Mul(sc, hn::LoadU(df, xs + b));
     if constexpr (kBiasSums<C>) {
       o = hn::MulAdd(sc, hn::LoadU(df, xsum + b), o);
@@ -908,13 +915,16 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       if constexpr (Op::kBias != 0) off = hn::NegMulAdd(hn::Set(df, float(Op::kBias)), sc, off);
       o = hn::MulAdd(off, hn::LoadU(df, xsum + b), o);
     }
-    const auto step = [&](size_t j, auto& acc) {
-      const size_t group = j * P / G * G;  // its first block, from b
-      const auto i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b + group, j % (G / P)), xq + (b + j * P) * 32);
-      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(group)))));
+    // The vectors of a group share their lanes' blocks: their dot products add up in
+    // int32 and meet the scales once.
+    const auto group_dot = [&](size_t g, auto& acc) {  // g: the group's first block, from b
+      auto i = hn::Zero(d32);
+      for (size_t h = 0; h < G / P; ++h)
+        i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b, g, h, bits), xq + (b + g + h * P) * 32, i);
+      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
-    for (size_t j = 0; j < R / P; j += 4) step(j, f0), step(j + 1, f1), step(j + 2, f2), step(j + 3, f3);
+    for (size_t g = 0; g < R; g += 4 * G) group_dot(g, f0), group_dot(g + G, f1), group_dot(g + 2 * G, f2), group_dot(g + 3 * G, f3);
   }
   const float runs = SumLanes(df, hn::Add(hn::Add(hn::Add(f0, f1), hn::Add(f2, f3)), o));
   return b < cb ? runs + MatVecRow<F>(w + b, cb - b, xq + b * 32, xs + b, xsum + b) : runs;
