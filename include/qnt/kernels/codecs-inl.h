@@ -147,6 +147,17 @@ HWY_INLINE hn::Vec<DF> WordScales(DF df, hn::Vec<hn::RebindToSigned<DF>> words) 
     return hn::BitCast(df, words);
   }
 }
+
+// Two adjacent scales of type S at byte kAt of n <= Lanes(df) blocks (d, and after
+// it an offset or dmin, returned in `second`) as f32; 16-bit pairs from one word.
+template <class S, size_t kAt, class DF, class Block>
+HWY_INLINE hn::Vec<DF> ScalePairs(DF df, const Block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& second) {
+  const hn::RebindToSigned<DF> di;
+  const auto words = GatherWords<kAt>(di, b, n);
+  if constexpr (sizeof(S) == 2) second = WordScales<S>(df, hn::ShiftRight<16>(words));
+  else second = WordScales<S>(df, GatherWords<kAt + sizeof(S)>(di, b, n));
+  return WordScales<S>(df, words);
+}
 #endif
 
 // out[i] = float(int(codes[i]) - offset) * scale, for i in [0, kCount).
@@ -221,6 +232,17 @@ HWY_INLINE hn::Vec<D8> NibbleBytes(D8 d8, const uint8_t* HWY_RESTRICT first, siz
   else return hn::LoadDup128(d32, first);
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Eight bytes f(0) .. f(7) in a 64-bit lane, byte j = f(j): vpmultishiftqb's bit
+// offsets per output byte, and masks.
+template <class Fn>
+constexpr int64_t LaneBytes(Fn f) {
+  uint64_t lanes = 0;
+  for (int j = 0; j < 8; ++j) lanes |= uint64_t(uint8_t(f(j))) << (8 * j);
+  return int64_t(lanes);
+}
+#endif
+
 // The nibbles of NibbleBytes: per block the low nibbles, then the high ones.
 // Shifted in 16-bit lanes (x86 has no 8-bit shift), the halves picked by a blend.
 template <class D8>
@@ -229,7 +251,7 @@ HWY_INLINE hn::Vec<D8> JoinedNibbles(D8 d8, hn::Vec<D8> v) {
   if constexpr (hn::MaxLanes(d8) == 64) {
     // One vpmultishiftqb: each byte of the odd 128-bit blocks takes the 8 bits from
     // its own bit 4 (wrapping within 64 bits), the even blocks' bytes themselves.
-    constexpr int64_t kEven = 0x3830282018100800, kOdd = 0x3C342C241C140C04;
+    constexpr int64_t kEven = LaneBytes([](int j) { return 8 * j; }), kOdd = LaneBytes([](int j) { return 8 * j + 4; });
     const __m512i offsets = _mm512_set_epi64(kOdd, kOdd, kEven, kEven, kOdd, kOdd, kEven, kEven);
     return hn::And(hn::Vec<D8>{_mm512_multishift_epi64_epi8(offsets, v.raw)}, hn::Set(d8, 15));
   }
@@ -734,10 +756,8 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>& offset) {
-    const hn::RebindToSigned<DF> di;
-    const auto words = GatherWords<0>(di, b);  // 16-bit scales: d and m in one word
-    offset = WordScales<Scale>(df, sizeof(Scale) == 2 ? hn::ShiftRight<16>(words) : GatherWords<sizeof(Scale)>(di, b));
-    return WordScales<Scale>(df, words);
+    static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, m) == sizeof(Scale));
+    return ScalePairs<Scale, 0>(df, b, hn::MaxLanes(df), offset);
   }
 #endif
   template <class DF>
@@ -852,11 +872,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     // The eight scales + 32 from the block's first 8 bytes (vpmultishiftqb: 8 bits
     // from any bit offset): the low nibble from scales_l (bit 32 + 4s), the high two
     // bits from scales_h (bit 16 + 2s, taken from 12 + 2s to land on bits 4 and 5).
-    constexpr auto kOffsets = [](int first, int step) {
-      uint64_t lanes = 0;
-      for (int s = 0; s < 8; ++s) lanes |= uint64_t(first + step * s) << (8 * s);
-      return int64_t(lanes);
-    };
+    constexpr auto kOffsets = [](int first, int step) { return LaneBytes([=](int s) { return first + step * s; }); };
     static_assert(offsetof(iq4_xs::block, d) == 0 && offsetof(iq4_xs::block, scales_h) == 2 &&
                   offsetof(iq4_xs::block, scales_l) == 4);
     int64_t head;
@@ -952,13 +968,11 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   static HWY_INLINE __m128i UnitScaleBytes(const typename F::block& b) {
     // Per output byte: the bit offset in bytes 0-7 (`low`) or 4-11, and the mask.
     constexpr auto kField = [](bool low, bool mins, bool mask) {
-      uint64_t lanes = 0;
-      for (int j = 0; j < 8; ++j) {
+      return LaneBytes([=](int j) {
         const int at = low ? (j < 4 ? 8 * j + 32 * mins : 8 * (j - 4 + 4 * mins) + 2) : 8 * j + 4 * mins;
         const int bits = low ? (j < 4 ? 0x3F : 0x30) : (j < 4 ? 0 : 0x0F);
-        lanes |= uint64_t(mask ? bits : at) << (8 * j);
-      }
-      return int64_t(lanes);
+        return mask ? bits : at;
+      });
     };
     int64_t low, high;
     std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 4, 8);
@@ -971,9 +985,7 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const typename F::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
     static_assert(offsetof(typename F::block, d) == 0 && offsetof(typename F::block, dmin) == 2);
-    const auto words = GatherWords<0>(hn::RebindToSigned<DF>(), b, n);
-    minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
-    return WordScales<f16>(df, words);
+    return ScalePairs<f16, 0>(df, b, n, minor);
   }
   // sum_u min_u usum_u in int32 lanes (the lower four), for the mins of UnitScaleBytes
   // and the units' sums of activation codes usum (|usum| <= 32 * 127).
@@ -1190,9 +1202,8 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
   // The d of n <= 16 blocks, and their dmin in `minor` (the two halves of one word).
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q2_k::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
-    const auto words = GatherWords<offsetof(q2_k::block, d)>(hn::RebindToSigned<DF>(), b, n);
-    minor = WordScales<f16>(df, hn::ShiftRight<16>(words));
-    return WordScales<f16>(df, words);
+    static_assert(offsetof(q2_k::block, dmin) == offsetof(q2_k::block, d) + 2);
+    return ScalePairs<f16, offsetof(q2_k::block, d)>(df, b, n, minor);
   }
   // sum_u min_u usum_u in eight int32 lanes, for the units' sums of activation codes
   // usum (|usum| <= 16 * 127: the int16 pair products cannot overflow).
@@ -1264,12 +1275,10 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     // The bit offsets of scales j = 8 half + i (byte i): of the low nibble, and of
     // the top two bits less 4, which puts them at bits 4 and 5.
     constexpr auto kOffsets = [](bool top, int half) {
-      uint64_t lanes = 0;
-      for (int i = 0; i < 8; ++i) {
+      return LaneBytes([=](int i) {
         const int j = 8 * half + i;
-        lanes |= uint64_t(top ? 8 * (4 + j % 4) + 2 * (j / 4) - 4 : 8 * i + 4 * half) << (8 * i);
-      }
-      return int64_t(lanes);
+        return top ? 8 * (4 + j % 4) + 2 * (j / 4) - 4 : 8 * i + 4 * half;
+      });
     };
     int64_t low, high;
     std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 4, 8);

@@ -948,11 +948,14 @@ struct BlockActivations {
   HWY_ALIGN int16_t usum[kBlocks * NU];
   void Set(const float* HWY_RESTRICT xs, const int32_t* HWY_RESTRICT xsumi, size_t blocks) {
     for (size_t b = 0; b < kPadded; ++b) {
-      int32_t sum = 0;
-      if (b < blocks)
-        for (size_t u = 0; u < NU; ++u) sum += xsumi[b * NU + u], usum[b * NU + u] = int16_t(xsumi[b * NU + u]);
       step[b] = b < blocks ? xs[b * NU] : 0.f;
-      bias[b] = -float(Codec<F>::kScaledBias) * float(sum);
+      if constexpr (Codec<F>::kScaledBias != 0) {
+        int32_t sum = 0;
+        for (size_t u = 0; b < blocks && u < NU; ++u) sum += xsumi[b * NU + u];
+        bias[b] = -float(Codec<F>::kScaledBias) * float(sum);
+      } else if (b < blocks) {
+        for (size_t u = 0; u < NU; ++u) usum[b * NU + u] = int16_t(xsumi[b * NU + u]);
+      }
     }
   }
 };
