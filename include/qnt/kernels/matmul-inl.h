@@ -302,19 +302,21 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
     for (size_t r = r0; r < r1; ++r) {
       const typename F::block* HWY_RESTRICT row = w + r * nb + c0;
       auto f0 = hn::Zero(df), f1 = hn::Zero(df);
-      for (size_t b = 0; b < cb; ++b) {
-        const float scale = C::BlockScale(row[b]);
-        for (size_t j = 0; j < B / 64; ++j) {
-          const size_t g = b * (B / 64) + j;
-          __m512i even, odd;
-          C::WordPair(row[b], j, even, odd);
-          const __m512i i = DotWords(DotWords(_mm512_setzero_si512(), even, _mm512_loadu_si512(xq + 64 * g)), odd,
-                                     _mm512_loadu_si512(xq + 64 * g + 32));
-          const auto s = hn::Set(df, scale * xs[g]);
-          if (g % 2) f1 = hn::MulAdd(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), s, f1);
-          else f0 = hn::MulAdd(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), s, f0);
-        }
-      }
+      // Group g: 64 columns, part g % (B / 64) of block g / (B / 64). The block's
+      // scale and the step multiply in turn (two broadcasts from memory).
+      const auto group_dot = [&](size_t g, auto& f) HWY_ATTR {
+        const typename F::block& blk = row[g / (B / 64)];
+        __m512i even, odd;
+        C::WordPair(blk, g % (B / 64), even, odd);
+        const __m512i i = DotWords(DotWords(_mm512_setzero_si512(), even, _mm512_loadu_si512(xq + 64 * g)), odd,
+                                   _mm512_loadu_si512(xq + 64 * g + 32));
+        const auto scaled = hn::Mul(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), hn::Set(df, C::BlockScale(blk)));
+        f = hn::MulAdd(scaled, hn::Set(df, xs[g]), f);
+      };
+      const size_t ng = cb * (B / 64);
+      size_t g = 0;
+      for (; g + 2 <= ng; g += 2) group_dot(g, f0), group_dot(g + 1, f1);
+      if (g < ng) group_dot(g, f0);
       // The table's factor last: block scale times step alone stays normal longer.
       y[r] += SumLanes(df, hn::Add(f0, f1)) * C::kWordScale;
     }
