@@ -677,6 +677,9 @@ struct VectorUnits {
   alignas(64) int32_t unit[kVectors][kLanes] = {};
   size_t comb[kVectors] = {};
   bool valid = true;
+  // Whether vector v + 1 holds vector v's units lane for lane (as the low and the
+  // high nibbles of the same bytes do): their dot products may add up in int32.
+  bool same_as_next[kVectors] = {};
   constexpr VectorUnits() {
     for (size_t v = 0; v < kVectors; ++v)
       for (size_t l = 0; l < kLanes; ++l) {
@@ -685,6 +688,10 @@ struct VectorUnits {
         valid = valid && u / kLanes == comb[v];
         unit[v][l] = int32_t(u % kLanes);
       }
+    for (size_t v = 0; v + 1 < kVectors; ++v) {
+      same_as_next[v] = comb[v] == comb[v + 1];
+      for (size_t l = 0; l < kLanes; ++l) same_as_next[v] = same_as_next[v] && unit[v][l] == unit[v + 1][l];
+    }
   }
 };
 template <class C, size_t L8>
@@ -753,11 +760,15 @@ HWY_INLINE void BlockDotVectors(DF df, const typename F::block& w, const int8_t*
   constexpr size_t L8 = hn::MaxLanes(d8);
   constexpr const VectorUnits<C, L8>& kUnits = kVectorUnits<C, L8>;
   static_assert(kUnits.valid && NF == L8 / 4, "each code vector's units in one vector of scales");
+  auto i = hn::Zero(d32);
+  size_t sums = 0;  // converted so far: they alternate between f0 and f1
   for (size_t v = 0; v < B / L8; ++v) {
-    const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w, v), xq + v * L8);
+    i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w, v), xq + v * L8, i);
+    if (kUnits.same_as_next[v]) continue;
     const auto s = hn::TableLookupLanes(comb[kUnits.comb[v]], hn::IndicesFromVec(df, hn::Load(d32, kUnits.unit[v])));
-    if (v % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
+    if (sums++ % 2) f1 = hn::MulAdd(hn::ConvertTo(df, i), s, f1);
     else f0 = hn::MulAdd(hn::ConvertTo(df, i), s, f0);
+    i = hn::Zero(d32);
   }
 }
 #endif
