@@ -1213,10 +1213,17 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
   const size_t N = hn::Lanes(d);
   const auto limit = hn::Set(d, max_magnitude<F>);
   status st = status::ok;
-#if QNT_FOLD_HALVES
   constexpr bool symmetric = requires { F::qmin; typename F::planes; };
   constexpr bool affine = requires { F::nmax; typename F::planes; };
-  if constexpr ((symmetric || affine) && RegisterVectors<F>() != 0) if (e == effort::fast) {
+  // Fast searches of B blocks at once in registers (where vectors fold in halves).
+#if QNT_FOLD_HALVES
+  constexpr bool kBatched = (symmetric || affine) && RegisterVectors<F>() != 0;
+#else
+  constexpr bool kBatched = false;
+  (void)symmetric, (void)affine;
+#endif
+#if QNT_FOLD_HALVES
+  if constexpr (kBatched) if (e == effort::fast) {
     // Blocks per batch (fit::symmetric_fast_choice's and fit::affine_fast_choice's
     // B): enough independent work to cover the searches' chains of scalar steps,
     // as many as the affine one's registers allow.
@@ -1232,9 +1239,11 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
       if constexpr (symmetric) return EncodeSymmetricBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
       else return EncodeAffineBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
     };
+    // A block outside a batch of B clean ones (the last blocks of a call, or a batch
+    // with a block to clean) takes the scalar reference: the same bytes, and one
+    // form of the SIMD search per format instead of two to compile.
     auto one = [&](size_t i) HWY_ATTR {
-      return clean(i) ? encode.template operator()<1>(i)
-                      : detail::encode_block<F>(x + i * n, w ? w + i * n : detail::ones<n>.w, y[i], effort::fast);
+      return detail::encode_block<F>(x + i * n, w ? w + i * n : detail::ones<n>.w, y[i], effort::fast);
     };
     size_t b = 0;
     for (; b + B <= blocks; b += B) {
@@ -1266,7 +1275,7 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
     }
     if constexpr (requires { F::template encode<SearchOps>(xb, wb, y[b], e); })
       st = worst(st, F::template encode<SearchOps>(xb, wb, y[b], e));
-    else if (e == effort::thorough)
+    else if (kBatched || e == effort::thorough)  // kBatched: thorough only here
       st = worst(st, detail::encode_block<F>(xb, wb, y[b], e));
     else
       st = worst(st, EncodeSymmetricFast<F>(xb, wb, hn::GetLane(hn::MaxOfLanes(d, amax)), y[b]));
