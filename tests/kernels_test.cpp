@@ -101,7 +101,7 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
   // within 2e-6 of |W_r| |x_i|. The matvec of q2_K to q5_K takes one step per block
   // where their blocks' products add up in int32 (AVX3_DL): the bound of groups of
   // 256, which is no smaller than that of 32, holds for every target. nf4's matvec multiplies int16
-  // forms where its blocks hold a multiple of 64 weights (AVX-512): table values within
+  // forms where its blocks hold a multiple of 64 weights (AVX2, AVX-512): table values within
   // 2^-15 of the block's scale, x to int16 per 64 columns with step max|x_g| / 32767.
   constexpr bool int8 = qnt::HWY_NAMESPACE::Codec<F>::kInteger;
   const bool words = !int8 && n == 1 && F::block_size % 64 == 0;

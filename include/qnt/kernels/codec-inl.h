@@ -17,9 +17,10 @@
 //                 (kTablePairs)   the odd elements), and the one scale to multiply
 //                                 their dot product by (nf4's matvec);
 //   TableVector   (kTableVectors) table values in element order (nf4's dequantize);
-// and on AVX-512:
+// and on AVX2 and AVX-512:
 //   WordPair      (kWordPairs)    float codecs: int16 table values times 1 / kWordScale,
-//                                 the even and the odd elements (nf4's matvec there);
+//                                 the even and the odd elements (AVX-512), or four
+//                                 vectors in vpunpck's order (AVX2) (nf4's matvec);
 // and on AVX3_DL, for blocks whose products add up in int32 with one activation
 // step per block (the matvec of q2_K to q5_K):
 //   ScaledCodes   (kScaledCodes)  code vectors already times their unit's integer

@@ -524,6 +524,14 @@ HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
   }
 }
 
+// The largest |v| of a table of codes.
+template <size_t N>
+constexpr int LargestMagnitude(const int8_t (&table)[N]) {
+  int m = 0;
+  for (const int8_t v : table) m = v < 0 ? (-v > m ? -v : m) : (v > m ? v : m);
+  return m;
+}
+
 // Members shared by the integer codecs, the float decode among them.
 template <class F, class Code, size_t Unit, int Bias, bool Offset>
 struct IntegerCodec {
@@ -563,6 +571,10 @@ struct IntegerCodec {
   static constexpr size_t kSize = F::block_size, kUnit = Unit;
   static constexpr int kBias = Bias;
   using code_t = Code;
+  // The largest magnitude of a code (as Codes stores it, before any flip): what
+  // bounds the int16 sums of the dot products where they add up before widening.
+  // Codecs whose codes have fewer bits say so.
+  static constexpr int kCodeMax = std::is_signed_v<Code> ? 128 : 255;
   template <class DF>
   static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
     DecodeCodes<Codec<F>>(b, out);
@@ -716,6 +728,7 @@ struct Codec<symmetric<Bits, G, Scale>>
                    Bits == 8 ? 0 : -symmetric<Bits, G, Scale>::qmin, false>,
       PlaneRuns<Bits, typename symmetric<Bits, G, Scale>::block> {
   using F = symmetric<Bits, G, Scale>;
+  static constexpr int kCodeMax = Bits == 8 ? 128 : (1 << Bits) - 1;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     PlaneCodes<Bits, G>(b, buf.codes);
@@ -742,6 +755,7 @@ struct Codec<affine<Bits, G, Scale>> : IntegerCodec<affine<Bits, G, Scale>, uint
                                        PlaneRuns<Bits, typename affine<Bits, G, Scale>::block> {
   using F = affine<Bits, G, Scale>;
   static constexpr bool kWide = Bits == 8;
+  static constexpr int kCodeMax = kWide ? 128 : (1 << Bits) - 1;  // wide: taken as code - 128
   // f32 scales decode in SIMD only with a true FMA.
   static constexpr bool kSimd = HWY_NATIVE_FMA || !std::is_same_v<Scale, f32>;
   template <class Buf>
@@ -781,6 +795,7 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
 template <class F, const int8_t (&kTable)[16]>
 struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
   static constexpr bool kRuns = true;
+  static constexpr int kCodeMax = LargestMagnitude(kTable);
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     TableCodes(kTable, b.qs, buf.codes);
@@ -838,6 +853,7 @@ struct Codec<mxfp4> : TableCodec<mxfp4, detail::kv_fp4> {
 template <>
 struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   static constexpr bool kVectorScales = true;
+  static constexpr int kCodeMax = LargestMagnitude(detail::kv_nl);
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
     for (int s = 0; s < 8; ++s) TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);
@@ -913,6 +929,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
 template <class F>
 struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
   static constexpr bool kVectorScales = true;
+  static constexpr int kCodeMax = std::is_same_v<F, q5_k> ? 31 : 15;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     for (int c = 0; c < 4; ++c) {
@@ -1027,6 +1044,7 @@ struct Codec<q5_k> : ScaleMinCodec<q5_k> {};
 template <>
 struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
   static constexpr bool kVectorScales = true;
+  static constexpr int kCodeMax = 63;
   template <class Buf>
   static HWY_INLINE void Codes(const q6_k::block& b, Buf& buf) {
     for (int h = 0; h < 2; ++h) {
@@ -1176,6 +1194,7 @@ struct PairPlaneScaledCodes {
 template <>
 struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
   static constexpr bool kVectorScales = true;
+  static constexpr int kCodeMax = 3;
   template <class Buf>
   static HWY_INLINE void Codes(const q2_k::block& b, Buf& buf) {
     PairPlanes(b.qs, buf.codes);
@@ -1223,6 +1242,7 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
 template <>
 struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
   static constexpr bool kVectorScales = true;
+  static constexpr int kCodeMax = 7;
   template <class Buf>
   static HWY_INLINE void Codes(const q3_k::block& b, Buf& buf) {
     PairPlanes(b.qs, buf.codes);
@@ -1430,28 +1450,58 @@ struct Codec<basic_nf4<Block, Scale>> {
 #else
   static constexpr bool kTablePairs = false, kTableVectors = false;
 #endif
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  // The matvec's int16 form (AVX-512): the table values times 2^14, rounded (within
-  // 2^-15 of the block's scale), meet activations quantized to int16 in pair products
-  // (vpmaddwd, vpdpwssd), which cost half the permutes of the float lookups. WordPair:
-  // the values of bytes 32j .. 32j + 31, their high nibbles (elements 2k) and low
-  // nibbles (2k + 1), lane k for byte k; one vpermw each reads the low five bits of
-  // its index, so the table is there twice and the low nibbles need no mask.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // The matvec's int16 form (AVX2, AVX-512): the table values times 2^14, rounded
+  // (within 2^-15 of the block's scale), meet activations quantized to int16 in pair
+  // products (vpmaddwd, vpdpwssd), which cost half the permutes of the float lookups
+  // on AVX-512 and a fraction of AVX2's (two vpermps and a blend per 8 weights).
   static constexpr bool kWordPairs = Block % 64 == 0;
   static constexpr float kWordScale = 1.f / 16384;
+  // Twice over: AVX-512's vpermw reads five index bits.
+  alignas(64) static constexpr auto kWordTable = [] {
+    std::array<int16_t, 32> t{};
+    for (size_t i = 0; i < 32; ++i) {
+      const float v = detail::nf4_values[i % 16] * 16384;  // exact: at most 16384, half-way rounding away from 0
+      t[i] = int16_t(v < 0 ? v - 0.5f : v + 0.5f);
+    }
+    return t;
+  }();
+#endif
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // WordPair: the values of bytes 32j .. 32j + 31, their high nibbles (elements 2k)
+  // and low nibbles (2k + 1), lane k for byte k; one vpermw each reads the low five
+  // bits of its index, so the table is there twice and the low nibbles need no mask.
   static HWY_INLINE void WordPair(const typename F::block& b, size_t j, __m512i& even, __m512i& odd) {
-    alignas(64) static constexpr auto kTable = [] {
-      std::array<int16_t, 32> t{};
-      for (size_t i = 0; i < 32; ++i) {
-        const float v = detail::nf4_values[i % 16] * 16384;  // exact: at most 16384, half-way rounding away from 0
-        t[i] = int16_t(v < 0 ? v - 0.5f : v + 0.5f);
-      }
-      return t;
-    }();
-    const __m512i table = _mm512_load_si512(kTable.data());
+    const __m512i table = _mm512_load_si512(kWordTable.data());
     const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j)));
     even = _mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), table);
     odd = _mm512_permutexvar_epi16(bytes, table);
+  }
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+  // WordPair on AVX2: the values of bytes 32j .. 32j + 31 in four vectors of 16
+  // words (vpunpck's order within 128-bit halves): the high nibbles (elements 2k) of
+  // bytes 0-7 and 16-23, their low nibbles (2k + 1), then the same of bytes 8-15 and
+  // 24-31 (QuantizeWords' kWordOrder). Each word's low and high byte come from a
+  // vpshufb of a 16-byte table by the nibble.
+  static HWY_INLINE void WordPair(const typename F::block& b, size_t j, __m256i (&v)[4]) {
+    static constexpr auto kBytes = [] {
+      std::array<uint8_t, 64> t{};  // low bytes, then high bytes, each in both 128-bit halves
+      for (size_t i = 0; i < 32; ++i) {
+        t[i] = uint8_t(uint16_t(kWordTable[i % 16]) & 0xFF);
+        t[32 + i] = uint8_t(uint16_t(kWordTable[i % 16]) >> 8);
+      }
+      return t;
+    }();
+    const __m256i low_bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBytes.data()));
+    const __m256i high_bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBytes.data() + 32));
+    const __m256i mask = _mm256_set1_epi8(15);
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
+    const __m256i nibbles[2] = {_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), _mm256_and_si256(bytes, mask)};
+    for (size_t k = 0; k < 2; ++k) {
+      const __m256i lo = _mm256_shuffle_epi8(low_bytes, nibbles[k]), hi = _mm256_shuffle_epi8(high_bytes, nibbles[k]);
+      v[k] = _mm256_unpacklo_epi8(lo, hi);
+      v[2 + k] = _mm256_unpackhi_epi8(lo, hi);
+    }
   }
 #else
   static constexpr bool kWordPairs = false;

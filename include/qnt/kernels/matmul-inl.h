@@ -11,6 +11,7 @@
 #define QNT_KERNELS_MATMUL_INL_H_
 #endif
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -237,10 +238,26 @@ HWY_INLINE float UsableGroupMax(float amax) {
   return amax < kSmallestGroupMax ? 0.f : amax;
 }
 
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // Columns of x per pass of MatVecWords (8 KiB of int16 codes on the stack).
 inline constexpr size_t kWordColumns = 4096;
 
+// A group of 64 columns of QuantizeWords from its largest magnitude (NaN where it
+// holds a NaN): writes its step to *xs and returns the factor to its codes, 32767 /
+// max; a NaN or an infinity: the step NaN, the group's codes 0 (written here), and
+// NaN returned; a group below kSmallestGroupMax: step and factor 0.
+HWY_INLINE float WordGroupFactor(float amax_or_nan, int16_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs) {
+  const float amax = UsableGroupMax(amax_or_nan);
+  *xs = amax / 32767.f;
+  if (std::isnan(amax)) {
+    for (size_t k = 0; k < 64; ++k) xq[k] = 0;
+    return amax;
+  }
+  // |x| * factor stays within 32767 (1 + 2^-22): rounded, no more than 32767.
+  return amax > 0 ? 32767.f / amax : 0.f;
+}
+
+#if HWY_TARGET <= HWY_AVX3
 // x[0, len) (len a multiple of 64) to int16 codes for WordPair, per 64 columns one
 // step max |x| / 32767 (each element moves by at most half a step) and the codes of
 // the even elements, then of the odd. A NaN or an infinity: the step NaN and the
@@ -255,21 +272,17 @@ HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* 
     const auto v2 = hn::LoadU(df, x + g + 32), v3 = hn::LoadU(df, x + g + 48);
     const auto m = hn::Max(hn::Max(hn::Abs(v0), hn::Abs(v1)), hn::Max(hn::Abs(v2), hn::Abs(v3)));
     const auto nan = hn::Or(hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)), hn::Or(hn::IsNaN(v2), hn::IsNaN(v3)));
-    const float amax = UsableGroupMax(hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN());
-    if (std::isnan(amax)) {
-      for (size_t k = 0; k < 64; ++k) xq[g + k] = 0;
-      xs[g / 64] = amax;
-      continue;
-    }
-    // |x| * inv stays within 32767 (1 + 2^-22): rounded, no more than 32767.
-    const auto inv = hn::Set(df, amax > 0 ? 32767.f / amax : 0.f);
+    const float factor = WordGroupFactor(
+        hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN(), xq + g,
+        xs + g / 64);
+    if (std::isnan(factor)) continue;
+    const auto inv = hn::Set(df, factor);
     const auto q0 = hn::NearestInt(hn::Mul(v0, inv)), q1 = hn::NearestInt(hn::Mul(v1, inv));
     const auto q2 = hn::NearestInt(hn::Mul(v2, inv)), q3 = hn::NearestInt(hn::Mul(v3, inv));
     hn::StoreU(hn::DemoteTo(d16, hn::ConcatEven(di, q1, q0)), d16, xq + g);
     hn::StoreU(hn::DemoteTo(d16, hn::ConcatEven(di, q3, q2)), d16, xq + g + 16);
     hn::StoreU(hn::DemoteTo(d16, hn::ConcatOdd(di, q1, q0)), d16, xq + g + 32);
     hn::StoreU(hn::DemoteTo(d16, hn::ConcatOdd(di, q3, q2)), d16, xq + g + 48);
-    xs[g / 64] = amax / 32767.f;
   }
 }
 
@@ -282,6 +295,43 @@ HWY_INLINE __m512i DotWords(__m512i acc, __m512i a, __m512i b) {
   return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
 #endif
 }
+#else
+// AVX2's QuantizeWords: the same steps and codes, in the order of WordPair's four
+// vectors per 64 columns (kWordOrder: the element each position takes).
+inline constexpr auto kWordOrder = [] {
+  std::array<uint8_t, 64> order{};
+  for (size_t v = 0; v < 4; ++v)  // v: even / odd elements of bytes 0-7 and 16-23, then of 8-15 and 24-31
+    for (size_t i = 0; i < 16; ++i) {
+      const size_t byte = (i < 8 ? i : i + 8) + (v >= 2 ? 8 : 0);
+      order[16 * v + i] = uint8_t(2 * byte + v % 2);
+    }
+  return order;
+}();
+HWY_INLINE void QuantizeWords(const float* HWY_RESTRICT x, size_t len, int16_t* HWY_RESTRICT xq,
+                              float* HWY_RESTRICT xs) {
+  const hn::Full256<float> df;
+  const hn::Full128<int16_t> d16;
+  for (size_t g = 0; g < len; g += 64) {
+    hn::Vec<decltype(df)> v[8];
+    auto m = hn::Zero(df);
+    auto nan = hn::Ne(m, m);
+    for (size_t k = 0; k < 8; ++k) {
+      v[k] = hn::LoadU(df, x + g + 8 * k);
+      m = hn::Max(m, hn::Abs(v[k])), nan = hn::Or(nan, hn::IsNaN(v[k]));
+    }
+    const float factor = WordGroupFactor(
+        hn::AllFalse(df, nan) ? hn::GetLane(hn::MaxOfLanes(df, m)) : std::numeric_limits<float>::quiet_NaN(), xq + g,
+        xs + g / 64);
+    if (std::isnan(factor)) continue;
+    const auto inv = hn::Set(df, factor);
+    HWY_ALIGN int16_t q[64];
+    for (size_t k = 0; k < 8; ++k) hn::Store(hn::DemoteTo(d16, hn::NearestInt(hn::Mul(v[k], inv))), d16, q + 8 * k);
+    for (size_t k = 0; k < 64; ++k) xq[g + k] = q[kWordOrder[k]];
+  }
+}
+
+HWY_INLINE __m256i DotWords(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+#endif
 
 // MatVecFloat for codecs with WordPair: per 64 columns, the int32 sums of the
 // products of int16 table values (|v| <= 2^14) and activation codes (|x| <= 32767),
@@ -291,7 +341,7 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
                  float* HWY_RESTRICT y, size_t r0, size_t r1) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, K = B >= kWordColumns ? B : kWordColumns / B * B;
-  const hn::Full512<float> df;
+  const hn::ScalableTag<float> df;
   HWY_ALIGN int16_t xq[K];
   float xs[K / 64];
   const size_t nb = cols / B;
@@ -306,11 +356,23 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
       // scale and the step multiply in turn (two broadcasts from memory).
       const auto group_dot = [&](size_t g, auto& f) HWY_ATTR {
         const typename F::block& blk = row[g / (B / 64)];
+#if HWY_TARGET <= HWY_AVX3
         __m512i even, odd;
         C::WordPair(blk, g % (B / 64), even, odd);
         const __m512i i = DotWords(DotWords(_mm512_setzero_si512(), even, _mm512_loadu_si512(xq + 64 * g)), odd,
                                    _mm512_loadu_si512(xq + 64 * g + 32));
-        const auto scaled = hn::Mul(hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i}), hn::Set(df, C::BlockScale(blk)));
+        const auto sum = hn::ConvertTo(df, hn::Vec<hn::Full512<int32_t>>{i});
+#else
+        // Two int32 sums of four products per lane each (eight would pass 2^31).
+        __m256i v[4];
+        C::WordPair(blk, g % (B / 64), v);
+        const auto load = [&](size_t k) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * g + 16 * k)); };
+        const __m256i zero = _mm256_setzero_si256();
+        const __m256i lo = DotWords(DotWords(zero, v[0], load(0)), v[1], load(1));
+        const __m256i hi = DotWords(DotWords(zero, v[2], load(2)), v[3], load(3));
+        const auto sum = hn::Add(hn::Vec<decltype(df)>{_mm256_cvtepi32_ps(lo)}, hn::Vec<decltype(df)>{_mm256_cvtepi32_ps(hi)});
+#endif
+        const auto scaled = hn::Mul(sum, hn::Set(df, C::BlockScale(blk)));
         f = hn::MulAdd(scaled, hn::Set(df, xs[g]), f);
       };
       const size_t ng = cb * (B / 64);
@@ -332,7 +394,7 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
   constexpr size_t B = F::block_size;
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df), nb = cols / B;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   if constexpr (Codec<F>::kWordPairs) {
     (void)N;
     return MatVecWords<F>(w, cols, x, y, r0, r1);
@@ -400,6 +462,14 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
 
 inline constexpr size_t kXGroup = 32;
 
+// x86 without VNNI: dot products of int8 in two multiplies (AddPairs, WidenPairs).
+#undef QNT_PAIR_SUMS
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET > HWY_AVX3_DL
+#define QNT_PAIR_SUMS 1
+#else
+#define QNT_PAIR_SUMS 0
+#endif
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
 // The x86 int8 dot products, one overload per register width: acc + in each int32
 // lane, the products of its four unsigned bytes of u with the four signed bytes of
@@ -414,18 +484,30 @@ HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) {
   return acc;
 }
 #else
-HWY_INLINE __m128i DotU8I8(__m128i acc, __m128i u, __m128i s) {
-  return _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1)));
-}
+// Without VNNI, in two steps: maddubs' int16 sums of pairs of products (AddPairs:
+// added to int16 sums), then madd's int32 sums of pairs of those (WidenPairs).
+// Where codes are small, several steps' pair sums add up in int16 before one
+// widening (kPairSteps), which saves a multiply per step.
+HWY_INLINE __m128i AddPairs(__m128i acc, __m128i u, __m128i s) { return _mm_add_epi16(acc, _mm_maddubs_epi16(u, s)); }
+HWY_INLINE __m128i WidenPairs(__m128i acc, __m128i p) { return _mm_add_epi32(acc, _mm_madd_epi16(p, _mm_set1_epi16(1))); }
+HWY_INLINE __m128i DotU8I8(__m128i acc, __m128i u, __m128i s) { return WidenPairs(acc, _mm_maddubs_epi16(u, s)); }
 #if HWY_TARGET <= HWY_AVX2
-HWY_INLINE __m256i DotU8I8(__m256i acc, __m256i u, __m256i s) {
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+HWY_INLINE __m256i AddPairs(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s));
 }
+HWY_INLINE __m256i WidenPairs(__m256i acc, __m256i p) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+HWY_INLINE __m256i DotU8I8(__m256i acc, __m256i u, __m256i s) { return WidenPairs(acc, _mm256_maddubs_epi16(u, s)); }
 #endif
 #if HWY_TARGET <= HWY_AVX3
-HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) {
-  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+HWY_INLINE __m512i AddPairs(__m512i acc, __m512i u, __m512i s) {
+  return _mm512_add_epi16(acc, _mm512_maddubs_epi16(u, s));
 }
+HWY_INLINE __m512i WidenPairs(__m512i acc, __m512i p) {
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(p, _mm512_set1_epi16(1)));
+}
+HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u, __m512i s) { return WidenPairs(acc, _mm512_maddubs_epi16(u, s)); }
 #endif
 #endif
 // Signed w times s as |w| times s with w's sign (|w| <= 128 fits the unsigned operand).
@@ -487,6 +569,26 @@ HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
 #endif
 }
 
+#if QNT_PAIR_SUMS
+// DotQuads in two halves (x86 without VNNI): acc (int16) + in each int16 lane the
+// products of its two bytes of w and x; WidenQuads: acc (int32) + each lane's pair of
+// those int16 sums. In between, int16 sums may take further steps' products while
+// they stay within int16 (kPairSteps).
+template <class VP, class VW, class VX>
+HWY_INLINE VP PairQuads(VW w, VX x, VP acc) {
+  auto vw = w.raw;
+  auto vx = x.raw;
+  if constexpr (std::is_signed_v<hn::TFromV<VW>>) MoveSign(vw, vx);
+  acc.raw = AddPairs(acc.raw, vw, vx);
+  return acc;
+}
+template <class V32, class VP>
+HWY_INLINE V32 WidenQuads(VP pairs, V32 acc) {
+  acc.raw = WidenPairs(acc.raw, pairs.raw);
+  return acc;
+}
+#endif
+
 // The fewest columns that hold whole blocks and whole activation groups: passes over
 // the columns are multiples of it, so that groups never straddle passes.
 template <class F>
@@ -521,6 +623,20 @@ struct DotOperand {
   static constexpr int kBias = kDotBias<C>;
 #endif
 };
+
+// How many of a unit's steps (dot products of four codes) add up in int16 before
+// they widen to int32 where the target multiplies in two halves (QNT_PAIR_SUMS):
+// each step adds two products of at most kCodeMax * 127 to an int16 lane, so
+// steps * 2 * kCodeMax * 127 <= 32767 (4-bit codes: 8, a whole unit of 32; 5-bit: 4;
+// q6_K: 2; signed 8-bit: 1); a power of two that divides the unit's U / 4 steps.
+// 1 where one instruction does both halves.
+template <class C>
+inline constexpr size_t kPairSteps = [] {
+  size_t steps = 1;
+  if constexpr (QNT_PAIR_SUMS)
+    while (2 * steps <= C::kUnit / 4 && 2 * steps * 2 * size_t(C::kCodeMax) * 127 <= 32767) steps *= 2;
+  return steps;
+}();
 
 // x[0, len) to int8 codes xq, one step per group of G columns (max |x| / 127, so each
 // element moves by at most half a step). A NaN or an infinity makes the group's step
@@ -922,6 +1038,11 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     const auto sc = C::RunScales(df, w + b, off);
     const auto bits = C::RunBits(du8, w + b);
     const auto comb = hn::Mul(sc, hn::LoadU(df, xs + b));
+    // With one block per vector (AVX2) each group takes one lane of comb in every
+    // lane: a broadcast load from where comb is stored, which costs less than a lane
+    // permute (vpermps: about four cycles on Zen 1, and in every group).
+    HWY_ALIGN float comb_lanes[hn::MaxLanes(df)];
+    if constexpr (P == 1) hn::Store(comb, df, comb_lanes);
     if constexpr (kBiasSums<C>) {
       o = hn::MulAdd(sc, hn::LoadU(df, xsum + b), o);
     } else if constexpr (C::kOffset) {
@@ -934,7 +1055,9 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       auto i = hn::Zero(d32);
       for (size_t h = 0; h < G / P; ++h)
         i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b, g, h, bits), xq + (b + g + h * P) * 32, i);
-      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
+      hn::Vec<decltype(df)> s;
+      if constexpr (P == 1) s = hn::Set(df, comb_lanes[g]);
+      else s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
     for (size_t g = 0; g < R; g += 4 * G) group_dot(g, f0), group_dot(g + G, f1), group_dot(g + 2 * G, f2), group_dot(g + 3 * G, f3);

@@ -50,16 +50,18 @@ inline constexpr size_t kTileCols = (256 + kBlocksAndGroups<F> - 1) / kBlocksAnd
 // and the columns per tile (K); whether units have offsets is a flag. Formats that
 // agree share one instantiation of the tile code: two or three per target serve
 // every GGUF format, which keeps the compile time of a unit with all formats down.
-template <size_t U, class Operand, size_t K>
+template <size_t U, class Operand, size_t K, size_t Steps>
 struct TileShape {
   static constexpr size_t kUnit = U, kCols = K, kUnits = K / U;
+  // Steps whose int16 pair sums add up before they widen (kPairSteps).
+  static constexpr size_t kSteps = Steps;
   using operand = Operand;
   // Activation rows quantized per tile unpacking: 128 of 256 columns (32 KiB of
   // codes on the stack), fewer for wider tiles (groups beyond 256), a multiple of 4.
   static constexpr size_t kActs = 128 * 256 / K < 4 ? 4 : 128 * 256 / K / 4 * 4;
 };
 template <class F>
-using TileShapeOf = TileShape<Codec<F>::kUnit, typename DotOperand<Codec<F>>::type, kTileCols<F>>;
+using TileShapeOf = TileShape<Codec<F>::kUnit, typename DotOperand<Codec<F>>::type, kTileCols<F>, kPairSteps<Codec<F>>>;
 
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
 // block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
@@ -167,19 +169,51 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
     const auto start = [&](size_t i) { return hn::Set(d32, xa.start[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
     auto i01 = i00, i11 = i10, i21 = i20, i31 = i30;
-    HWY_UNROLL(8)
-    for (size_t k = 0; k < U / 4; ++k) {  // a constant count: unrolled, sums in registers
-      const size_t q = u * (U / 4) + k;
-      const auto w0 = hn::BitCast(dw, hn::Load(d32, w + q * R));
-      const auto w1 = RV == 2 ? hn::BitCast(dw, hn::Load(d32, w + q * R + N)) : w0;
-      const auto dot = [&](const int8_t* HWY_RESTRICT xi, auto& lo, auto& hi) {
-        int32_t word;
-        std::memcpy(&word, xi + 4 * q, 4);
-        const auto xb = hn::BitCast(dx, hn::Set(d32, word));
-        lo = DotQuads(d32, w0, xb, lo);
-        if constexpr (RV == 2) hi = DotQuads(d32, w1, xb, hi);
+    // The unit's U / 4 steps in runs of kRun: where dot products take two multiplies
+    // and codes are small (QNT_PAIR_SUMS, S::kSteps > 1) a run's int16 pair sums p
+    // widen into the int32 sums once; elsewhere p are the int32 sums themselves.
+    constexpr bool kPairs = QNT_PAIR_SUMS && S::kSteps > 1;
+    constexpr size_t kRun = kPairs ? S::kSteps : U / 4;
+    const auto add_step = [&](auto wv, auto xb, auto acc) HWY_ATTR {
+#if QNT_PAIR_SUMS
+      if constexpr (kPairs) return PairQuads(wv, xb, acc);
+      else
+#endif
+        return DotQuads(d32, wv, xb, acc);
+    };
+    for (size_t k0 = 0; k0 < U / 4; k0 += kRun) {
+      const auto begin = [&](auto i) HWY_ATTR {
+        if constexpr (kPairs) return hn::Zero(hn::Repartition<int16_t, decltype(d32)>());
+        else return i;
       };
-      dot(x0, i00, i01), dot(x1, i10, i11), dot(x2, i20, i21), dot(x3, i30, i31);
+      auto p00 = begin(i00), p10 = begin(i10), p20 = begin(i20), p30 = begin(i30);
+      auto p01 = begin(i01), p11 = begin(i11), p21 = begin(i21), p31 = begin(i31);
+      HWY_UNROLL(8)
+      for (size_t k = k0; k < k0 + kRun; ++k) {  // a constant count: unrolled, sums in registers
+        const size_t q = u * (U / 4) + k;
+        const auto w0 = hn::BitCast(dw, hn::Load(d32, w + q * R));
+        const auto w1 = RV == 2 ? hn::BitCast(dw, hn::Load(d32, w + q * R + N)) : w0;
+        const auto dot = [&](const int8_t* HWY_RESTRICT xi, auto& lo, auto& hi) {
+          int32_t word;
+          std::memcpy(&word, xi + 4 * q, 4);
+          const auto xb = hn::BitCast(dx, hn::Set(d32, word));
+          lo = add_step(w0, xb, lo);
+          if constexpr (RV == 2) hi = add_step(w1, xb, hi);
+        };
+        dot(x0, p00, p01), dot(x1, p10, p11), dot(x2, p20, p21), dot(x3, p30, p31);
+      }
+      const auto end = [&](auto p, auto i) HWY_ATTR {
+#if QNT_PAIR_SUMS
+        if constexpr (kPairs) return WidenQuads(p, i);
+        else
+#endif
+        {
+          (void)i;
+          return p;
+        }
+      };
+      i00 = end(p00, i00), i10 = end(p10, i10), i20 = end(p20, i20), i30 = end(p30, i30);
+      if constexpr (RV == 2) i01 = end(p01, i01), i11 = end(p11, i11), i21 = end(p21, i21), i31 = end(p31, i31);
     }
     const auto s0 = hn::Load(df, scale + u * R), s1 = RV == 2 ? hn::Load(df, scale + u * R + N) : s0;
     const auto add = [&](size_t i, auto ilo, auto ihi, auto& tlo, auto& thi, auto& lo, auto& hi) {
