@@ -1038,11 +1038,6 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     const auto sc = C::RunScales(df, w + b, off);
     const auto bits = C::RunBits(du8, w + b);
     const auto comb = hn::Mul(sc, hn::LoadU(df, xs + b));
-    // With one block per vector (AVX2) each group takes one lane of comb in every
-    // lane: a broadcast load from where comb is stored, which costs less than a lane
-    // permute (vpermps: about four cycles on Zen 1, and in every group).
-    HWY_ALIGN float comb_lanes[hn::MaxLanes(df)];
-    if constexpr (P == 1) hn::Store(comb, df, comb_lanes);
     if constexpr (kBiasSums<C>) {
       o = hn::MulAdd(sc, hn::LoadU(df, xsum + b), o);
     } else if constexpr (C::kOffset) {
@@ -1055,9 +1050,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       auto i = hn::Zero(d32);
       for (size_t h = 0; h < G / P; ++h)
         i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b, g, h, bits), xq + (b + g + h * P) * 32, i);
-      hn::Vec<decltype(df)> s;
-      if constexpr (P == 1) s = hn::Set(df, comb_lanes[g]);
-      else s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
+      const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
     for (size_t g = 0; g < R; g += 4 * G) group_dot(g, f0), group_dot(g + G, f1), group_dot(g + 2 * G, f2), group_dot(g + 3 * G, f3);
