@@ -627,14 +627,18 @@ struct DotOperand {
 // How many of a unit's steps (dot products of four codes) add up in int16 before
 // they widen to int32 where the target multiplies in two halves (QNT_PAIR_SUMS):
 // each step adds two products of at most kCodeMax * 127 to an int16 lane, so
-// steps * 2 * kCodeMax * 127 <= 32767 (4-bit codes: 8, a whole unit of 32; 5-bit: 4;
-// q6_K: 2; signed 8-bit: 1); a power of two that divides the unit's U / 4 steps.
-// 1 where one instruction does both halves.
+// steps * 2 * kCodeMax * 127 <= 32767; a power of two that divides the unit's U / 4
+// steps; 1 where one instruction does both halves. Each count is a tile shape of its
+// own (compile time), so codecs share: units of 32 with unsigned codes take their
+// own (4-bit codes: 8, the whole unit; 5-bit: 4), units of 16 q6_K's (2, for q2_K and
+// q3_K too), signed codes 1 (mxfp4's small values included).
 template <class C>
 inline constexpr size_t kPairSteps = [] {
+  constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kUnit == 16 ? 63 : C::kCodeMax;
+  static_assert(size_t(C::kCodeMax) <= kMax);
   size_t steps = 1;
   if constexpr (QNT_PAIR_SUMS)
-    while (2 * steps <= C::kUnit / 4 && 2 * steps * 2 * size_t(C::kCodeMax) * 127 <= 32767) steps *= 2;
+    while (2 * steps <= C::kUnit / 4 && 2 * steps * 2 * kMax * 127 <= 32767) steps *= 2;
   return steps;
 }();
 
