@@ -83,21 +83,30 @@ template <class F>
 inline constexpr target_table<matmul_fn<F>> matmul_table = QNT_TARGET_TABLE(MatMul<F>);
 template <class F>
 inline constexpr target_table<matmul_fn<F>> matvec_table = QNT_TARGET_TABLE(MatVec<F>);
-// Quantize and dequantize have no code of AVX3_DL's own (its extra instructions
-// serve the int8 dot products): CPUs with it run AVX3's, compiled once.
+// The quantizers' SIMD passes run on x86 as AVX2 code alone, on every CPU that has
+// it: they write the same bytes on every target, AVX-512 CPUs then quantize at
+// AVX2's width, and each further x86 target they were compiled for cost a unit that
+// includes every format about ten seconds of compile time (g++ 12 -O2). CPUs
+// without AVX2 run the scalar reference (SCALAR's Quantize). Define
+// QNT_QUANTIZE_ALL_TARGETS to compile them for every enabled target instead.
+#if !defined(QNT_QUANTIZE_ALL_TARGETS) && HWY_ARCH_X86 && (HWY_TARGETS & HWY_AVX2)
+#define QNT_QUANTIZE_AVX2_ONLY 1
+#else
+#define QNT_QUANTIZE_AVX2_ONLY 0
+#endif
+// Dequantize (and quantize on every target) have no code of AVX3_DL's own (its
+// extra instructions serve the int8 dot products): CPUs with it run AVX3's.
 #pragma push_macro("HWY_CHOOSE_AVX3_DL")
 #undef HWY_CHOOSE_AVX3_DL
 #define HWY_CHOOSE_AVX3_DL(FUNC_NAME) HWY_CHOOSE_AVX3(FUNC_NAME)
 template <class F>
 inline constexpr target_table<dequantize_fn<F>> dequantize_table = QNT_TARGET_TABLE(Dequantize<F>);
+#if !QNT_QUANTIZE_AVX2_ONLY
+template <class F>
+inline constexpr target_table<quantize_fn<F>> quantize_table = QNT_TARGET_TABLE(Quantize<F>);
+#endif
 #pragma pop_macro("HWY_CHOOSE_AVX3_DL")
-// The quantizers' SIMD passes run on x86 as AVX2 code alone, on every CPU that has
-// it: they write the same bytes on every target, AVX-512 adds little to their
-// scalar-bound searches, and each x86 target they are compiled for costs a unit
-// that includes every format about ten seconds of compile time (g++ 12 -O2). CPUs
-// without AVX2 run the scalar reference (SCALAR's Quantize). Define
-// QNT_QUANTIZE_ALL_TARGETS to compile them for every enabled target instead.
-#if !defined(QNT_QUANTIZE_ALL_TARGETS) && HWY_ARCH_X86 && (HWY_TARGETS & HWY_AVX2)
+#if QNT_QUANTIZE_AVX2_ONLY
 #pragma push_macro("HWY_CHOOSE_AVX3_DL")
 #pragma push_macro("HWY_CHOOSE_AVX3")
 #pragma push_macro("HWY_CHOOSE_SSE4")
@@ -112,10 +121,8 @@ inline constexpr target_table<quantize_fn<F>> quantize_table = QNT_TARGET_TABLE(
 #pragma pop_macro("HWY_CHOOSE_SSE4")
 #pragma pop_macro("HWY_CHOOSE_AVX3")
 #pragma pop_macro("HWY_CHOOSE_AVX3_DL")
-#else
-template <class F>
-inline constexpr target_table<quantize_fn<F>> quantize_table = QNT_TARGET_TABLE(Quantize<F>);
 #endif
+#undef QNT_QUANTIZE_AVX2_ONLY
 inline constexpr target_table<target_fn> target_id_table = QNT_TARGET_TABLE(CurrentTarget);
 #undef QNT_TARGET_TABLE
 
