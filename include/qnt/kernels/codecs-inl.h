@@ -524,14 +524,6 @@ HWY_INLINE void DecodeCodes(const Block& b, float* HWY_RESTRICT out) {
   }
 }
 
-// The largest |v| of a table of codes.
-template <size_t N>
-constexpr int LargestMagnitude(const int8_t (&table)[N]) {
-  int m = 0;
-  for (const int8_t v : table) m = v < 0 ? (-v > m ? -v : m) : (v > m ? v : m);
-  return m;
-}
-
 // Members shared by the integer codecs, the float decode among them.
 template <class F, class Code, size_t Unit, int Bias, bool Offset>
 struct IntegerCodec {
@@ -795,7 +787,6 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
 template <class F, const int8_t (&kTable)[16]>
 struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
   static constexpr bool kRuns = true;
-  static constexpr int kCodeMax = LargestMagnitude(kTable);
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
     TableCodes(kTable, b.qs, buf.codes);
@@ -853,7 +844,6 @@ struct Codec<mxfp4> : TableCodec<mxfp4, detail::kv_fp4> {
 template <>
 struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
   static constexpr bool kVectorScales = true;
-  static constexpr int kCodeMax = LargestMagnitude(detail::kv_nl);
   template <class Buf>
   static HWY_INLINE void Codes(const iq4_xs::block& b, Buf& buf) {
     for (int s = 0; s < 8; ++s) TableCodes(detail::kv_nl, b.qs + 16 * s, buf.codes + 32 * s);

@@ -181,11 +181,22 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
 #endif
         return DotQuads(d32, wv, xb, acc);
     };
+    // A run's sums: where they start, and how they join the int32 sums.
+    const auto begin = [&](auto i) HWY_ATTR {
+      if constexpr (kPairs) return hn::Zero(hn::Repartition<int16_t, decltype(d32)>());
+      else return i;
+    };
+    const auto end = [&](auto p, auto i) HWY_ATTR {
+#if QNT_PAIR_SUMS
+      if constexpr (kPairs) return WidenQuads(p, i);
+      else
+#endif
+      {
+        (void)i;
+        return p;
+      }
+    };
     for (size_t k0 = 0; k0 < U / 4; k0 += kRun) {
-      const auto begin = [&](auto i) HWY_ATTR {
-        if constexpr (kPairs) return hn::Zero(hn::Repartition<int16_t, decltype(d32)>());
-        else return i;
-      };
       auto p00 = begin(i00), p10 = begin(i10), p20 = begin(i20), p30 = begin(i30);
       auto p01 = begin(i01), p11 = begin(i11), p21 = begin(i21), p31 = begin(i31);
       HWY_UNROLL(8)
@@ -202,16 +213,6 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
         };
         dot(x0, p00, p01), dot(x1, p10, p11), dot(x2, p20, p21), dot(x3, p30, p31);
       }
-      const auto end = [&](auto p, auto i) HWY_ATTR {
-#if QNT_PAIR_SUMS
-        if constexpr (kPairs) return WidenQuads(p, i);
-        else
-#endif
-        {
-          (void)i;
-          return p;
-        }
-      };
       i00 = end(p00, i00), i10 = end(p10, i10), i20 = end(p20, i20), i30 = end(p30, i30);
       if constexpr (RV == 2) i01 = end(p01, i01), i11 = end(p11, i11), i21 = end(p21, i21), i31 = end(p31, i31);
     }

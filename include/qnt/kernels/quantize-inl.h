@@ -1218,11 +1218,6 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
   // Fast searches of B blocks at once in registers (where vectors fold in halves).
 #if QNT_FOLD_HALVES
   constexpr bool kBatched = (symmetric || affine) && RegisterVectors<F>() != 0;
-#else
-  constexpr bool kBatched = false;
-  (void)symmetric, (void)affine;
-#endif
-#if QNT_FOLD_HALVES
   if constexpr (kBatched) if (e == effort::fast) {
     // Blocks per batch (fit::symmetric_fast_choice's and fit::affine_fast_choice's
     // B): enough independent work to cover the searches' chains of scalar steps,
@@ -1235,9 +1230,9 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
       return hn::AllTrue(d, ok);  // false for NaN
     };
     // B clean blocks from block i.
-    auto encode = [&]<size_t kBlocks>(size_t i) HWY_ATTR {
-      if constexpr (symmetric) return EncodeSymmetricBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
-      else return EncodeAffineBlocks<F, K, kBlocks>(d, x + i * n, w ? w + i * n : nullptr, y + i);
+    auto encode = [&](size_t i) HWY_ATTR {
+      if constexpr (symmetric) return EncodeSymmetricBlocks<F, K, B>(d, x + i * n, w ? w + i * n : nullptr, y + i);
+      else return EncodeAffineBlocks<F, K, B>(d, x + i * n, w ? w + i * n : nullptr, y + i);
     };
     // A block outside a batch of B clean ones (the last blocks of a call, or a batch
     // with a block to clean) takes the scalar reference: the same bytes, and one
@@ -1250,7 +1245,7 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
       bool all = true;
       for (size_t i = 0; i < B; ++i) all = clean(b + i) && all;
       if (all) {
-        st = worst(st, encode.template operator()<B>(b));
+        st = worst(st, encode(b));
       } else {
         for (size_t i = b; i < b + B; ++i) st = worst(st, one(i));
       }
@@ -1258,6 +1253,9 @@ status Quantize(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, typena
     for (; b < blocks; ++b) st = worst(st, one(b));
     return st;
   }
+#else
+  constexpr bool kBatched = false;
+  (void)symmetric, (void)affine;
 #endif
   for (size_t b = 0; b < blocks; ++b) {
     const float* xb = x + b * n;
