@@ -1017,12 +1017,16 @@ HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
 // (and the bias or offset terms in lanes); per vector of one block (AVX2) or of
 // halves of four (AVX-512, activations in ToRunOrder) their codes decoded straight
 // into the dot product, nothing stored. Each lane's scale (weight scale times
-// activation step) is picked from the run's vector.
+// activation step) is picked from the run's vector. A row's last blocks short of a
+// run are copied into a run of zero blocks: the pass's activations past its blocks
+// are zero (PadRuns), so the padding adds exact zeros, and no second decode path
+// is compiled per format.
 template <class F>
 HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
                                const float* HWY_RESTRICT xs, const float* HWY_RESTRICT xsum) {
   using C = Codec<F>;
   using Op = DotOperand<C>;
+  using Block = typename F::block;
   static_assert(F::block_size == 32 && C::kUnit == 32, "runs of blocks of one unit of 32");
   const hn::ScalableTag<int8_t> d8;
   const hn::Repartition<uint8_t, decltype(d8)> du8;
@@ -1035,12 +1039,12 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
   // blocks per vector to block l / 4.
   const auto lane_block = hn::ShiftRight<G == 2 * P ? 2 : 3>(hn::Iota(d32, 0));
   auto f0 = hn::Zero(df), f1 = hn::Zero(df), f2 = hn::Zero(df), f3 = hn::Zero(df), o = hn::Zero(df);
-  size_t b = 0;
-  for (; b + R <= cb; b += R) {
-    PrefetchAhead<R * sizeof(w[b])>(w + b);
+  // The run of blocks wr, whose activations start at block b of the pass.
+  const auto run = [&](const Block* HWY_RESTRICT wr, size_t b) {
+    PrefetchAhead<R * sizeof(Block)>(wr);
     auto off = hn::Zero(df);
-    const auto sc = C::RunScales(df, w + b, off);
-    const auto bits = C::RunBits(du8, w + b);
+    const auto sc = C::RunScales(df, wr, off);
+    const auto bits = C::RunBits(du8, wr);
     const auto comb = hn::Mul(sc, hn::LoadU(df, xs + b));
     if constexpr (kBiasSums<C>) {
       o = hn::MulAdd(sc, hn::LoadU(df, xsum + b), o);
@@ -1053,14 +1057,34 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     const auto group_dot = [&](size_t g, auto& acc) {  // g: the group's first block, from b
       auto i = hn::Zero(d32);
       for (size_t h = 0; h < G / P; ++h)
-        i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, w + b, g, h, bits), xq + (b + g + h * P) * 32, i);
+        i = CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, g, h, bits), xq + (b + g + h * P) * 32, i);
       const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
     for (size_t g = 0; g < R; g += 4 * G) group_dot(g, f0), group_dot(g + G, f1), group_dot(g + 2 * G, f2), group_dot(g + 3 * G, f3);
+  };
+  size_t b = 0;
+  for (; b + R <= cb; b += R) run(w + b, b);
+  if (b < cb) {
+    Block tail[R];
+    std::memset(static_cast<void*>(tail), 0, sizeof(tail));
+    std::memcpy(static_cast<void*>(tail), w + b, (cb - b) * sizeof(Block));
+    run(tail, b);
   }
-  const float runs = SumLanes(df, hn::Add(hn::Add(hn::Add(f0, f1), hn::Add(f2, f3)), o));
-  return b < cb ? runs + MatVecRow<F>(w + b, cb - b, xq + b * 32, xs + b, xsum + b) : runs;
+  return SumLanes(df, hn::Add(hn::Add(hn::Add(f0, f1), hn::Add(f2, f3)), o));
+}
+
+// For MatVecRowRuns: activations of zero (codes, steps and sums) from block cb of
+// the pass to the end of its last run, then the activation codes in run order.
+template <class F>
+HWY_INLINE void PadRuns(int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs, float* HWY_RESTRICT xsum, size_t cb) {
+  using D8 = hn::ScalableTag<int8_t>;
+  constexpr size_t R = kRunBlocks<D8>;
+  static_assert(kIntChunk<F> / 32 % R == 0, "passes of whole runs");
+  const size_t padded = (cb + R - 1) / R * R;
+  std::memset(xq + cb * 32, 0, (padded - cb) * 32);
+  for (size_t b = cb; b < padded; ++b) xs[b] = xsum[b] = 0.f;
+  ToRunOrder<Codec<F>, D8>(xq, padded);
 }
 #endif
 
@@ -1202,25 +1226,19 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
     }
     if constexpr (C::kVectorCodes) ToCodeOrder<F, hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>())>(xq, cb);
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-    if constexpr (C::kRuns) {  // the blocks that MatVecRowRuns takes in runs
-      using D8 = hn::ScalableTag<int8_t>;
-      ToRunOrder<C, D8>(xq, cb / kRunBlocks<D8> * kRunBlocks<D8>);
-    }
+    if constexpr (C::kRuns) PadRuns<F>(xq, xs, xsum, cb);
 #endif
+    // One row kernel per codec and target (an if-constexpr chain, so that the
+    // others are not compiled for it).
     for (size_t r = r0; r < r1; ++r) {
+      const typename F::block* HWY_RESTRICT wr = w + r * nb + c0;
 #if HWY_TARGET == HWY_AVX3_DL
-      if constexpr (kBlockStep<C>) {
-        y[r] += MatVecRowScaled<F>(w + r * nb + c0, cb, xq, acts);
-        continue;
-      }
+      if constexpr (kBlockStep<C>) y[r] += MatVecRowScaled<F>(wr, cb, xq, acts); else
 #endif
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-      if constexpr (Codec<F>::kRuns) {
-        y[r] += MatVecRowRuns<F>(w + r * nb + c0, cb, xq, xs, xsum);
-        continue;
-      }
+      if constexpr (C::kRuns) y[r] += MatVecRowRuns<F>(wr, cb, xq, xs, xsum); else
 #endif
-      y[r] += MatVecRow<F>(w + r * nb + c0, cb, xq, xs, xsum);
+      y[r] += MatVecRow<F>(wr, cb, xq, xs, xsum);
     }
   }
 }
