@@ -557,6 +557,12 @@ struct IntegerCodec {
   // With scaled codes: what ScaledCodes adds to every code (its term: kScaledBias
   // times the activations' sum).
   static constexpr int kScaledBias = 0;
+  // Whether the codec has UnitBytes (AVX2; see q2_K): for blocks of CodeVector's
+  // codes with small integer unit scales (and mins) under float super-scales, their
+  // bytes, so that the int16 pair sums of a code vector meet their unit scale in the
+  // second multiply (vpmaddwd) and a block's dot products add up in int32; signed
+  // scales (kSignedUnitScales) as int8.
+  static constexpr bool kUnitBytes = false, kSignedUnitScales = false;
   // Which 16-weight run of the block code run k of CodeVector's vectors of `lanes`
   // codes holds: the matvec puts the activations in that order once per pass.
   static constexpr size_t CodeRun(size_t /*lanes*/, size_t k) { return k; }
@@ -1001,22 +1007,36 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
     return _mm256_zextsi128_si256(_mm_madd_epi16(mins, _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
   }
 #endif
+  // The 6-bit fields of all eight sub-blocks with word operations (little-endian):
+  // bytes 0-3 hold scales 0-3 and the top bits of scales 4-7, bytes 4-7 the same for
+  // the mins, bytes 8-11 the low nibbles of scales and mins 4-7. Scale (and min) k
+  // in byte k of `scales` (`mins`).
+  static HWY_INLINE void ScaleMinWords(const typename F::block& b, uint64_t& scales, uint64_t& mins) {
+    uint32_t w[3];
+    std::memcpy(w, b.scales, 12);
+    const uint32_t six = 0x3F3F3F3Fu, low = 0x0F0F0F0Fu, top = 0x03030303u;
+    const uint64_t sc03 = w[0] & six, mn03 = w[1] & six;
+    const uint64_t sc47 = (w[2] & low) | ((w[0] >> 6) & top) << 4;
+    const uint64_t mn47 = ((w[2] >> 4) & low) | ((w[1] >> 6) & top) << 4;
+    scales = sc03 | sc47 << 32, mins = mn03 | mn47 << 32;
+  }
+#if HWY_TARGET == HWY_AVX2
+  static constexpr bool kUnitBytes = true;
+  static HWY_INLINE void UnitBytes(const typename F::block& b, __m128i& scales, __m128i& mins, float& d, float& dmin) {
+    uint64_t sc, mn;
+    ScaleMinWords(b, sc, mn);
+    scales = _mm_cvtsi64_si128(int64_t(sc)), mins = _mm_cvtsi64_si128(int64_t(mn));
+    d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
+  }
+#endif
   template <class Buf>
   static HWY_INLINE void Scales(const typename F::block& b, Buf& buf) {
     const float d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
     alignas(8) uint8_t sc[8], mn[8];
     if constexpr (std::endian::native == std::endian::little) {
-      // The 6-bit fields of all eight sub-blocks with word operations: bytes 0-3 hold
-      // scales 0-3 and the top bits of scales 4-7, bytes 4-7 the same for the mins,
-      // bytes 8-11 the low nibbles of scales and mins 4-7. One 8-byte store each, so
-      // that ScaleBytes' vector loads of them are served from it.
-      uint32_t w[3];
-      std::memcpy(w, b.scales, 12);
-      const uint32_t six = 0x3F3F3F3Fu, low = 0x0F0F0F0Fu, top = 0x03030303u;
-      const uint64_t sc03 = w[0] & six, mn03 = w[1] & six;
-      const uint64_t sc47 = (w[2] & low) | ((w[0] >> 6) & top) << 4;
-      const uint64_t mn47 = ((w[2] >> 4) & low) | ((w[1] >> 6) & top) << 4;
-      const uint64_t scales = sc03 | sc47 << 32, mins = mn03 | mn47 << 32;
+      // One 8-byte store each, so that ScaleBytes' vector loads of them are served from it.
+      uint64_t scales, mins;
+      ScaleMinWords(b, scales, mins);
       std::memcpy(sc, &scales, 8), std::memcpy(mn, &mins, 8);
     } else {
       for (int s = 0; s < 8; ++s) kq::unpack_scale_min(b.scales, s, sc[s], mn[s]);
@@ -1065,6 +1085,13 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
       return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, hn::BitCast(d8, high)));
     }
     return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, Fields<2>(d8, b.qh + 32 * n, g)));
+  }
+#endif
+#if HWY_TARGET == HWY_AVX2
+  static constexpr bool kUnitBytes = true, kSignedUnitScales = true;
+  static HWY_INLINE void UnitBytes(const q6_k::block& b, __m128i& scales, __m128i&, float& d, float&) {
+    scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+    d = ScaleOf(b.d);
   }
 #endif
   template <class Buf>
@@ -1221,6 +1248,16 @@ struct Codec<q2_k> : IntegerCodec<q2_k, uint8_t, 16, 0, true> {
     return _mm256_madd_epi16(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
   }
 #endif
+#if HWY_TARGET == HWY_AVX2
+  static constexpr bool kUnitBytes = true;
+  // Scale (low nibble) and min (high nibble) of each of the sixteen units.
+  static HWY_INLINE void UnitBytes(const q2_k::block& b, __m128i& scales, __m128i& mins, float& d, float& dmin) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+    scales = _mm_and_si128(bytes, _mm_set1_epi8(15));
+    mins = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(15));
+    d = ScaleOf(b.d), dmin = ScaleOf(b.dmin);
+  }
+#endif
   template <class Buf>
   static HWY_INLINE void Scales(const q2_k::block& b, Buf& buf) {
     ScaleBytes<16, false>(b.scales, ScaleOf(b.d), buf.scale, [](auto di, auto v) { return hn::And(v, hn::Set(di, 15)); });
@@ -1304,19 +1341,34 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
     return WordScales<f16>(df, hn::ShiftRight<16>(GatherWords<offsetof(q3_k::block, d) - 2>(hn::RebindToSigned<DF>(), b, n)));
   }
 #endif
+#if HWY_TARGET == HWY_AVX2
+  static constexpr bool kUnitBytes = true, kSignedUnitScales = true;
+  static HWY_INLINE void UnitBytes(const q3_k::block& b, __m128i& scales, __m128i&, float& d, float&) {
+    uint64_t s07, s8f;
+    BiasedScaleWords(b, s07, s8f);
+    scales = _mm_sub_epi8(_mm_set_epi64x(int64_t(s8f), int64_t(s07)), _mm_set1_epi8(32));
+    d = ScaleOf(b.d);
+  }
+#endif
+  // Scales 0-7 and 8-15 + 32 in the bytes of two words, by word operations (little-
+  // endian), as q4_K's: bytes 0-7 hold the low nibbles of scales 0-7 and (high
+  // nibbles) 8-15; bits 2k, 2k + 1 of byte 8 + j % 4 the high two bits of scale
+  // j = j % 4 + 4k.
+  static HWY_INLINE void BiasedScaleWords(const q3_k::block& b, uint64_t& s07, uint64_t& s8f) {
+    uint64_t low;
+    uint32_t high;
+    std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 8, 4);
+    const uint64_t nibbles = 0x0F0F0F0F0F0F0F0Full, two = 0x03030303u;
+    const uint64_t h07 = (high & two) | uint64_t((high >> 2) & two) << 32;
+    const uint64_t h8f = ((high >> 4) & two) | uint64_t((high >> 6) & two) << 32;
+    s07 = (low & nibbles) | h07 << 4, s8f = ((low >> 4) & nibbles) | h8f << 4;
+  }
   // The sixteen 6-bit scales + 32, one byte each.
   static HWY_INLINE void BiasedScales(const q3_k::block& b, uint8_t* HWY_RESTRICT sc) {
     if constexpr (std::endian::native == std::endian::little) {
-      // Word operations, as q4_K's: bytes 0-7 hold the low nibbles of scales 0-7 and
-      // (high nibbles) 8-15; bits 2k, 2k + 1 of byte 8 + j % 4 the high two bits of
-      // scale j = j % 4 + 4k. Stored at once, as ScaleBytes loads them (see ScaleMinCodec).
-      uint64_t low;
-      uint32_t high;
-      std::memcpy(&low, b.scales, 8), std::memcpy(&high, b.scales + 8, 4);
-      const uint64_t nibbles = 0x0F0F0F0F0F0F0F0Full, two = 0x03030303u;
-      const uint64_t h07 = (high & two) | uint64_t((high >> 2) & two) << 32;
-      const uint64_t h8f = ((high >> 4) & two) | uint64_t((high >> 6) & two) << 32;
-      const uint64_t s07 = (low & nibbles) | h07 << 4, s8f = ((low >> 4) & nibbles) | h8f << 4;
+      // Stored at once, as ScaleBytes loads them (see ScaleMinCodec).
+      uint64_t s07, s8f;
+      BiasedScaleWords(b, s07, s8f);
 #if HWY_TARGET != HWY_SCALAR
       const hn::Full128<uint64_t> d64;
       hn::Store(hn::InterleaveLower(d64, hn::Set(d64, s07), hn::Set(d64, s8f)), d64, reinterpret_cast<uint64_t*>(sc));

@@ -1088,11 +1088,12 @@ HWY_INLINE void PadRuns(int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs, float* 
 }
 #endif
 
-#if HWY_TARGET == HWY_AVX3_DL
-// Codecs whose blocks' dot products add up in int32 (ScaledCodes, UnitScaleBytes):
-// their matvec takes one activation step per block (as GGUF's q8_K).
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
+// Codecs whose blocks' dot products add up in int32 (ScaledCodes, UnitScaleBytes;
+// UnitBytes on AVX2): their matvec takes one activation step per block (as GGUF's
+// q8_K).
 template <class C>
-inline constexpr bool kBlockStep = C::kScaledCodes || C::kUnitScaleBytes;
+inline constexpr bool kBlockStep = HWY_TARGET == HWY_AVX2 ? C::kUnitBytes : C::kScaledCodes || C::kUnitScaleBytes;
 
 // What MatVecRowScaled needs of a pass's activations, per block: `step`, and the
 // units' sums of codes as int16 (`usum`, for MinProducts) or the block's sum times
@@ -1117,21 +1118,95 @@ struct BlockActivations {
   }
 };
 
-// For UnitScaleBytes: per code vector, the byte of each int32 lane's unit in the
-// vector of scales (vpermb's index; the other three bytes of the lane are masked).
-template <class C>
-struct UnitScaleIndex {
-  static constexpr size_t kVectors = C::kSize / 64;
-  alignas(64) uint8_t index[kVectors][64] = {};
-  constexpr UnitScaleIndex() {
-    constexpr const VectorUnits<C, 64>& units = kVectorUnits<C, 64>;
+// Per code vector of L8 codes (in CodeVector's order), the index of a byte shuffle
+// that puts each lane's unit (its byte in a vector of the block's scale bytes) at
+// byte kAt of every kLane-byte lane; the other bytes 0x80 (zero for vpshufb, masked
+// for vpermb).
+template <class C, size_t L8, size_t kLane, size_t kAt>
+struct UnitByteIndex {
+  static constexpr size_t kVectors = C::kSize / L8;
+  alignas(64) uint8_t index[kVectors][L8] = {};
+  constexpr UnitByteIndex() {
     for (size_t v = 0; v < kVectors; ++v)
-      for (size_t l = 0; l < 16; ++l) index[v][4 * l] = uint8_t(16 * units.comb[v] + size_t(units.unit[v][l]));
+      for (size_t k = 0; k < L8; ++k) {
+        const size_t at = L8 * v + k - k % kLane;
+        index[v][k] = k % kLane == kAt ? uint8_t((16 * C::CodeRun(L8, at / 16) + at % 16) / C::kUnit) : uint8_t{0x80};
+      }
   }
 };
-template <class C>
-inline constexpr UnitScaleIndex<C> kUnitScaleIndex{};
+template <class C, size_t L8, size_t kLane, size_t kAt>
+inline constexpr UnitByteIndex<C, L8, kLane, kAt> kUnitByteIndex{};
+#endif
 
+#if HWY_TARGET == HWY_AVX2
+// sum_u bytes_u * usum_u in int32 lanes, for the first NU (8 or 16) unit bytes
+// (signed or not) and the units' sums of activation codes.
+template <size_t NU, bool kSigned>
+HWY_INLINE __m256i UnitProducts(__m128i bytes, const int16_t* HWY_RESTRICT usum) {
+  if constexpr (NU == 16) {
+    const __m256i words = kSigned ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes);
+    return _mm256_madd_epi16(words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
+  } else {
+    static_assert(NU == 8, "eight or sixteen units");
+    const __m128i words = kSigned ? _mm_cvtepi8_epi16(bytes) : _mm_cvtepu8_epi16(bytes);
+    return _mm256_zextsi128_si256(_mm_madd_epi16(words, _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
+  }
+}
+
+// MatVecRow for codecs with UnitBytes (AVX2): per code vector, vpmaddubsw's int16
+// pair sums times their units' integer scales in vpmaddwd (which the int8 dot
+// product needs anyway), so that a block's products add up in int32 and meet
+// the super-scale and the activation step once; the code bias and the mins once
+// per block against the units' activation sums. No per-vector permute,
+// conversion or float multiply-add.
+template <class F, class Acts>
+HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t cb, const int8_t* HWY_RESTRICT xq,
+                                const Acts& acts) {
+  using C = Codec<F>;
+  using Block = typename F::block;
+  constexpr size_t B = F::block_size, NU = B / C::kUnit;
+  static_assert(hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>()) == 32 && B % 32 == 0 && DotOperand<C>::kFlip == 0 && !C::kWide,
+                "unsigned codes in vectors of 32, activations in their order");
+  // Pair sums of codes below 64 times activations of at most 127 stay below 2^15.
+  static_assert(C::kCodeMax < 64, "no saturation in vpmaddubsw");
+  const hn::Full256<uint8_t> du8;
+  __m256 f0 = _mm256_setzero_ps(), f1 = f0, m0 = f0, m1 = f0;
+  const auto block_dot = [&](size_t b, __m256& f, __m256& m) HWY_ATTR {
+    const Block& blk = w[b];
+    PrefetchAhead<sizeof(Block)>(&blk);
+    __m128i scales, mins = _mm_setzero_si128();
+    float d, dmin = 0.f;
+    C::UnitBytes(blk, scales, mins, d, dmin);
+    const __m256i both = _mm256_broadcastsi128_si256(scales);
+    const int8_t* HWY_RESTRICT xb = xq + b * B;
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t v = 0; v < B / 32; ++v) {
+      const __m256i pairs = _mm256_maddubs_epi16(C::CodeVector(du8, blk, v).raw, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * v)));
+      // Each int16 lane's unit scale; signed ones in the upper byte, then extended.
+      __m256i words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2, C::kSignedUnitScales>.index[v])));
+      if constexpr (C::kSignedUnitScales) words = _mm256_srai_epi16(words, 8);
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, words));
+    }
+    const int16_t* HWY_RESTRICT usum = acts.usum + b * NU;
+    if constexpr (C::kBias != 0) {  // value = scale * (code - kBias): a power of two
+      static_assert((C::kBias & (C::kBias - 1)) == 0);
+      constexpr int kShift = C::kBias == 4 ? 2 : C::kBias == 32 ? 5 : -1;
+      static_assert(kShift > 0, "code bias 4 or 32");
+      acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(UnitProducts<NU, C::kSignedUnitScales>(scales, usum), kShift));
+    }
+    const float step = acts.step[b];
+    f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(d * step), f);
+    if constexpr (C::kOffset) m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(UnitProducts<NU, false>(mins, usum)), _mm256_set1_ps(dmin * step), m);
+  };
+  size_t b = 0;
+  for (; b + 2 <= cb; b += 2) block_dot(b, f0, m0), block_dot(b + 1, f1, m1);
+  if (b < cb) block_dot(b, f0, m0);
+  const __m256 t = _mm256_sub_ps(_mm256_add_ps(f0, f1), _mm256_add_ps(m0, m1));
+  return SumLanes(hn::Full256<float>(), hn::Vec<hn::Full256<float>>{t});
+}
+#endif
+
+#if HWY_TARGET == HWY_AVX3_DL
 // MatVecRow for codecs with kBlockStep: a block's dot products add up in int32
 // lanes, of scaled codes or each lane times its unit's scale (vpdpwssd: the lanes
 // stay below 2^15), and meet the float scales once (super-scale times step, formed
@@ -1168,7 +1243,7 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       const __m512i scales = _mm512_castsi128_si512(bytes);
       for (size_t v = 0; v < B / L8; ++v) {
         const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w[b], v), xb + v * L8);
-        const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitScaleIndex<C>.index[v]), scales);
+        const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitByteIndex<C, 64, 4, 0>.index[v]), scales);
         i0.raw = DotWords(i0.raw, i.raw, words);
       }
       mins = C::MinProducts(bytes, acts.usum + b * NU);
@@ -1205,14 +1280,14 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
   constexpr size_t B = F::block_size, U = C::kUnit, K = kIntChunk<F>;
   HWY_ALIGN int8_t xq[K];
   float xs[K / U], xsum[K / U];
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
   [[maybe_unused]] BlockActivations<F, kBlockStep<C> ? K / B : 1> acts;
 #endif
   const size_t nb = cols / B;
   for (size_t r = r0; r < r1; ++r) y[r] = 0.f;
   for (size_t c0 = 0; c0 < nb; c0 += K / B) {
     const size_t cb = nb - c0 < K / B ? nb - c0 : K / B, len = cb * B;
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
     if constexpr (kBlockStep<C>) {
       int32_t xsumi[K / U];
       QuantizeX<U, true, false, B>(x + c0 * B, len, xq, xs, xsumi, nullptr);
@@ -1234,6 +1309,8 @@ void MatVecInt(const typename F::block* HWY_RESTRICT w, size_t cols, const float
       const typename F::block* HWY_RESTRICT wr = w + r * nb + c0;
 #if HWY_TARGET == HWY_AVX3_DL
       if constexpr (kBlockStep<C>) y[r] += MatVecRowScaled<F>(wr, cb, xq, acts); else
+#elif HWY_TARGET == HWY_AVX2
+      if constexpr (kBlockStep<C>) y[r] += MatVecRowUnits<F>(wr, cb, xq, acts); else
 #endif
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
       if constexpr (C::kRuns) y[r] += MatVecRowRuns<F>(wr, cb, xq, xs, xsum); else
