@@ -118,6 +118,21 @@ HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
     return hn::Vec<DI>{words};
   }
 #endif
+#if HWY_TARGET == HWY_AVX2
+  if constexpr (hn::MaxLanes(di) == 8) {
+    // Inserts in registers: a vector load of eight word stores would wait for them.
+    const auto word = [&](size_t k) {
+      int32_t v;
+      std::memcpy(&v, reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
+      return _mm_cvtsi32_si128(v);
+    };
+    const auto four = [&](size_t k) {
+      const __m128i w01 = _mm_unpacklo_epi32(word(k), word(k + 1)), w23 = _mm_unpacklo_epi32(word(k + 2), word(k + 3));
+      return _mm_unpacklo_epi64(w01, w23);
+    };
+    return hn::Vec<DI>{_mm256_inserti128_si256(_mm256_castsi128_si256(four(0)), four(4), 1)};
+  }
+#endif
   HWY_ALIGN int32_t words[hn::MaxLanes(di)];
   for (size_t k = 0; k < hn::MaxLanes(di); ++k) std::memcpy(&words[k], reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
   return hn::Load(di, words);
