@@ -684,13 +684,18 @@ struct PlaneRuns {
   // Vector `half` of the group from block g of a run.
   template <class D8, class RB>
   static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const Block* HWY_RESTRICT run, size_t g, size_t half, const RB& bits) {
-    const auto codes = RunNibbles<kRunGroup<D8>, sizeof(Block)>(d8, run[g].qs, half);
     (void)bits;
-    if constexpr (Bits == 4) return codes;
+    if constexpr (Bits == 8) {
+      (void)half;
+      return hn::BitCast(d8, hn::LoadU(hn::Repartition<int8_t, D8>(), run[g].qs));
+    } else {
+      const auto codes = RunNibbles<kRunGroup<D8>, sizeof(Block)>(d8, run[g].qs, half);
+      if constexpr (Bits == 4) return codes;
 #if HWY_TARGET == HWY_AVX3_DL
-    else if constexpr (kRunGroup<D8> == 4) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
+      else if constexpr (kRunGroup<D8> == 4) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
 #endif
-    else return hn::Or(codes, FifthBits(d8, run[g].qh, sizeof(Block)));
+      else return hn::Or(codes, FifthBits(d8, run[g].qh, sizeof(Block)));
+    }
   }
 };
 
@@ -749,9 +754,10 @@ struct Codec<symmetric<Bits, G, Scale>>
     const float d = LeadingScale<0>(b, b.d);
     for (auto& sc : buf.scale) sc = d;
   }
-  // 8-bit codes need no unpacking, and q8_0's matvec from memory measured slower
-  // in runs (21-30 GB/s against 26-35 block by block, alternated on this machine).
-  static constexpr bool kRuns = G == 32 && Bits != 8;
+  // 8-bit codes need no unpacking: on AVX-512 (Zen 5) q8_0's matvec from memory
+  // measured slower in runs (21-30 GB/s against 26-35 block by block, alternated),
+  // on AVX2 (Zen 1) 22-27% faster.
+  static constexpr bool kRuns = G == 32 && (Bits != 8 || HWY_TARGET == HWY_AVX2);
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunScales(DF df, const typename F::block* HWY_RESTRICT b, hn::Vec<DF>&) {
@@ -893,6 +899,30 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     return lanes == 64 ? 2 * (4 * (k / 8) + k % 4) + (k / 4) % 2 : k;
   }
 #endif
+  // The eight scales + 32, byte s of a word, by word operations (little-endian):
+  // the low nibbles of scales_l are the even sub-blocks' low four bits, the high
+  // nibbles the odd ones'; bits 2s, 2s + 1 of scales_h the high two bits of sub-block
+  // s. Each spread to one byte per sub-block.
+  static HWY_INLINE uint64_t BiasedScaleWord(const iq4_xs::block& b) {
+    uint32_t low;
+    std::memcpy(&low, b.scales_l, 4);
+    const auto bytes_to_even = [](uint64_t v) {  // byte k to byte 2k
+      v = (v | v << 16) & 0x0000FFFF0000FFFFull;
+      return (v | v << 8) & 0x00FF00FF00FF00FFull;
+    };
+    uint64_t high = b.scales_h.get();  // field k (two bits) to byte k
+    high = (high | high << 24) & 0x000000FF000000FFull;
+    high = (high | high << 12) & 0x000F000F000F000Full;
+    high = (high | high << 6) & 0x0303030303030303ull;
+    return bytes_to_even(low & 0x0F0F0F0Fu) | bytes_to_even((low >> 4) & 0x0F0F0F0Fu) << 8 | high << 4;
+  }
+#if HWY_TARGET == HWY_AVX2
+  static constexpr bool kUnitBytes = true, kSignedUnitScales = true;
+  static HWY_INLINE void UnitBytes(const iq4_xs::block& b, __m128i& scales, __m128i&, float& d, float&) {
+    scales = _mm_sub_epi8(_mm_cvtsi64_si128(int64_t(BiasedScaleWord(b))), _mm_set1_epi8(32));
+    d = ScaleOf(b.d);
+  }
+#endif
   template <class Buf>
   static HWY_INLINE void Scales(const iq4_xs::block& b, Buf& buf) {
 #if HWY_TARGET == HWY_AVX3_DL
@@ -912,20 +942,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
 #else
     alignas(8) uint8_t sc[8];  // scale + 32
     if constexpr (std::endian::native == std::endian::little) {
-      // Word operations: the low nibbles of scales_l are the even sub-blocks' low four
-      // bits, the high nibbles the odd ones'; bits 2s, 2s + 1 of scales_h the high two
-      // bits of sub-block s. Each spread to one byte per sub-block; one 8-byte store.
-      uint32_t low;
-      std::memcpy(&low, b.scales_l, 4);
-      const auto bytes_to_even = [](uint64_t v) {  // byte k to byte 2k
-        v = (v | v << 16) & 0x0000FFFF0000FFFFull;
-        return (v | v << 8) & 0x00FF00FF00FF00FFull;
-      };
-      uint64_t high = b.scales_h.get();  // field k (two bits) to byte k
-      high = (high | high << 24) & 0x000000FF000000FFull;
-      high = (high | high << 12) & 0x000F000F000F000Full;
-      high = (high | high << 6) & 0x0303030303030303ull;
-      const uint64_t scales = bytes_to_even(low & 0x0F0F0F0Fu) | bytes_to_even((low >> 4) & 0x0F0F0F0Fu) << 8 | high << 4;
+      const uint64_t scales = BiasedScaleWord(b);  // one 8-byte store
       std::memcpy(sc, &scales, 8);
     } else {
       for (int s = 0; s < 8; ++s) sc[s] = uint8_t(iq4_xs::scale(b, s));

@@ -1176,9 +1176,10 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
   using Block = typename F::block;
   constexpr size_t B = F::block_size, NU = B / C::kUnit;
   static_assert(hn::MaxLanes(hn::CappedTag<int8_t, kCodeBytes<F>>()) == 32 && B % 32 == 0 && DotOperand<C>::kFlip == 0 && !C::kWide,
-                "unsigned codes in vectors of 32, activations in their order");
-  // Pair sums of codes below 64 times activations of at most 127 stay below 2^15.
-  static_assert(C::kCodeMax < 64, "no saturation in vpmaddubsw");
+                "codes as stored in vectors of 32, activations in their order");
+  // Pair sums of codes (signed ones: their magnitudes) times activations of at most
+  // 127 stay below 2^15.
+  static_assert(2 * C::kCodeMax * 127 <= 32767, "no saturation in vpmaddubsw");
   const hn::Full256<uint8_t> du8;
   __m256 f0 = _mm256_setzero_ps(), f1 = f0, m0 = f0, m1 = f0;
   const auto block_dot = [&](size_t b, __m256& f, __m256& m) HWY_ATTR {
@@ -1191,7 +1192,9 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
     const int8_t* HWY_RESTRICT xb = xq + b * B;
     __m256i acc = _mm256_setzero_si256();
     for (size_t v = 0; v < B / 32; ++v) {
-      const __m256i pairs = _mm256_maddubs_epi16(C::CodeVector(du8, blk, v).raw, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * v)));
+      __m256i codes = C::CodeVector(du8, blk, v).raw, xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * v));
+      if constexpr (std::is_signed_v<typename C::code_t>) MoveSign(codes, xv);
+      const __m256i pairs = _mm256_maddubs_epi16(codes, xv);
       // Each int16 lane's unit scale; signed ones in the upper byte, then extended.
       __m256i words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2, C::kSignedUnitScales>.index[v])));
       if constexpr (C::kSignedUnitScales) words = _mm256_srai_epi16(words, 8);
