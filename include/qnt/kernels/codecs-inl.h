@@ -612,23 +612,27 @@ HWY_INLINE void PlaneCodes(const Block& b, Code* HWY_RESTRICT codes) {
 // 64 bytes across cache lines cost more from memory than four of 16 bytes.)
 template <size_t kStride, class D8>
 HWY_INLINE hn::Vec<D8> GroupBytes(D8 d8, const uint8_t* HWY_RESTRICT qs) {
-  static_assert(hn::MaxLanes(d8) == 64, "quarters of 512 bits");
+  static_assert(hn::MaxLanes(d8) == 64 || hn::MaxLanes(d8) == 32, "quarters of 512 bits, halves of 256");
   const hn::Full128<uint8_t> d16;
-  const hn::Half<D8> dh;
-  return Join(d8, Join(dh, hn::LoadU(d16, qs + 3 * kStride), hn::LoadU(d16, qs + 2 * kStride)),
-              Join(dh, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs)));
+  if constexpr (hn::MaxLanes(d8) == 32) {
+    return Join(d8, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs));
+  } else {
+    const hn::Half<D8> dh;
+    return Join(d8, Join(dh, hn::LoadU(d16, qs + 3 * kStride), hn::LoadU(d16, qs + 2 * kStride)),
+                Join(dh, hn::LoadU(d16, qs + kStride), hn::LoadU(d16, qs)));
+  }
 }
 
 // Runs of blocks of 32 weights in registers (RunCodes), vector `half` of a group of
 // kGroup blocks kStride bytes apart. One block (32 lanes) or two (64) in weight
 // order: each block's 16 bytes of nibbles in both halves of its lanes, low and high
-// picked by a blend. Four blocks (64 lanes): vector `half` holds the first (0) or
-// the last (1) 16 weights of each, one block per 128 bits, their low or high
-// nibbles: one load per block and no blend (the matvec puts the activations in
-// that order: ToRunOrder).
+// picked by a blend. Halves (two blocks on 32 lanes, four on 64): vector `half`
+// holds the first (0) or the last (1) 16 weights of each, one block per 128 bits,
+// their low or high nibbles: one load per block and no blend (the matvec puts the
+// activations in that order: ToRunOrder).
 template <size_t kGroup, size_t kStride, class D8>
 HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t half) {
-  if constexpr (kGroup == 4) {
+  if constexpr (kGroup == hn::MaxLanes(d8) / 16) {
     return NibblesOf(d8, GroupBytes<kStride>(d8, qs), half);
   } else {
     static_assert(kGroup == hn::MaxLanes(d8) / 32, "whole blocks per vector");
@@ -670,8 +674,9 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 template <unsigned Bits, class Block>
 struct PlaneRuns {
   template <class D8>
-  static constexpr size_t kRunGroup =
-      hn::MaxLanes(D8()) == 64 && (Bits == 4 || HWY_TARGET == HWY_AVX3_DL) ? 4 : hn::MaxLanes(D8()) / 32;
+  static constexpr size_t kRunGroup = Bits == 4 || (hn::MaxLanes(D8()) == 64 && HWY_TARGET == HWY_AVX3_DL)
+                                          ? hn::MaxLanes(D8()) / 16
+                                          : hn::MaxLanes(D8()) / 32;
   template <class D8>
   static HWY_INLINE auto RunBits(D8, const Block* HWY_RESTRICT run) {
     if constexpr (Bits == 5 && kRunGroup<D8> == 4) {
@@ -823,7 +828,7 @@ struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
   static constexpr uint32_t kFlipped = kTableFlip;
   static constexpr auto kRunTable = FlippedTable<kTable>;
   template <class D8>
-  static constexpr size_t kRunGroup = hn::MaxLanes(D8()) == 64 ? 4 : 1;
+  static constexpr size_t kRunGroup = hn::MaxLanes(D8()) / 16;
   template <class D8>
   static HWY_INLINE NoRunBits RunBits(D8, const typename F::block*) {
     return {};

@@ -1003,11 +1003,12 @@ inline constexpr size_t kRunBlocks = hn::MaxLanes(D8()) / 4;
 // four blocks their first 16, then their last 16.
 template <class C, class D8>
 HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
-  if constexpr (C::template kRunGroup<D8> == 4) {
-    for (size_t b = 0; b + 4 <= blocks; b += 4) {
-      int8_t group[128];
-      std::memcpy(group, xq + 32 * b, 128);
-      for (size_t k = 0; k < 8; ++k) std::memcpy(xq + 32 * b + 16 * k, group + 32 * (k % 4) + 16 * (k / 4), 16);
+  constexpr size_t G = C::template kRunGroup<D8>;
+  if constexpr (G == hn::MaxLanes(D8()) / 16) {
+    for (size_t b = 0; b + G <= blocks; b += G) {
+      int8_t group[32 * G];
+      std::memcpy(group, xq + 32 * b, 32 * G);
+      for (size_t k = 0; k < 2 * G; ++k) std::memcpy(xq + 32 * b + 16 * k, group + 32 * (k % G) + 16 * (k / G), 16);
     }
   }
 }
@@ -1067,17 +1068,44 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       const auto s = hn::TableLookupLanes(comb, hn::IndicesFromVec(df, hn::Add(lane_block, hn::Set(d32, int32_t(g)))));
       acc = hn::MulAdd(hn::ConvertTo(df, i), s, acc);
     };
-    if constexpr (R == 8 && P == 1 && G == 1) {
-      // AVX2: the blocks' int32 lanes summed by horizontal adds, four blocks per
-      // vector (lane k % 4 of either half: the half's part of block k), so that eight
-      // blocks meet their scales in two conversions and multiply-adds, where one per
-      // block took a lane permute of its scale (4 cycles on Zen 1) as well.
-      const auto dot = [&](size_t k) { return CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, k, 0, bits), xq + (b + k) * 32).raw; };
-      const __m256i lo = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(0), dot(1)), _mm256_hadd_epi32(dot(2), dot(3)));
-      const __m256i hi = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(4), dot(5)), _mm256_hadd_epi32(dot(6), dot(7)));
-      f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x00), f0.raw);
-      f1.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x11), f1.raw);
-    } else {
+#if HWY_TARGET == HWY_AVX2
+    if constexpr (R == 8 && P == 1) {
+      // AVX2: the blocks' int32 lanes summed by horizontal adds, so that eight blocks
+      // meet their scales in one or two conversions and multiply-adds, where one per
+      // block or pair took a lane permute of its scale (4 cycles on Zen 1) as well.
+      const hn::Rebind<typename Op::type, decltype(d8)> dw;
+      const auto dot = [&](size_t k, size_t h, auto acc) {
+        return CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, k, h, bits), xq + (b + k) * 32 + 32 * h, acc);
+      };
+      if constexpr (G == 1) {
+        // Block k whole in vector k: per 128-bit half of lo its part of blocks 0-3, of hi 4-7.
+        const auto one = [&](size_t k) { return dot(k, 0, hn::Zero(d32)).raw; };
+        const __m256i lo = _mm256_hadd_epi32(_mm256_hadd_epi32(one(0), one(1)), _mm256_hadd_epi32(one(2), one(3)));
+        const __m256i hi = _mm256_hadd_epi32(_mm256_hadd_epi32(one(4), one(5)), _mm256_hadd_epi32(one(6), one(7)));
+        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x00), f0.raw);
+        f1.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x11), f1.raw);
+      } else {
+        // Blocks k and k + 1 in the halves of two vectors (their first and last 16
+        // weights), which share the lanes' blocks: small codes add their int16 pair
+        // sums before one widening. The sums end as blocks 0, 2, 4, 6, 1, 3, 5, 7.
+        static_assert(G == 2 && Op::kFlip == 0);
+        const auto pair = [&](size_t k) {
+          if constexpr (2 * 2 * C::kCodeMax * 127 <= 32767 && !std::is_signed_v<typename Op::type>) {
+            auto p = hn::Zero(hn::Repartition<int16_t, decltype(d8)>());
+            for (size_t h = 0; h < 2; ++h)
+              p = PairQuads(hn::BitCast(dw, C::RunCodes(du8, wr, k, h, bits)), hn::LoadU(d8, xq + (b + k) * 32 + 32 * h), p);
+            return WidenQuads(p, hn::Zero(d32)).raw;
+          } else {
+            return dot(k, 1, dot(k, 0, hn::Zero(d32))).raw;
+          }
+        };
+        const __m256i all = _mm256_hadd_epi32(_mm256_hadd_epi32(pair(0), pair(2)), _mm256_hadd_epi32(pair(4), pair(6)));
+        const __m256 order = _mm256_permutevar8x32_ps(comb.raw, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(all), order, f0.raw);
+      }
+    } else
+#endif
+    {
       for (size_t g = 0; g < R; g += 4 * G) group_dot(g, f0), group_dot(g + G, f1), group_dot(g + 2 * G, f2), group_dot(g + 3 * G, f3);
     }
   }
