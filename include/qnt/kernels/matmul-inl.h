@@ -999,8 +999,8 @@ template <class D8>
 inline constexpr size_t kRunBlocks = hn::MaxLanes(D8()) / 4;
 
 // Puts the activation codes of the first `blocks` blocks (whole groups) in the
-// order of the codec's run vectors: where a group is four blocks (RunNibbles), per
-// four blocks their first 16, then their last 16.
+// order of the codec's run vectors: where a group's vectors are halves of its
+// blocks (RunNibbles), per group the blocks' first 16, then their last 16.
 template <class C, class D8>
 HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
   constexpr size_t G = C::template kRunGroup<D8>;
@@ -1015,9 +1015,10 @@ HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
 
 // MatVecRow for blocks of one unit of 32 weights whose codec decodes runs of blocks in
 // registers (Codec::kRuns): per run of Lanes(df) blocks one gather of their scales
-// (and the bias or offset terms in lanes); per vector of one block (AVX2) or of
-// halves of four (AVX-512, activations in ToRunOrder) their codes decoded straight
-// into the dot product, nothing stored. Each lane's scale (weight scale times
+// (and the bias or offset terms in lanes); per vector of one block (5- and 8-bit
+// codes on AVX2), of halves of two (4-bit codes on AVX2) or of halves of four
+// (AVX-512; halves: activations in ToRunOrder) their codes decoded straight into the
+// dot product, nothing stored. Each lane's scale (weight scale times
 // activation step) is picked from the run's vector. A row's last blocks short of a
 // run are copied into a run of zero blocks: the pass's activations past its blocks
 // are zero (PadRuns), so the padding adds exact zeros, and no second decode path
