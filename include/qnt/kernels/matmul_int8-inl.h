@@ -149,7 +149,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   const hn::Repartition<typename S::operand, decltype(d32)> dw;
   const hn::Repartition<int8_t, decltype(d32)> dx;
   const hn::Rebind<float, decltype(d32)> df;
-  const size_t N = hn::Lanes(d32), R = RV * N;
+  const size_t N = HWY_HAVE_SCALABLE ? hn::Lanes(d32) : hn::MaxLanes(d32), R = RV * N;
   size_t act[4];
   for (size_t i = 0; i < 4; ++i) act[i] = a + i < count ? a + i : count - 1;
   const int8_t* HWY_RESTRICT x0 = xa.q + act[0] * K;
@@ -164,7 +164,9 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   // and meet the step once (t<activation><row vector>).
   constexpr size_t G = U < kXGroup ? kXGroup / U : 1;
   auto t00 = f00, t01 = f00, t10 = f00, t11 = f00, t20 = f00, t21 = f00, t30 = f00, t31 = f00;
-  const auto unit = [&](size_t u, auto first, auto last) HWY_ATTR {
+  // Inlined at each of its calls: as a function of its own (GCC's choice for three
+  // calls) it reads the tile's pointers and row count back from its captures.
+  const auto unit = [&](size_t u, auto first, auto last) HWY_ATTR __attribute__((always_inline)) {
     // The bias term of each activation, -bias * (sum of its codes), starts the sums.
     const auto start = [&](size_t i) { return hn::Set(d32, xa.start[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
@@ -176,10 +178,10 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
     constexpr size_t kRun = kPairs ? S::kSteps : U / 4;
     const auto add_step = [&](auto wv, auto xb, auto acc) HWY_ATTR {
 #if QNT_PAIR_SUMS
-      if constexpr (kPairs) return PairQuads(wv, xb, acc);
+      if constexpr (kPairs) return InOrder(PairQuads(wv, xb, acc));
       else
 #endif
-        return DotQuads(d32, wv, xb, acc);
+        return InOrder(DotQuads(d32, wv, xb, acc));
     };
     // A run's sums: where they start, and how they join the int32 sums.
     const auto begin = [&](auto i) HWY_ATTR {
