@@ -20,6 +20,14 @@
 #else
 #define QNT_ALWAYS_INLINE inline
 #endif
+// A kernel's lambda inlined at each of its calls: GCC makes one with several calls a
+// function of its own, which reads what it captured back from memory and keeps its
+// accumulators there.
+#if defined(__GNUC__) || defined(__clang__)
+#define QNT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define QNT_LAMBDA_INLINE
+#endif
 
 namespace qnt {
 

@@ -351,10 +351,12 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
     QuantizeWords(x + c0 * B, cb * B, xq, xs);
     for (size_t r = r0; r < r1; ++r) {
       const typename F::block* HWY_RESTRICT row = w + r * nb + c0;
-      auto f0 = hn::Zero(df), f1 = hn::Zero(df);
+      auto f = hn::Zero(df);
       // Group g: 64 columns, part g % (B / 64) of block g / (B / 64). The block's
       // scale and the step multiply in turn (two broadcasts from memory).
-      const auto group_dot = [&](size_t g, auto& f) HWY_ATTR {
+      // One call, so that one inlined copy serves every group (the multiply-add's
+      // latency hides behind the group's other work).
+      const auto group_dot = [&](size_t g) HWY_ATTR QNT_LAMBDA_INLINE {
         const typename F::block& blk = row[g / (B / 64)];
 #if HWY_TARGET <= HWY_AVX3
         __m512i even, odd;
@@ -375,12 +377,9 @@ void MatVecWords(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
         const auto scaled = hn::Mul(sum, hn::Set(df, C::BlockScale(blk)));
         f = hn::MulAdd(scaled, hn::Set(df, xs[g]), f);
       };
-      const size_t ng = cb * (B / 64);
-      size_t g = 0;
-      for (; g + 2 <= ng; g += 2) group_dot(g, f0), group_dot(g + 1, f1);
-      if (g < ng) group_dot(g, f0);
+      for (size_t g = 0; g < cb * (B / 64); ++g) group_dot(g);
       // The table's factor last: block scale times step alone stays normal longer.
-      y[r] += SumLanes(df, hn::Add(f0, f1)) * C::kWordScale;
+      y[r] += SumLanes(df, f) * C::kWordScale;
     }
   }
 }
@@ -1222,8 +1221,10 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
   // 127 stay below 2^15.
   static_assert(2 * C::kCodeMax * 127 <= 32767, "no saturation in vpmaddubsw");
   const hn::Full256<uint8_t> du8;
-  __m256 f0 = _mm256_setzero_ps(), f1 = f0, m0 = f0, m1 = f0;
-  const auto block_dot = [&](size_t b, __m256& f, __m256& m) HWY_ATTR {
+  // One accumulator of each: a block's work hides the multiply-add's latency, and
+  // one call inlines one copy of the block's code.
+  __m256 f = _mm256_setzero_ps(), m = f;
+  const auto block_dot = [&](size_t b) HWY_ATTR QNT_LAMBDA_INLINE {
     const Block& blk = w[b];
     PrefetchAhead<sizeof(Block)>(&blk);
     __m128i scales, mins = _mm_setzero_si128();
@@ -1232,6 +1233,7 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
     const __m256i both = _mm256_broadcastsi128_si256(scales);
     const int8_t* HWY_RESTRICT xb = xq + b * B;
     __m256i acc = _mm256_setzero_si256();
+    HWY_UNROLL(8)  // constant shifts and table rows
     for (size_t v = 0; v < B / 32; ++v) {
       __m256i codes = C::CodeVector(du8, blk, v).raw, xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * v));
       if constexpr (std::is_signed_v<typename C::code_t>) MoveSign(codes, xv);
@@ -1252,11 +1254,8 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
     f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(d * step), f);
     if constexpr (C::kOffset) m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(UnitProducts<NU, false>(mins, usum)), _mm256_set1_ps(dmin * step), m);
   };
-  size_t b = 0;
-  for (; b + 2 <= cb; b += 2) block_dot(b, f0, m0), block_dot(b + 1, f1, m1);
-  if (b < cb) block_dot(b, f0, m0);
-  const __m256 t = _mm256_sub_ps(_mm256_add_ps(f0, f1), _mm256_add_ps(m0, m1));
-  return SumLanes(hn::Full256<float>(), hn::Vec<hn::Full256<float>>{t});
+  for (size_t b = 0; b < cb; ++b) block_dot(b);
+  return SumLanes(hn::Full256<float>(), hn::Vec<hn::Full256<float>>{_mm256_sub_ps(f, m)});
 }
 #endif
 
@@ -1279,10 +1278,11 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
   constexpr size_t L8 = hn::MaxLanes(d8);
   static_assert(L8 == kCodeBytes<F> && B % L8 == 0 && hn::MaxLanes(df) == 16,
                 "the activations in the order of CodeVector's vectors (ToCodeOrder); sixteen blocks per run");
-  auto f0 = hn::Zero(df), f1 = hn::Zero(df), o = hn::Zero(df);
-  __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+  // One accumulator of each, as in MatVecRowUnits.
+  auto f = hn::Zero(df), o = hn::Zero(df);
+  __m256 m = _mm256_setzero_ps();
   HWY_ALIGN float scale[16], minor_scale[16];
-  const auto block_dot = [&](size_t b, size_t k, auto& f, __m256& m) HWY_ATTR {
+  const auto block_dot = [&](size_t b, size_t k) HWY_ATTR QNT_LAMBDA_INLINE {
     const int8_t* HWY_RESTRICT xb = xq + b * B;
     PrefetchAhead<sizeof(Block)>(&w[b]);
     auto i0 = hn::Zero(d32);
@@ -1315,13 +1315,10 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
     } else {
       hn::Store(hn::Neg(hn::Mul(minor, hn::Load(df, acts.step + b0))), df, minor_scale);
     }
-    size_t k = 0;
-    for (; k + 2 <= n; k += 2) block_dot(b0 + k, k, f0, m0), block_dot(b0 + k + 1, k + 1, f1, m1);
-    if (k < n) block_dot(b0 + k, k, f0, m0);
+    for (size_t k = 0; k < n; ++k) block_dot(b0 + k, k);
   }
-  const __m256 m = _mm256_add_ps(m0, m1);
   const __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  return SumLanes(df, hn::Add(hn::Add(f0, f1), o)) + SumLanes(hn::Full128<float>(), hn::Vec<hn::Full128<float>>{m4});
+  return SumLanes(df, hn::Add(f, o)) + SumLanes(hn::Full128<float>(), hn::Vec<hn::Full128<float>>{m4});
 }
 #endif
 

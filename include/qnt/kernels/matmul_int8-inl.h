@@ -164,9 +164,7 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
   // and meet the step once (t<activation><row vector>).
   constexpr size_t G = U < kXGroup ? kXGroup / U : 1;
   auto t00 = f00, t01 = f00, t10 = f00, t11 = f00, t20 = f00, t21 = f00, t30 = f00, t31 = f00;
-  // Inlined at each of its calls: as a function of its own (GCC's choice for three
-  // calls) it reads the tile's pointers and row count back from its captures.
-  const auto unit = [&](size_t u, auto first, auto last) HWY_ATTR __attribute__((always_inline)) {
+  const auto unit = [&](size_t u, auto first, auto last) HWY_ATTR QNT_LAMBDA_INLINE {
     // The bias term of each activation, -bias * (sum of its codes), starts the sums.
     const auto start = [&](size_t i) { return hn::Set(d32, xa.start[act[i] * KU + u]); };
     auto i00 = start(0), i10 = start(1), i20 = start(2), i30 = start(3);
@@ -253,7 +251,8 @@ HWY_INLINE void TileTimesActs(const uint32_t* HWY_RESTRICT codes, const float* H
       unit(u + G - 1, no(), yes());
     }
   }
-  for (; u < len / U; ++u) unit(u, yes(), yes());  // a partial group: each unit alone
+  if constexpr (G > 1)
+    for (; u < len / U; ++u) unit(u, yes(), yes());  // a partial group: each unit alone
   const auto store = [&](size_t i, auto lo, auto hi) {
     if (a + i >= count) return;
     float* out = y + act[i] * rows;
