@@ -307,6 +307,20 @@ HWY_INLINE hn::Vec<D8> FieldAt(D8 d8, hn::Vec<D8> v) {
   return hn::And(v, hn::Set(d8, uint8_t(((1u << kBits) - 1) << kShift)));
 }
 
+// Field k of kBits bits of each of the bytes at p (d8: up to 32 lanes), at bit kAt of
+// its byte and the other bits clear: one shift, left or right, where Fields and
+// FieldAt take two. (Zen 1 issues vector shifts on one pipe of four.) The bits that
+// a 16-bit shift moves across bytes land outside the field, as in Fields.
+template <unsigned kBits, unsigned kAt, class D8>
+HWY_INLINE hn::Vec<D8> FieldTo(D8 d8, const uint8_t* HWY_RESTRICT p, size_t k) {
+  static_assert(hn::MaxLanes(d8) <= 32 && kAt + kBits <= 8);
+  const hn::Repartition<uint16_t, D8> d16;
+  const auto w = hn::BitCast(d16, hn::LoadU(d8, p));
+  const int from = int(kBits * k);
+  const auto t = from < int(kAt) ? hn::ShiftLeftSame(w, int(kAt) - from) : hn::ShiftRightSame(w, from - int(kAt));
+  return hn::And(hn::BitCast(d8, t), hn::Set(d8, uint8_t(((1u << kBits) - 1) << kAt)));
+}
+
 // The low (high = 0) or high (1) nibble of each byte of v, at the bottom of its byte.
 template <class D8>
 HWY_INLINE hn::Vec<D8> NibblesOf(D8 d8, hn::Vec<D8> v, size_t high) {
@@ -998,7 +1012,7 @@ struct ScaleMinCodec : IntegerCodec<F, uint8_t, 32, 0, true> {
     } else {
       const size_t s = v * (hn::MaxLanes(d8) / 32);
       const auto codes = FieldAt<4, 0>(d8, Fields<4>(d8, b.qs + 32 * (s / 2), s % 2));
-      if constexpr (std::is_same_v<F, q5_k>) return hn::Or(codes, FieldAt<1, 4>(d8, Fields<1>(d8, b.qh, s)));
+      if constexpr (std::is_same_v<F, q5_k>) return hn::Or(codes, FieldTo<1, 4>(d8, b.qh, s));
       else return codes;
     }
   }
@@ -1120,8 +1134,9 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
       // once per half block, which two vectors share).
       const auto high = hn::ShiftRightSame(BitArrayHalves<2>(d16, b.qh + 32 * n), int(2 * g));
       return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, hn::BitCast(d8, high)));
+    } else {
+      return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldTo<2, 4>(d8, b.qh + 32 * n, g));
     }
-    return hn::Or(FieldAt<4, 0>(d8, hn::BitCast(d8, low)), FieldAt<2, 4>(d8, Fields<2>(d8, b.qh + 32 * n, g)));
   }
 #endif
 #if HWY_TARGET == HWY_AVX2
@@ -1326,7 +1341,7 @@ struct Codec<q3_k> : IntegerCodec<q3_k, uint8_t, 16, 4, false> {
       const auto bit = hn::And(hn::BitCast(d8, hn::ShiftRightSame(both, int(v))), hn::Set(d8, 4));
       return hn::Or(PairPlaneVector(d8, b.qs, v), bit);
     } else {
-      return hn::Or(PairPlaneVector(d8, b.qs, v), FieldAt<1, 2>(d8, Fields<1>(d8, b.hmask, v)));
+      return hn::Or(PairPlaneVector(d8, b.qs, v), FieldTo<1, 2>(d8, b.hmask, v));
     }
   }
   static constexpr size_t CodeRun(size_t lanes, size_t k) { return PairPlaneRun(lanes, k); }

@@ -12,6 +12,7 @@
 #endif
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -1168,20 +1169,22 @@ struct BlockActivations {
   }
 };
 
-// Per code vector of L8 codes (in CodeVector's order), the index of a byte shuffle
-// that puts each lane's unit (its byte in a vector of the block's scale bytes) at
-// byte kAt of every kLane-byte lane; the other bytes 0x80 (zero for vpshufb, masked
-// for vpermb).
+// The unit of byte lane k of code vector v (L8 lanes, in CodeVector's order).
+template <class C, size_t L8>
+constexpr size_t UnitOfCode(size_t v, size_t k) {
+  const size_t at = L8 * v + k;
+  return (16 * C::CodeRun(L8, at / 16) + at % 16) / C::kUnit;
+}
+// Per code vector of L8 codes, the index of a byte shuffle that puts each lane's
+// unit (its byte in a vector of the block's scale bytes) at byte kAt of every
+// kLane-byte lane; the other bytes 0x80 (zero for vpshufb, masked for vpermb).
 template <class C, size_t L8, size_t kLane, size_t kAt>
 struct UnitByteIndex {
   static constexpr size_t kVectors = C::kSize / L8;
   alignas(64) uint8_t index[kVectors][L8] = {};
   constexpr UnitByteIndex() {
     for (size_t v = 0; v < kVectors; ++v)
-      for (size_t k = 0; k < L8; ++k) {
-        const size_t at = L8 * v + k - k % kLane;
-        index[v][k] = k % kLane == kAt ? uint8_t((16 * C::CodeRun(L8, at / 16) + at % 16) / C::kUnit) : uint8_t{0x80};
-      }
+      for (size_t k = 0; k < L8; ++k) index[v][k] = k % kLane == kAt ? uint8_t(UnitOfCode<C, L8>(v, k)) : uint8_t{0x80};
   }
 };
 template <class C, size_t L8, size_t kLane, size_t kAt>
@@ -1189,6 +1192,30 @@ inline constexpr UnitByteIndex<C, L8, kLane, kAt> kUnitByteIndex{};
 #endif
 
 #if HWY_TARGET == HWY_AVX2
+// Per code vector of 32 codes, the index of a byte shuffle that puts each int16
+// lane's unit scale there out of a vector of eight units' int16 scales in each
+// 128-bit half: units 0-7, or 8-15 where `high`. Every vector of the codecs that
+// take it draws on one group of eight (one_group).
+template <class C>
+struct UnitWordIndex {
+  static constexpr size_t kVectors = C::kSize / 32;
+  alignas(32) uint8_t index[kVectors][32] = {};
+  bool high[kVectors] = {};
+  bool one_group = true;
+  constexpr UnitWordIndex() {
+    for (size_t v = 0; v < kVectors; ++v) {
+      high[v] = UnitOfCode<C, 32>(v, 0) >= 8;
+      for (size_t k = 0; k < 32; ++k) {
+        const size_t u = UnitOfCode<C, 32>(v, k);
+        index[v][k] = uint8_t(2 * (u % 8) + k % 2);
+        one_group = one_group && (u >= 8) == high[v];
+      }
+    }
+  }
+};
+template <class C>
+inline constexpr UnitWordIndex<C> kUnitWordIndex{};
+
 // sum_u bytes_u * usum_u in int32 lanes, for the first NU (8 or 16) unit bytes
 // (signed or not) and the units' sums of activation codes.
 template <size_t NU, bool kSigned>
@@ -1230,7 +1257,18 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
     __m128i scales, mins = _mm_setzero_si128();
     float d, dmin = 0.f;
     C::UnitBytes(blk, scales, mins, d, dmin);
-    const __m256i both = _mm256_broadcastsi128_si256(scales);
+    // Each int16 lane's unit scale: unsigned scale bytes placed in the low byte of
+    // their lanes (a zero above); signed ones widened once per block to int16, eight
+    // units in each 128-bit half, and their words placed (no shift per vector:
+    // Zen 1 has one pipe for vector shifts).
+    [[maybe_unused]] __m256i both, low8, high8;
+    if constexpr (C::kSignedUnitScales) {
+      static_assert(kUnitWordIndex<C>.one_group, "each vector's units within 0-7 or 8-15");
+      low8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(scales));
+      high8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(scales, 8)));
+    } else {
+      both = _mm256_broadcastsi128_si256(scales);
+    }
     const int8_t* HWY_RESTRICT xb = xq + b * B;
     __m256i acc = _mm256_setzero_si256();
     HWY_UNROLL(8)  // constant shifts and table rows
@@ -1238,16 +1276,19 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
       __m256i codes = C::CodeVector(du8, blk, v).raw, xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * v));
       if constexpr (std::is_signed_v<typename C::code_t>) MoveSign(codes, xv);
       const __m256i pairs = _mm256_maddubs_epi16(codes, xv);
-      // Each int16 lane's unit scale; signed ones in the upper byte, then extended.
-      __m256i words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2, C::kSignedUnitScales>.index[v])));
-      if constexpr (C::kSignedUnitScales) words = _mm256_srai_epi16(words, 8);
+      __m256i words;
+      if constexpr (C::kSignedUnitScales) {
+        const auto& table = kUnitWordIndex<C>;
+        words = _mm256_shuffle_epi8(table.high[v] ? high8 : low8, _mm256_load_si256(reinterpret_cast<const __m256i*>(table.index[v])));
+      } else {
+        words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2, 0>.index[v])));
+      }
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, words));
     }
     const int16_t* HWY_RESTRICT usum = acts.usum + b * NU;
     if constexpr (C::kBias != 0) {  // value = scale * (code - kBias): a power of two
-      static_assert((C::kBias & (C::kBias - 1)) == 0);
-      constexpr int kShift = C::kBias == 4 ? 2 : C::kBias == 32 ? 5 : -1;
-      static_assert(kShift > 0, "code bias 4 or 32");
+      static_assert(std::has_single_bit(unsigned(C::kBias)));
+      constexpr int kShift = std::countr_zero(unsigned(C::kBias));
       acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(UnitProducts<NU, C::kSignedUnitScales>(scales, usum), kShift));
     }
     const float step = acts.step[b];
