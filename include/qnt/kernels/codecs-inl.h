@@ -656,7 +656,7 @@ HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t 
 }
 
 // What a run's RunCodes need besides each group's bytes (RunBits): nothing, or for
-// 5-bit codes in halves of four blocks the fifth-bit words of the run's blocks.
+// 5-bit codes in halves of groups the fifth-bit words of the run's blocks.
 struct NoRunBits {};
 
 #if HWY_TARGET == HWY_AVX3_DL
@@ -680,20 +680,37 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX2
+// GroupFifthBits for a pair of blocks on 32 lanes: half k of the vector takes block
+// g + k's word (vpermd), each byte lane the word's byte 2 half + lane % 16 / 8
+// (vpshufb) and of it bit lane % 8 (a compare against that bit).
+template <class D8, class V32>
+HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
+  const int k = int(g);
+  const __m256i spread = _mm256_permutevar8x32_epi32(words.raw, _mm256_setr_epi32(k, k, k, k, k + 1, k + 1, k + 1, k + 1));
+  const int64_t first = 0x0202020202020202ll * int64_t(half), second = first + 0x0101010101010101ll;
+  const __m256i bytes = _mm256_shuffle_epi8(spread, _mm256_set_epi64x(second, first, second, first));
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ull));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  return hn::Vec<D8>{_mm256_and_si256(set, _mm256_set1_epi8(16))};
+}
+#endif
+
 // RunCodes of blocks of 32 4- or 5-bit codes in planes (qs, and qh for the fifth
-// bits): symmetric and affine. kRunGroup: 4-bit codes in groups of four blocks on 64
-// lanes (halves: each group's two vectors meet the same scales once); 5-bit codes
-// too where vpshufbitqmb picks their fifth bits (AVX3_DL), else in whole blocks, whose
-// fifth bits are a lane mask as stored.
+// bits): symmetric and affine. kRunGroup: 4-bit codes in halves of groups (four
+// blocks on 64 lanes, two on 32: each group's two vectors meet the same scales
+// once); 5-bit codes too where GroupFifthBits picks their fifth bits (AVX3_DL's
+// vpshufbitqmb, AVX2's compares), else in whole blocks, whose fifth bits are a lane
+// mask as stored.
 template <unsigned Bits, class Block>
 struct PlaneRuns {
   template <class D8>
-  static constexpr size_t kRunGroup = Bits == 4 || (hn::MaxLanes(D8()) == 64 && HWY_TARGET == HWY_AVX3_DL)
-                                          ? hn::MaxLanes(D8()) / 16
-                                          : hn::MaxLanes(D8()) / 32;
+  static constexpr bool kFifthBitGroups = Bits == 5 && (hn::MaxLanes(D8()) == 64 ? HWY_TARGET == HWY_AVX3_DL : HWY_TARGET == HWY_AVX2);
+  template <class D8>
+  static constexpr size_t kRunGroup = Bits == 4 || kFifthBitGroups<D8> ? hn::MaxLanes(D8()) / 16 : hn::MaxLanes(D8()) / 32;
   template <class D8>
   static HWY_INLINE auto RunBits(D8, const Block* HWY_RESTRICT run) {
-    if constexpr (Bits == 5 && kRunGroup<D8> == 4) {
+    if constexpr (kFifthBitGroups<D8>) {
       return GatherWords<offsetof(Block, qh)>(hn::Repartition<int32_t, D8>(), run);
     } else {
       (void)run;
@@ -710,8 +727,8 @@ struct PlaneRuns {
     } else {
       const auto codes = RunNibbles<kRunGroup<D8>, sizeof(Block)>(d8, run[g].qs, half);
       if constexpr (Bits == 4) return codes;
-#if HWY_TARGET == HWY_AVX3_DL
-      else if constexpr (kRunGroup<D8> == 4) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
+      else if constexpr (kFifthBitGroups<D8>) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
 #endif
       else return hn::Or(codes, FifthBits(d8, run[g].qh, sizeof(Block)));
     }

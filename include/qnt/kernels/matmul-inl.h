@@ -1027,8 +1027,8 @@ HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
 
 // MatVecRow for blocks of one unit of 32 weights whose codec decodes runs of blocks in
 // registers (Codec::kRuns): per run of Lanes(df) blocks one gather of their scales
-// (and the bias or offset terms in lanes); per vector of one block (5- and 8-bit
-// codes on AVX2), of halves of two (4-bit codes on AVX2) or of halves of four
+// (and the bias or offset terms in lanes); per vector of one block (8-bit codes on
+// AVX2), of halves of two (4- and 5-bit codes on AVX2) or of halves of four
 // (AVX-512; halves: activations in ToRunOrder) their codes decoded straight into the
 // dot product, nothing stored. Each lane's scale (weight scale times
 // activation step) is picked from the run's vector. A row's last blocks short of a
