@@ -705,7 +705,8 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 template <unsigned Bits, class Block>
 struct PlaneRuns {
   template <class D8>
-  static constexpr bool kFifthBitGroups = Bits == 5 && (hn::MaxLanes(D8()) == 64 ? HWY_TARGET == HWY_AVX3_DL : HWY_TARGET == HWY_AVX2);
+  static constexpr bool kFifthBitGroups =
+      Bits == 5 && ((hn::MaxLanes(D8()) == 64 && HWY_TARGET == HWY_AVX3_DL) || (hn::MaxLanes(D8()) == 32 && HWY_TARGET == HWY_AVX2));
   template <class D8>
   static constexpr size_t kRunGroup = Bits == 4 || kFifthBitGroups<D8> ? hn::MaxLanes(D8()) / 16 : hn::MaxLanes(D8()) / 32;
   template <class D8>

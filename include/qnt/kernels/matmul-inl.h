@@ -575,7 +575,7 @@ HWY_INLINE hn::Vec<D32> DotQuads(D32 d32, VW w, VX x, hn::Vec<D32> acc) {
 // quarter of its time).
 template <class V>
 HWY_INLINE V InOrder(V v) {
-#if HWY_ARCH_X86
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3  // x86 vector registers (not EMU128's arrays)
   asm("" : "+v"(v.raw));
 #endif
   return v;
