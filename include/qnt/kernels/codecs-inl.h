@@ -12,6 +12,7 @@
 #define QNT_KERNELS_CODECS_INL_H_
 #endif
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -846,19 +847,47 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
   LookupNibbles<32>(table, idx, codes);
 }
 
+// Where the dot product multiplies unsigned weight bytes by signed ones into int16
+// pair sums (x86 without VNNI), a table whose values span at most 128 (mxfp4: -12 to
+// 12) holds them moved up by its least value: unsigned codes then need no sign moves
+// (vpsignb, vpabsb per vector), and small ones let pair sums of several steps add up
+// before they widen, as 4- and 5-bit codes do; their bias is one multiply-add per
+// unit against the activations' sum. Other targets (and wider tables) keep the
+// signed values.
+template <const int8_t (&kTable)[16]>
+inline constexpr int kTableBias = [] {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
+  const auto [least, most] = std::minmax_element(kTable, kTable + 16);
+  return *most - *least <= 128 ? -*least : 0;
+#else
+  return 0;
+#endif
+}();
+template <const int8_t (&kTable)[16]>
+inline constexpr auto kBiasedTable = [] {
+  std::array<int8_t, 16> table{};
+  for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i] + kTableBias<kTable>));
+  return table;
+}();
+
 // The codecs of 16-entry tables of small integers (iq4_nl, mxfp4); the format's
-// codec adds BlockScale (and RunScales).
-template <class F, const int8_t (&kTable)[16]>
-struct TableCodec : IntegerCodec<F, int8_t, 32, 0, false> {
+// codec adds BlockScale (and RunScales). Codes: the table's values, or with a
+// kTableBias the unsigned codes value + bias.
+template <class F, const int8_t (&kTable)[16], int Bias = kTableBias<kTable>>
+struct TableCodec : IntegerCodec<F, std::conditional_t<Bias != 0, uint8_t, int8_t>, 32, Bias, false> {
   static constexpr bool kRuns = true;
+  static constexpr int kCodeMax = [] {
+    const auto [least, most] = std::minmax_element(kTable, kTable + 16);
+    return Bias != 0 ? *most - *least : 128;
+  }();
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    TableCodes(kTable, b.qs, buf.codes);
+    TableCodes(kBiasedTable<kTable>.data(), b.qs, reinterpret_cast<int8_t*>(buf.codes));
     buf.scale[0] = Codec<F>::BlockScale(b);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  static constexpr uint32_t kFlipped = kTableFlip;
-  static constexpr auto kRunTable = FlippedTable<kTable>;
+  static constexpr uint32_t kFlipped = Bias != 0 ? 0 : kTableFlip;
+  static constexpr auto kRunTable = Bias != 0 ? kBiasedTable<kTable> : FlippedTable<kTable>;
   template <class D8>
   static constexpr size_t kRunGroup = hn::MaxLanes(D8()) / 16;
   template <class D8>

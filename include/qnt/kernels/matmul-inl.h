@@ -643,7 +643,7 @@ struct DotOperand {
 // steps; 1 where one instruction does both halves. Each count is a tile shape of its
 // own (compile time), so codecs share: units of 32 with unsigned codes take their
 // own (4-bit codes: 8, the whole unit; 5-bit: 4), units of 16 q6_K's (2, for q2_K and
-// q3_K too), signed codes 1 (mxfp4's small values included).
+// q3_K too), signed codes 1; mxfp4's biased codes (kTableBias: 0 to 24) take 4.
 template <class C>
 inline constexpr size_t kPairSteps = [] {
   constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kUnit == 16 ? 63 : C::kCodeMax;
