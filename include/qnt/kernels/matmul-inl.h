@@ -1102,6 +1102,15 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
         // weights), which share the lanes' blocks: small codes add their int16 pair
         // sums before one widening. The sums end as blocks 0, 2, 4, 6, 1, 3, 5, 7.
         static_assert(G == 2 && Op::kFlip == 0);
+        // Per 128 bits, the sums of the four int32 lanes of a, b, c and d, as two rounds
+        // of vphaddd would give them, in unpacks and adds: Zen 1 runs vphaddd partly on
+        // the pipe of the multiplies (iq4_nl +5%, q5_0 +2%, q4_0 even, alternated; q8_0's
+        // single blocks above measured 1-2% slower this way and keep vphaddd).
+        const auto sum_quads = [](__m256i a, __m256i b, __m256i c, __m256i d) HWY_ATTR QNT_LAMBDA_INLINE {
+          const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+          const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+          return _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+        };
         const auto pair = [&](size_t k) {
           if constexpr (2 * 2 * C::kCodeMax * 127 <= 32767 && !std::is_signed_v<typename Op::type>) {
             auto p = hn::Zero(hn::Repartition<int16_t, decltype(d8)>());
@@ -1112,7 +1121,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
             return dot(k, 1, dot(k, 0, hn::Zero(d32))).raw;
           }
         };
-        const __m256i all = _mm256_hadd_epi32(_mm256_hadd_epi32(pair(0), pair(2)), _mm256_hadd_epi32(pair(4), pair(6)));
+        const __m256i all = sum_quads(pair(0), pair(2), pair(4), pair(6));
         const __m256 order = _mm256_permutevar8x32_ps(comb.raw, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
         f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(all), order, f0.raw);
       }
@@ -1176,19 +1185,19 @@ constexpr size_t UnitOfCode(size_t v, size_t k) {
   return (16 * C::CodeRun(L8, at / 16) + at % 16) / C::kUnit;
 }
 // Per code vector of L8 codes, the index of a byte shuffle that puts each lane's
-// unit (its byte in a vector of the block's scale bytes) at byte kAt of every
+// unit (its byte in a vector of the block's scale bytes) in the low byte of every
 // kLane-byte lane; the other bytes 0x80 (zero for vpshufb, masked for vpermb).
-template <class C, size_t L8, size_t kLane, size_t kAt>
+template <class C, size_t L8, size_t kLane>
 struct UnitByteIndex {
   static constexpr size_t kVectors = C::kSize / L8;
   alignas(64) uint8_t index[kVectors][L8] = {};
   constexpr UnitByteIndex() {
     for (size_t v = 0; v < kVectors; ++v)
-      for (size_t k = 0; k < L8; ++k) index[v][k] = k % kLane == kAt ? uint8_t(UnitOfCode<C, L8>(v, k)) : uint8_t{0x80};
+      for (size_t k = 0; k < L8; ++k) index[v][k] = k % kLane == 0 ? uint8_t(UnitOfCode<C, L8>(v, k)) : uint8_t{0x80};
   }
 };
-template <class C, size_t L8, size_t kLane, size_t kAt>
-inline constexpr UnitByteIndex<C, L8, kLane, kAt> kUnitByteIndex{};
+template <class C, size_t L8, size_t kLane>
+inline constexpr UnitByteIndex<C, L8, kLane> kUnitByteIndex{};
 #endif
 
 #if HWY_TARGET == HWY_AVX2
@@ -1281,7 +1290,7 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
         const auto& table = kUnitWordIndex<C>;
         words = _mm256_shuffle_epi8(table.high[v] ? high8 : low8, _mm256_load_si256(reinterpret_cast<const __m256i*>(table.index[v])));
       } else {
-        words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2, 0>.index[v])));
+        words = _mm256_shuffle_epi8(both, _mm256_load_si256(reinterpret_cast<const __m256i*>(kUnitByteIndex<C, 32, 2>.index[v])));
       }
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, words));
     }
@@ -1338,7 +1347,7 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       const __m512i scales = _mm512_castsi128_si512(bytes);
       for (size_t v = 0; v < B / L8; ++v) {
         const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w[b], v), xb + v * L8);
-        const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitByteIndex<C, 64, 4, 0>.index[v]), scales);
+        const __m512i words = _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitByteIndex<C, 64, 4>.index[v]), scales);
         i0.raw = DotWords(i0.raw, i.raw, words);
       }
       mins = C::MinProducts(bytes, acts.usum + b * NU);
