@@ -317,3 +317,40 @@ TEST_CASE("quantizers: the same bytes on every machine") {
     }
   });
 }
+
+TEST_CASE("quantizers: mxfp4's codes are the first nearest of the 16 E2M1 values at the stored exponent") {
+  // The definition, a scan of the codes in order; the quantizers find it as the nearest
+  // magnitude with the sign of x (scalar) or by counting midpoints (SIMD). Blocks of
+  // Gaussian weights, of weights on the midpoints between E2M1 values (ties) and just
+  // beside them, over scales from subnormal to 2^120.
+  const auto first_nearest = [](float x, float d) {
+    int best = 0;
+    for (int k = 1; k < 16; ++k)
+      if (std::fabs(float(qnt::detail::kv_fp4[k]) * d - x) < std::fabs(float(qnt::detail::kv_fp4[best]) * d - x)) best = k;
+    return best;
+  };
+  const float mids[] = {0.5f, 1.5f, 2.5f, 3.5f, 5.f, 7.f, 10.f};
+  qnt_test::rng r(11);
+  const size_t blocks = 512;
+  std::vector<float> x(32 * blocks);
+  for (size_t b = 0; b < blocks; ++b) {
+    const float scale = std::ldexp(1.f, r.below(270) - 149);
+    for (size_t i = 0; i < 32; ++i) {
+      float v = float(r.gauss()) * scale;
+      if (b % 3 == 1) v = std::ldexp(mids[r.below(7)], r.below(3) - 1) * scale;       // on a midpoint
+      if (b % 3 == 2) v = std::nextafter(std::ldexp(mids[r.below(7)], r.below(3) - 1) * scale, 0.f);
+      x[32 * b + i] = r.below(2) ? -v : v;
+    }
+  }
+  std::vector<qnt::mxfp4::block> simd(blocks), scalar(blocks);
+  REQUIRE(qnt::quantize<qnt::mxfp4>(x.data(), simd.data(), x.size()) == qnt::status::ok);
+  for (size_t b = 0; b < blocks; ++b) REQUIRE(qnt::quantize_block<qnt::mxfp4>(x.data() + 32 * b, scalar[b]) == qnt::status::ok);
+  CHECK(std::memcmp(simd.data(), scalar.data(), blocks * sizeof(qnt::mxfp4::block)) == 0);
+  size_t wrong = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    const float d = qnt::e8m0_half_to_f32(scalar[b].e);
+    for (size_t i = 0; i < 32; ++i)
+      wrong += size_t(int(qnt::mxfp4::planes::get(nullptr, scalar[b].qs, i)) != first_nearest(x[32 * b + i], d));
+  }
+  CHECK(wrong == 0);
+}

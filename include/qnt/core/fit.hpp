@@ -219,6 +219,30 @@ constexpr lsq_pass symmetric_pass(const float* x, const float* w, float dn, floa
   return {pairwise_sum<n>(e), pairwise_sum<n>(xq), pairwise_sum<n>(qq)};
 }
 
+// The codes of a table of signed magnitudes (mxfp4's E2M1 values): each weight takes
+// the magnitude mags[k] * d (mags ascending from 0) nearest to |x|, the first of
+// equally near ones, with the sign of x. level: k, as a float; returns the weighted
+// squared error (pairwise_sum). A scan of the candidates, the definition; the SIMD
+// form counts midpoints instead and then compares two neighbours (equal as long as
+// |x| / d < 2^23, far beyond the exponents that mxfp4 tries).
+template <size_t n>
+constexpr float magnitude_pass(const float* x, const float* w, const float* mags, int count, float d, float* level) {
+  float e[n];
+  for (size_t i = 0; i < n; ++i) {
+    const float a = abs(x[i]);
+    int best = 0;
+    float best_err = abs(mags[0] * d - a);
+    for (int k = 1; k < count; ++k) {
+      const float err = abs(mags[k] * d - a);
+      if (err < best_err) best = k, best_err = err;
+    }
+    level[i] = float(best);
+    const float r = x[i] - copy_sign(mags[best] * d, x[i]);
+    e[i] = w[i] * r * r;
+  }
+  return pairwise_sum<n>(e);
+}
+
 // The element-wise passes of the fast searches come from a policy type (defined
 // below): scalar_passes is the reference; kernels/quantize-inl.h does the same
 // arithmetic in SIMD lanes.
@@ -428,6 +452,11 @@ struct scalar_passes {
   static constexpr lsq_pass table_pass(const float* x, const float* w, const float* values, int count, float dn,
                                        float* c) {
     return fit::table_pass<size_t(n)>(x, w, values, count, dn, c);
+  }
+  template <int n>
+  static constexpr float magnitude_pass(const float* x, const float* w, const float* mags, int count, float d,
+                                        float* level) {
+    return fit::magnitude_pass<size_t(n)>(x, w, mags, count, d, level);
   }
 };
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "../core/api.hpp"
+#include "../core/fit.hpp"
 #include "code_planes.hpp"
 
 namespace qnt {
@@ -12,6 +13,8 @@ namespace detail {
 
 // E2M1 values doubled, so that they are integers; the scale is halved to match.
 inline constexpr int8_t kv_fp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+// Their magnitudes, codes 0-7 (codes 8-15 are the same negated).
+inline constexpr float kv_fp4_magnitudes[8] = {0, 1, 2, 3, 4, 6, 8, 12};
 
 }  // namespace detail
 
@@ -32,52 +35,44 @@ struct mxfp4 {
     for (size_t i = 0; i < 32; ++i) y[i] = float(detail::kv_fp4[planes::get(nullptr, b.qs, i)]) * d;
   }
 
-  // Nearest code, scanning 0..15 and keeping the first minimum (zero stays code 0).
-  static constexpr int nearest(float x, float d) {
-    int best = 0;
-    float best_err = abs(float(detail::kv_fp4[0]) * d - x);
-    for (int k = 1; k < 16; ++k) {
-      const float err = abs(float(detail::kv_fp4[k]) * d - x);
-      if (err < best_err) best = k, best_err = err;
-    }
-    return best;
+  // Codes and the weighted squared error at exponent e: the nearest E2M1 value, the
+  // first of equally near ones in code order (which is the nearest magnitude, the
+  // smaller of two, with the sign of x: zero stays code 0).
+  template <class Ops>
+  static constexpr float pass(const float* x, const float* w, uint8_t e, float* level) {
+    return Ops::template magnitude_pass<32>(x, w, detail::kv_fp4_magnitudes, 8, e8m0_half_to_f32(e), level);
   }
 
-  static constexpr float error(const float* x, const float* w, uint8_t e) {
-    const float d = e8m0_half_to_f32(e);
-    float err = 0;
-    for (size_t i = 0; i < 32; ++i) {
-      const float r = x[i] - float(detail::kv_fp4[nearest(x[i], d)]) * d;
-      err += w[i] * r * r;
-    }
-    return err;
-  }
+  // The fast search has a SIMD form (kernels/quantize-inl.h) that writes the same bytes.
+  static constexpr bool simd_fast_quantizer = true;
 
   // The standard exponent puts the largest magnitude in [4, 8) on the E2M1 axis
   // (floor(log2(amax)) - 2); one step down and one step up are tried as well. The
   // largest exponent used is 254, whose codes reach 12 * 2^126 ~ 2^129.6: a block
   // beyond FLT_MAX / 6 still saturates into a finite code.
+  template <class Ops = fit::scalar_passes>
   static constexpr status encode(const float* x, const float* w, block& b, effort) {
     float amax = 0;
     for (size_t i = 0; i < 32; ++i) amax = max(amax, abs(x[i]));
     uint8_t e = 0;
+    float level[2][32] = {};  // the best exponent's codes (at) and the next candidate's
+    int at = 0;
     if (amax > 0) {
       // floor(log2(amax)) from the exponent field; subnormals have exponent -127 here,
       // and -127 - 2 + 127 < 0 clamps to the smallest E8M0.
       const int log2_floor = int((float_bits(amax) >> 23) & 255) - 127;
       const int e0 = clamp(log2_floor - 2 + 127, 0, 254);
       e = uint8_t(e0);
-      float best = error(x, w, e);
+      float best = pass<Ops>(x, w, e, level[at]);
       for (const int c : {e0 - 1, e0 + 1}) {
         if (c < 0 || c > 254) continue;
-        const float err = error(x, w, uint8_t(c));
-        if (err < best) best = err, e = uint8_t(c);
+        const float err = pass<Ops>(x, w, uint8_t(c), level[1 - at]);
+        if (err < best) best = err, e = uint8_t(c), at = 1 - at;
       }
     }
     b.e = e;
-    const float d = e8m0_half_to_f32(e);
     int q[32];
-    for (size_t i = 0; i < 32; ++i) q[i] = nearest(x[i], d);
+    for (size_t i = 0; i < 32; ++i) q[i] = level[at][i] == 0 ? 0 : int(level[at][i]) + (x[i] < 0 ? 8 : 0);
     planes::set_all(nullptr, b.qs, q);
     return status::ok;
   }

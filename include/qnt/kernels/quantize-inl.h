@@ -355,6 +355,35 @@ struct SearchOps {
     return {PairwiseSum<m>(e), PairwiseSum<m>(xv), PairwiseSum<m>(vv)};
   }
 
+  // fit::magnitude_pass: the count of midpoints below |x| (the nearest magnitude,
+  // the smaller at a tie), then the one below it where that is as near after
+  // rounding, as fit's scan finds it first (see there).
+  template <int n>
+  static HWY_NOINLINE float magnitude_pass(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                                           const float* mags, int count, float dv, float* HWY_RESTRICT level) {
+    const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
+    const size_t N = hn::Lanes(d);
+    const auto vd = hn::Set(d, dv), one = hn::Set(d, 1.f);
+    float e[n];
+    for (size_t i = 0; i < size_t(n); i += N) {
+      const auto vx = hn::LoadU(d, x + i), a = hn::Abs(vx);
+      auto k = hn::Zero(d), hi = hn::Set(d, mags[0] * dv), lo = hi;
+      for (int j = 0; j + 1 < count; ++j) {
+        const auto passed = hn::Gt(a, hn::Set(d, 0.5f * (mags[j] + mags[j + 1]) * dv));
+        k = hn::Add(k, hn::IfThenElseZero(passed, one));
+        lo = hn::IfThenElse(passed, hi, lo);
+        hi = hn::IfThenElse(passed, hn::Set(d, mags[j + 1] * dv), hi);
+      }
+      // k > 0 and the smaller magnitude as near: it comes first.
+      const auto back = hn::And(hn::Gt(k, hn::Zero(d)), hn::Le(hn::Abs(hn::Sub(lo, a)), hn::Abs(hn::Sub(hi, a))));
+      k = hn::IfThenElse(back, hn::Sub(k, one), k);
+      const auto r = hn::Sub(vx, hn::CopySign(hn::IfThenElse(back, lo, hi), vx));
+      hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, w + i), r), r), d, e + i);
+      hn::StoreU(k, d, level + i);
+    }
+    return PairwiseSum<size_t(n)>(e);
+  }
+
   // kq::scalar_ops::sums: the runs' vectors folded onto one each, then all folded
   // together (FoldMany), where whole vectors hold a run.
   template <int kCount, int kSums>
