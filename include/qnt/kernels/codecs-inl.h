@@ -885,6 +885,13 @@ struct TableCodec : IntegerCodec<F, std::conditional_t<Bias != 0, uint8_t, int8_
     TableCodes(kBiasedTable<kTable>.data(), b.qs, reinterpret_cast<int8_t*>(buf.codes));
     buf.scale[0] = Codec<F>::BlockScale(b);
   }
+  // The float decode from the table's values themselves: no bias to take off.
+  template <class DF>
+  static HWY_INLINE void Decode(DF, const typename F::block& b, float* HWY_RESTRICT out) {
+    HWY_ALIGN int8_t values[32];
+    TableCodes(kTable, b.qs, values);
+    CodesTimesScale<32>(values, 0, Codec<F>::BlockScale(b), out);
+  }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr uint32_t kFlipped = Bias != 0 ? 0 : kTableFlip;
   static constexpr auto kRunTable = Bias != 0 ? kBiasedTable<kTable> : FlippedTable<kTable>;
