@@ -363,7 +363,7 @@ struct SearchOps {
                                            const float* mags, int count, float dv, float* HWY_RESTRICT level) {
     const hn::CappedTag<float, PowerOfTwoIn(size_t(n))> d;
     const size_t N = hn::Lanes(d);
-    const auto vd = hn::Set(d, dv), one = hn::Set(d, 1.f);
+    const auto one = hn::Set(d, 1.f);
     float e[n];
     for (size_t i = 0; i < size_t(n); i += N) {
       const auto vx = hn::LoadU(d, x + i), a = hn::Abs(vx);
