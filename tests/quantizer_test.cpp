@@ -322,7 +322,7 @@ TEST_CASE("quantizers: mxfp4's codes are the first nearest of the 16 E2M1 values
   // The definition, a scan of the codes in order; the quantizers find it as the nearest
   // magnitude with the sign of x (scalar) or by counting midpoints (SIMD). Blocks of
   // Gaussian weights, of weights on the midpoints between E2M1 values (ties) and just
-  // beside them, over scales from subnormal to 2^120.
+  // below or above them, over scales from subnormal to 2^120.
   const auto first_nearest = [](float x, float d) {
     int best = 0;
     for (int k = 1; k < 16; ++k)
@@ -337,8 +337,10 @@ TEST_CASE("quantizers: mxfp4's codes are the first nearest of the 16 E2M1 values
     const float scale = std::ldexp(1.f, r.below(270) - 149);
     for (size_t i = 0; i < 32; ++i) {
       float v = float(r.gauss()) * scale;
-      if (b % 3 == 1) v = std::ldexp(mids[r.below(7)], r.below(3) - 1) * scale;       // on a midpoint
-      if (b % 3 == 2) v = std::nextafter(std::ldexp(mids[r.below(7)], r.below(3) - 1) * scale, 0.f);
+      const float mid = std::ldexp(mids[r.below(7)], r.below(3) - 1) * scale;
+      if (b % 4 == 1) v = mid;
+      if (b % 4 == 2) v = std::nextafter(mid, 0.f);
+      if (b % 4 == 3) v = std::nextafter(mid, 1e30f);
       x[32 * b + i] = r.below(2) ? -v : v;
     }
   }

@@ -856,7 +856,7 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
 // signed values.
 template <const int8_t (&kTable)[16]>
 inline constexpr int kTableBias = [] {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET > HWY_AVX3_DL  // no VNNI
   const auto [least, most] = std::minmax_element(kTable, kTable + 16);
   return *most - *least <= 128 ? -*least : 0;
 #else

@@ -1104,8 +1104,9 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
         static_assert(G == 2 && Op::kFlip == 0);
         // Per 128 bits, the sums of the four int32 lanes of a, b, c and d, as two rounds
         // of vphaddd would give them, in unpacks and adds: Zen 1 runs vphaddd partly on
-        // the pipe of the multiplies (iq4_nl +5%, q5_0 +2%, q4_0 even, alternated; q8_0's
-        // single blocks above measured 1-2% slower this way and keep vphaddd).
+        // the pipe of the multiplies (iq4_nl +4 to +5%, q5_0 0 to +4%, q4_0 even,
+        // alternated; q8_0's single blocks above measured 1-2% slower this way and keep
+        // vphaddd).
         const auto sum_quads = [](__m256i a, __m256i b, __m256i c, __m256i d) HWY_ATTR QNT_LAMBDA_INLINE {
           const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
           const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
