@@ -766,12 +766,6 @@ inline constexpr uint32_t kTableFlip = 0x80808080u;
 #else
 inline constexpr uint32_t kTableFlip = 0;
 #endif
-template <const int8_t (&kTable)[16]>
-inline constexpr auto FlippedTable = [] {
-  std::array<int8_t, 16> table{};
-  for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i]) ^ uint8_t(kTableFlip));
-  return table;
-}();
 #else
 template <unsigned Bits, class Block>
 struct PlaneRuns {};
@@ -847,6 +841,18 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
   LookupNibbles<32>(table, idx, codes);
 }
 
+// A table's bytes as codes: (value + kAdd) ^ kFlip, each as a byte.
+template <const int8_t (&kTable)[16], int kAdd, uint32_t kFlip>
+inline constexpr auto kShiftedTable = [] {
+  std::array<int8_t, 16> table{};
+  for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i] + kAdd) ^ uint8_t(kFlip));
+  return table;
+}();
+template <const int8_t (&kTable)[16]>
+inline constexpr int kTableLeast = *std::min_element(kTable, kTable + 16);
+template <const int8_t (&kTable)[16]>
+inline constexpr int kTableSpan = *std::max_element(kTable, kTable + 16) - kTableLeast<kTable>;
+
 // Where the dot product multiplies unsigned weight bytes by signed ones into int16
 // pair sums (x86 without VNNI), a table whose values span at most 128 (mxfp4: -12 to
 // 12) holds them moved up by its least value: unsigned codes then need no sign moves
@@ -855,20 +861,12 @@ HWY_INLINE void TableCodes(const int8_t* HWY_RESTRICT table, const uint8_t* HWY_
 // unit against the activations' sum. Other targets (and wider tables) keep the
 // signed values.
 template <const int8_t (&kTable)[16]>
-inline constexpr int kTableBias = [] {
+inline constexpr int kTableBias =
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET > HWY_AVX3_DL  // no VNNI
-  const auto [least, most] = std::minmax_element(kTable, kTable + 16);
-  return *most - *least <= 128 ? -*least : 0;
+    kTableSpan<kTable> <= 128 ? -kTableLeast<kTable> : 0;
 #else
-  return 0;
+    0;
 #endif
-}();
-template <const int8_t (&kTable)[16]>
-inline constexpr auto kBiasedTable = [] {
-  std::array<int8_t, 16> table{};
-  for (size_t i = 0; i < 16; ++i) table[i] = int8_t(uint8_t(kTable[i] + kTableBias<kTable>));
-  return table;
-}();
 
 // The codecs of 16-entry tables of small integers (iq4_nl, mxfp4); the format's
 // codec adds BlockScale (and RunScales). Codes: the table's values, or with a
@@ -876,13 +874,10 @@ inline constexpr auto kBiasedTable = [] {
 template <class F, const int8_t (&kTable)[16], int Bias = kTableBias<kTable>>
 struct TableCodec : IntegerCodec<F, std::conditional_t<Bias != 0, uint8_t, int8_t>, 32, Bias, false> {
   static constexpr bool kRuns = true;
-  static constexpr int kCodeMax = [] {
-    const auto [least, most] = std::minmax_element(kTable, kTable + 16);
-    return Bias != 0 ? *most - *least : 128;
-  }();
+  static constexpr int kCodeMax = Bias != 0 ? kTableSpan<kTable> : 128;
   template <class Buf>
   static HWY_INLINE void Codes(const typename F::block& b, Buf& buf) {
-    TableCodes(kBiasedTable<kTable>.data(), b.qs, reinterpret_cast<int8_t*>(buf.codes));
+    TableCodes(kShiftedTable<kTable, Bias, 0>.data(), b.qs, reinterpret_cast<int8_t*>(buf.codes));
     buf.scale[0] = Codec<F>::BlockScale(b);
   }
   // The float decode from the table's values themselves: no bias to take off.
@@ -893,8 +888,9 @@ struct TableCodec : IntegerCodec<F, std::conditional_t<Bias != 0, uint8_t, int8_
     CodesTimesScale<32>(values, 0, Codec<F>::BlockScale(b), out);
   }
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  static constexpr uint32_t kFlipped = Bias != 0 ? 0 : kTableFlip;
-  static constexpr auto kRunTable = Bias != 0 ? kBiasedTable<kTable> : FlippedTable<kTable>;
+  static_assert(Bias == 0 || kTableFlip == 0, "biased codes are unsigned already: no target flips them");
+  static constexpr uint32_t kFlipped = kTableFlip;
+  static constexpr auto kRunTable = kShiftedTable<kTable, Bias, kTableFlip>;
   template <class D8>
   static constexpr size_t kRunGroup = hn::MaxLanes(D8()) / 16;
   template <class D8>
@@ -952,7 +948,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   static constexpr bool kVectorCodes = true;
   static constexpr uint32_t kFlipped = kTableFlip;
-  static constexpr auto kTable = FlippedTable<detail::kv_nl>;
+  static constexpr auto kTable = kShiftedTable<detail::kv_nl, 0, kTableFlip>;
   // With 32 lanes, sub-block v (16 bytes of nibbles, as an iq4_nl block). With 64 one
   // load of 64 bytes, sub-blocks 4w..4w + 3 (w = v / 2), serves two vectors: their
   // first 16 weights (the low nibbles, v even) and their last 16 (v odd).

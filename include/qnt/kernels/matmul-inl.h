@@ -641,13 +641,14 @@ struct DotOperand {
 // each step adds two products of at most kCodeMax * 127 to an int16 lane, so
 // steps * 2 * kCodeMax * 127 <= 32767; a power of two that divides the unit's U / 4
 // steps; 1 where one instruction does both halves. Each count is a tile shape of its
-// own (compile time), so codecs share: units of 32 with unsigned codes take their
-// own (4-bit codes: 8, the whole unit; 5-bit: 4), units of 16 q6_K's (2, for q2_K and
-// q3_K too), signed codes 1; mxfp4's biased codes (kTableBias: 0 to 24) take 4.
+// own (compile time): unsigned 4-bit codes take 8 (a unit of 32 whole), 5-bit codes
+// and mxfp4's biased ones (kTableBias: 0 to 24) 4, q6_K's 6-bit codes 2 (q2_K's and
+// q3_K's 4, a unit of 16 whole: 10-13% faster on Zen 1 than sharing q6_K's 2), signed
+// codes 1. (Unsigned codes with a bias taken as signed code - bias would take more
+// steps, but with a sign move per step and activation: 11-17% slower on Zen 1.)
 template <class C>
 inline constexpr size_t kPairSteps = [] {
-  constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kUnit == 16 ? 63 : C::kCodeMax;
-  static_assert(size_t(C::kCodeMax) <= kMax);
+  constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kCodeMax;
   size_t steps = 1;
   if constexpr (QNT_PAIR_SUMS)
     while (2 * steps <= C::kUnit / 4 && 2 * steps * 2 * kMax * 127 <= 32767) steps *= 2;
