@@ -660,6 +660,14 @@ HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t 
 // 5-bit codes in halves of groups the fifth-bit words of the run's blocks.
 struct NoRunBits {};
 
+// How many blocks apart the blocks of a group of halves lie in a run. With 64 lanes
+// four consecutive ones; with 32 lanes blocks k and k + 4 of a run of eight, so that
+// the four pairs' int32 sums, added up per 128 bits, come out in block order and
+// meet the run's scales as they are gathered (MatVecRowRuns; a permute of the scales
+// took the multiply pipe's time on Zen 1).
+template <class D8>
+inline constexpr size_t kRunStride = hn::MaxLanes(D8()) == 32 ? 4 : 1;
+
 #if HWY_TARGET == HWY_AVX3_DL
 // 16 in the lanes of vector `half` of the group of four 5-bit blocks from block g of
 // a run (RunNibbles' halves) whose fifth bit is set; `words`: the run's fifth-bit
@@ -682,13 +690,15 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 #endif
 
 #if HWY_TARGET == HWY_AVX2
-// GroupFifthBits for a pair of blocks on 32 lanes: half k of the vector takes block
-// g + k's word (vpermd), each byte lane the word's byte 2 half + lane % 16 / 8
-// (vpshufb) and of it bit lane % 8 (a compare against that bit).
-template <class D8, class V32>
-HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
-  const int k = int(g);
-  const __m256i spread = _mm256_permutevar8x32_epi32(words.raw, _mm256_setr_epi32(k, k, k, k, k + 1, k + 1, k + 1, k + 1));
+// The same for a pair of blocks on 32 lanes, from their fifth-bit words: half k of
+// the vector takes block k's word (broadcast from memory: a permute of gathered words
+// takes the multiply pipe's time on Zen 1), each byte lane the word's byte 2 half +
+// lane % 16 / 8 (vpshufb) and of it bit lane % 8 (a compare against that bit).
+template <class D8>
+HWY_INLINE hn::Vec<D8> PairFifthBits(D8, const uint8_t* HWY_RESTRICT qh0, const uint8_t* HWY_RESTRICT qh1, size_t half) {
+  int32_t w0, w1;
+  std::memcpy(&w0, qh0, 4), std::memcpy(&w1, qh1, 4);
+  const __m256i spread = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(w0)), _mm_set1_epi32(w1), 1);
   const int64_t first = 0x0202020202020202ll * int64_t(half), second = first + 0x0101010101010101ll;
   const __m256i bytes = _mm256_shuffle_epi8(spread, _mm256_set_epi64x(second, first, second, first));
   const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ull));
@@ -700,8 +710,8 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 // RunCodes of blocks of 32 4- or 5-bit codes in planes (qs, and qh for the fifth
 // bits): symmetric and affine. kRunGroup: 4-bit codes in halves of groups (four
 // blocks on 64 lanes, two on 32: each group's two vectors meet the same scales
-// once); 5-bit codes too where GroupFifthBits picks their fifth bits (AVX3_DL's
-// vpshufbitqmb, AVX2's compares), else in whole blocks, whose fifth bits are a lane
+// once); 5-bit codes too where GroupFifthBits or PairFifthBits picks their fifth
+// bits (AVX3_DL's vpshufbitqmb, AVX2's compares), else in whole blocks, whose fifth bits are a lane
 // mask as stored.
 template <unsigned Bits, class Block>
 struct PlaneRuns {
@@ -712,7 +722,7 @@ struct PlaneRuns {
   static constexpr size_t kRunGroup = Bits == 4 || kFifthBitGroups<D8> ? hn::MaxLanes(D8()) / 16 : hn::MaxLanes(D8()) / 32;
   template <class D8>
   static HWY_INLINE auto RunBits(D8, const Block* HWY_RESTRICT run) {
-    if constexpr (kFifthBitGroups<D8>) {
+    if constexpr (kFifthBitGroups<D8> && HWY_TARGET == HWY_AVX3_DL) {
       return GatherWords<offsetof(Block, qh)>(hn::Repartition<int32_t, D8>(), run);
     } else {
       (void)run;
@@ -727,10 +737,12 @@ struct PlaneRuns {
       (void)half;
       return hn::BitCast(d8, hn::LoadU(hn::Repartition<int8_t, D8>(), run[g].qs));
     } else {
-      const auto codes = RunNibbles<kRunGroup<D8>, sizeof(Block)>(d8, run[g].qs, half);
+      const auto codes = RunNibbles<kRunGroup<D8>, kRunStride<D8> * sizeof(Block)>(d8, run[g].qs, half);
       if constexpr (Bits == 4) return codes;
-#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
+#if HWY_TARGET == HWY_AVX3_DL
       else if constexpr (kFifthBitGroups<D8>) return hn::Or(codes, GroupFifthBits(d8, bits, g, half));
+#elif HWY_TARGET == HWY_AVX2
+      else if constexpr (kFifthBitGroups<D8>) return hn::Or(codes, PairFifthBits(d8, run[g].qh, run[g + kRunStride<D8>].qh, half));
 #endif
       else return hn::Or(codes, FifthBits(d8, run[g].qh, sizeof(Block)));
     }
@@ -900,7 +912,7 @@ struct TableCodec : IntegerCodec<F, std::conditional_t<Bias != 0, uint8_t, int8_
   template <class D8>
   static HWY_INLINE hn::Vec<D8> RunCodes(D8 d8, const typename F::block* HWY_RESTRICT run, size_t g, size_t half,
                                          NoRunBits) {
-    return TableRun<kRunGroup<D8>, sizeof(*run)>(d8, kRunTable.data(), run[g].qs, half);
+    return TableRun<kRunGroup<D8>, kRunStride<D8> * sizeof(*run)>(d8, kRunTable.data(), run[g].qs, half);
   }
 #endif
 };

@@ -1011,17 +1011,23 @@ HWY_INLINE float MatVecRow(const typename F::block* HWY_RESTRICT w, size_t cb, c
 template <class D8>
 inline constexpr size_t kRunBlocks = hn::MaxLanes(D8()) / 4;
 
-// Puts the activation codes of the first `blocks` blocks (whole groups) in the
-// order of the codec's run vectors: where a group's vectors are halves of its
-// blocks (RunNibbles), per group the blocks' first 16, then their last 16.
+// Puts the activation codes of the first `blocks` blocks (whole runs) in the order
+// of the codec's run vectors: where a group's vectors are halves of its blocks
+// (RunNibbles; blocks kRunStride apart), group after group, each its blocks' first
+// 16, then their last 16.
 template <class C, class D8>
 HWY_INLINE void ToRunOrder(int8_t* HWY_RESTRICT xq, size_t blocks) {
-  constexpr size_t G = C::template kRunGroup<D8>;
+  constexpr size_t G = C::template kRunGroup<D8>, R = kRunBlocks<D8>, S = kRunStride<D8>;
   if constexpr (G == hn::MaxLanes(D8()) / 16) {
-    for (size_t b = 0; b + G <= blocks; b += G) {
-      int8_t group[32 * G];
-      std::memcpy(group, xq + 32 * b, 32 * G);
-      for (size_t k = 0; k < 2 * G; ++k) std::memcpy(xq + 32 * b + 16 * k, group + 32 * (k % G) + 16 * (k / G), 16);
+    static_assert(S == 1 ? R % G == 0 : S * G == R, "the groups fill a run");
+    for (size_t b = 0; b + R <= blocks; b += R) {
+      int8_t run[32 * R];
+      std::memcpy(run, xq + 32 * b, sizeof(run));
+      for (size_t q = 0; q < R / G; ++q) {  // group q: blocks first + i S
+        const size_t first = S == 1 ? q * G : q;
+        for (size_t k = 0; k < 2 * G; ++k)
+          std::memcpy(xq + 32 * (b + q * G) + 16 * k, run + 32 * (first + (k % G) * S) + 16 * (k / G), 16);
+      }
     }
   }
 }
@@ -1075,6 +1081,7 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     }
     // The vectors of a group share their lanes' blocks: their dot products add up in
     // int32 and meet the scales once.
+    // (Taken with 64 lanes, where a group's blocks are consecutive: kRunStride.)
     const auto group_dot = [&](size_t g, auto& acc) {  // g: the group's first block, from b
       auto i = hn::Zero(d32);
       for (size_t h = 0; h < G / P; ++h)
@@ -1088,8 +1095,10 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
       // meet their scales in one or two conversions and multiply-adds, where one per
       // block or pair took a lane permute of its scale (4 cycles on Zen 1) as well.
       const hn::Rebind<typename Op::type, decltype(d8)> dw;
+      // The activations of vector h of group k (ToRunOrder).
+      const auto at = [&](size_t k, size_t h) { return xq + (b + G * k + h) * 32; };
       const auto dot = [&](size_t k, size_t h, auto acc) {
-        return CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, k, h, bits), xq + (b + k) * 32 + 32 * h, acc);
+        return CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, k, h, bits), at(k, h), acc);
       };
       if constexpr (G == 1) {
         // Block k whole in vector k: per 128-bit half of lo its part of blocks 0-3, of hi 4-7.
@@ -1099,10 +1108,10 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
         f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x00), f0.raw);
         f1.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x11), f1.raw);
       } else {
-        // Blocks k and k + 1 in the halves of two vectors (their first and last 16
+        // Blocks k and k + 4 in the halves of two vectors (their first and last 16
         // weights), which share the lanes' blocks: small codes add their int16 pair
-        // sums before one widening. The sums end as blocks 0, 2, 4, 6, 1, 3, 5, 7.
-        static_assert(G == 2 && Op::kFlip == 0);
+        // sums before one widening. The sums end in block order (kRunStride).
+        static_assert(G == 2 && Op::kFlip == 0 && kRunStride<decltype(d8)> == 4);
         // Per 128 bits, the sums of the four int32 lanes of a, b, c and d, as two rounds
         // of vphaddd would give them, in unpacks and adds: Zen 1 runs vphaddd partly on
         // the pipe of the multiplies (iq4_nl +4 to +5%, q5_0 0 to +4%, q4_0 even,
@@ -1117,15 +1126,14 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
           if constexpr (2 * 2 * C::kCodeMax * 127 <= 32767 && !std::is_signed_v<typename Op::type>) {
             auto p = hn::Zero(hn::Repartition<int16_t, decltype(d8)>());
             for (size_t h = 0; h < 2; ++h)
-              p = PairQuads(hn::BitCast(dw, C::RunCodes(du8, wr, k, h, bits)), hn::LoadU(d8, xq + (b + k) * 32 + 32 * h), p);
+              p = PairQuads(hn::BitCast(dw, C::RunCodes(du8, wr, k, h, bits)), hn::LoadU(d8, at(k, h)), p);
             return WidenQuads(p, hn::Zero(d32)).raw;
           } else {
             return dot(k, 1, dot(k, 0, hn::Zero(d32))).raw;
           }
         };
-        const __m256i all = sum_quads(pair(0), pair(2), pair(4), pair(6));
-        const __m256 order = _mm256_permutevar8x32_ps(comb.raw, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
-        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(all), order, f0.raw);
+        const __m256i all = sum_quads(pair(0), pair(1), pair(2), pair(3));
+        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(all), comb.raw, f0.raw);
       }
     } else
 #endif
