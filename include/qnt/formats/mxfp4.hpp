@@ -47,9 +47,11 @@ struct mxfp4 {
   static constexpr bool simd_fast_quantizer = true;
 
   // The standard exponent puts the largest magnitude in [4, 8) on the E2M1 axis
-  // (floor(log2(amax)) - 2); one step down and one step up are tried as well. The
-  // largest exponent used is 254, whose codes reach 12 * 2^126 ~ 2^129.6: a block
-  // beyond FLT_MAX / 6 still saturates into a finite code.
+  // (floor(log2(amax)) - 2); one step down and one step up are tried as well.
+  // Exponents stay within 0..254 (255 is E8M0's NaN). encode sees weights of at most
+  // max_magnitude<mxfp4> = 2^126 (quantize clamps them first), so the standard
+  // exponent is at most 251 and the step up 252, whose largest code, 12 * 2^124 =
+  // 1.5 * 2^127, is finite: every encoded block decodes to finite values.
   template <class Ops = fit::scalar_passes>
   static constexpr status encode(const float* x, const float* w, block& b, effort) {
     float amax = 0;
