@@ -7,9 +7,10 @@
 // and, on x86 with 256- or 512-bit vectors, optional register forms that the
 // matvec prefers when a codec has them:
 //   RunCodes / RunScales (kRuns)  one-unit blocks of 32: codes of a group of
-//   / RunBits                     kRunGroup blocks (whole blocks, or halves of
-//                                 four) per vector, scales of a run per vector,
-//                                 what else the codes need once per run;
+//   / RunBits                     kRunGroup blocks (whole blocks, or halves of two
+//                                 or four, kRunStride apart) per vector, scales of
+//                                 a run per vector, what else the codes need once
+//                                 per run;
 //   CodeVector / Scales           a vector of a block's codes, its unit scales into
 //                 (kVectorCodes)  the buffer (the k-quants, iq4_xs); CodeRun: the
 //                                 weights in the codes' order, per run of 16;
