@@ -657,7 +657,8 @@ HWY_INLINE hn::Vec<D8> RunNibbles(D8 d8, const uint8_t* HWY_RESTRICT qs, size_t 
 }
 
 // What a run's RunCodes need besides each group's bytes (RunBits): nothing, or for
-// 5-bit codes in halves of groups the fifth-bit words of the run's blocks.
+// 5-bit codes in halves of groups on AVX3_DL the fifth-bit words of the run's
+// blocks (AVX2 reads each pair's from the blocks: PairFifthBits).
 struct NoRunBits {};
 
 // How many blocks apart the blocks of a group of halves lie in a run. With 64 lanes
@@ -690,10 +691,11 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 #endif
 
 #if HWY_TARGET == HWY_AVX2
-// The same for a pair of blocks on 32 lanes, from their fifth-bit words: half k of
-// the vector takes block k's word (broadcast from memory: a permute of gathered words
-// takes the multiply pipe's time on Zen 1), each byte lane the word's byte 2 half +
-// lane % 16 / 8 (vpshufb) and of it bit lane % 8 (a compare against that bit).
+// The same for a pair of blocks on 32 lanes, from their fifth-bit words: the low 128
+// bits take qh0's word, the high ones qh1's (broadcast from memory: a permute of
+// gathered words takes the multiply pipe's time on Zen 1), each byte lane the word's
+// byte 2 half + lane % 16 / 8 (vpshufb) and of it bit lane % 8 (a compare against
+// that bit).
 template <class D8>
 HWY_INLINE hn::Vec<D8> PairFifthBits(D8, const uint8_t* HWY_RESTRICT qh0, const uint8_t* HWY_RESTRICT qh1, size_t half) {
   int32_t w0, w1;
@@ -711,8 +713,8 @@ HWY_INLINE hn::Vec<D8> PairFifthBits(D8, const uint8_t* HWY_RESTRICT qh0, const 
 // bits): symmetric and affine. kRunGroup: 4-bit codes in halves of groups (four
 // blocks on 64 lanes, two on 32: each group's two vectors meet the same scales
 // once); 5-bit codes too where GroupFifthBits or PairFifthBits picks their fifth
-// bits (AVX3_DL's vpshufbitqmb, AVX2's compares), else in whole blocks, whose fifth bits are a lane
-// mask as stored.
+// bits (AVX3_DL's vpshufbitqmb, AVX2's compares), else in whole blocks, whose fifth
+// bits are a lane mask as stored.
 template <unsigned Bits, class Block>
 struct PlaneRuns {
   template <class D8>

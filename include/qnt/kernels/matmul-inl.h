@@ -641,14 +641,15 @@ struct DotOperand {
 // each step adds two products of at most kCodeMax * 127 to an int16 lane, so
 // steps * 2 * kCodeMax * 127 <= 32767; a power of two that divides the unit's U / 4
 // steps; 1 where one instruction does both halves. Each count is a tile shape of its
-// own (compile time): unsigned 4-bit codes take 8 (a unit of 32 whole), 5-bit codes
-// and mxfp4's biased ones (kTableBias: 0 to 24) 4, q6_K's 6-bit codes 2 (q2_K's and
-// q3_K's 4, a unit of 16 whole: 10-13% faster on Zen 1 than sharing q6_K's 2), signed
-// codes 1. (Unsigned codes with a bias taken as signed code - bias would take more
+// own (compile time): in units of 32 unsigned 4-bit codes take 8 (the whole unit),
+// 5-bit codes and mxfp4's biased ones (kTableBias: 0 to 24) 4; in units of 16 q6_K's
+// 6-bit codes 2, q2_K's and q3_K's 4 (the whole unit: 10-13% faster on Zen 1 than
+// sharing q6_K's 2); signed codes 1. (Unsigned codes with a bias taken as signed code - bias would take more
 // steps, but with a sign move per step and activation: 11-17% slower on Zen 1.)
 template <class C>
 inline constexpr size_t kPairSteps = [] {
   constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kCodeMax;
+  static_assert(2 * kMax * 127 <= 32767, "one step's pair sums stay within int16");
   size_t steps = 1;
   if constexpr (QNT_PAIR_SUMS)
     while (2 * steps <= C::kUnit / 4 && 2 * steps * 2 * kMax * 127 <= 32767) steps *= 2;
@@ -1007,6 +1008,19 @@ HWY_INLINE float MatVecRow(const typename F::block* HWY_RESTRICT w, size_t cb, c
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Per 128 bits, the sums of the four int32 lanes of a, b, c and d, in that order (what
+// two rounds of vphaddd give), in unpacks and adds: Zen 1 runs vphaddd partly on the
+// pipe of the multiplies. Measured in the AVX2 runs, alternated on Zen 1: paired
+// blocks iq4_nl +4 to +5%, q5_0 0 to +4%, q4_0 even; q8_0's single blocks (with
+// their halves added first, in 128 bits) +3 to +5%.
+template <class D32, class V = hn::Vec<D32>>
+HWY_INLINE V SumQuads(D32 d32, V a, V b, V c, V d) {
+  const hn::Repartition<int64_t, D32> d64;
+  const auto ab = hn::BitCast(d64, hn::Add(hn::InterleaveLower(d32, a, b), hn::InterleaveUpper(d32, a, b)));
+  const auto cd = hn::BitCast(d64, hn::Add(hn::InterleaveLower(d32, c, d), hn::InterleaveUpper(d32, c, d)));
+  return hn::Add(hn::BitCast(d32, hn::InterleaveLower(d64, ab, cd)), hn::BitCast(d32, hn::InterleaveUpper(d64, ab, cd)));
+}
+
 // Blocks per run of MatVecRowRuns (a vector of their scales).
 template <class D8>
 inline constexpr size_t kRunBlocks = hn::MaxLanes(D8()) / 4;
@@ -1091,9 +1105,11 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
     };
 #if HWY_TARGET == HWY_AVX2
     if constexpr (R == 8 && P == 1) {
-      // AVX2: the blocks' int32 lanes summed by horizontal adds, so that eight blocks
-      // meet their scales in one or two conversions and multiply-adds, where one per
-      // block or pair took a lane permute of its scale (4 cycles on Zen 1) as well.
+      // AVX2: the blocks' int32 lanes summed in vectors, so that eight blocks meet
+      // their scales in one conversion and multiply-add, where one per block or pair
+      // took a lane permute of its scale (4 cycles on Zen 1) as well. The sums in
+      // unpacks and adds (SumQuads), with no lane permute (neither `vphaddd` nor
+      // `vperm2f128`: both take the multiply pipe's time on Zen 1).
       const hn::Rebind<typename Op::type, decltype(d8)> dw;
       // The activations of vector h of group k (ToRunOrder).
       const auto at = [&](size_t k, size_t h) { return xq + (b + G * k + h) * 32; };
@@ -1101,39 +1117,31 @@ HWY_INLINE float MatVecRowRuns(const typename F::block* HWY_RESTRICT w, size_t c
         return CodesDot<C, C::kFlipped>(d8, C::RunCodes(du8, wr, k, h, bits), at(k, h), acc);
       };
       if constexpr (G == 1) {
-        // Block k whole in vector k: per 128-bit half of lo its part of blocks 0-3, of hi 4-7.
-        const auto one = [&](size_t k) { return dot(k, 0, hn::Zero(d32)).raw; };
-        const __m256i lo = _mm256_hadd_epi32(_mm256_hadd_epi32(one(0), one(1)), _mm256_hadd_epi32(one(2), one(3)));
-        const __m256i hi = _mm256_hadd_epi32(_mm256_hadd_epi32(one(4), one(5)), _mm256_hadd_epi32(one(6), one(7)));
-        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x00), f0.raw);
-        f1.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_permute2f128_ps(comb.raw, comb.raw, 0x11), f1.raw);
+        // Block k whole in vector k: its two 128-bit halves added (an extract), then
+        // blocks 0-3 and 4-7 summed in 128 bits and joined in block order.
+        const hn::Full128<int32_t> d4;
+        const auto one = [&](size_t k) {
+          const auto v = dot(k, 0, hn::Zero(d32));
+          return hn::Add(hn::LowerHalf(d4, v), hn::UpperHalf(d4, v));
+        };
+        const auto all = hn::Combine(d32, SumQuads(d4, one(4), one(5), one(6), one(7)), SumQuads(d4, one(0), one(1), one(2), one(3)));
+        f0 = hn::MulAdd(hn::ConvertTo(df, all), comb, f0);
       } else {
         // Blocks k and k + 4 in the halves of two vectors (their first and last 16
         // weights), which share the lanes' blocks: small codes add their int16 pair
         // sums before one widening. The sums end in block order (kRunStride).
         static_assert(G == 2 && Op::kFlip == 0 && kRunStride<decltype(d8)> == 4);
-        // Per 128 bits, the sums of the four int32 lanes of a, b, c and d, as two rounds
-        // of vphaddd would give them, in unpacks and adds: Zen 1 runs vphaddd partly on
-        // the pipe of the multiplies (iq4_nl +4 to +5%, q5_0 0 to +4%, q4_0 even,
-        // alternated; q8_0's single blocks above measured 1-2% slower this way and keep
-        // vphaddd).
-        const auto sum_quads = [](__m256i a, __m256i b, __m256i c, __m256i d) HWY_ATTR QNT_LAMBDA_INLINE {
-          const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
-          const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
-          return _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
-        };
         const auto pair = [&](size_t k) {
           if constexpr (2 * 2 * C::kCodeMax * 127 <= 32767 && !std::is_signed_v<typename Op::type>) {
             auto p = hn::Zero(hn::Repartition<int16_t, decltype(d8)>());
             for (size_t h = 0; h < 2; ++h)
               p = PairQuads(hn::BitCast(dw, C::RunCodes(du8, wr, k, h, bits)), hn::LoadU(d8, at(k, h)), p);
-            return WidenQuads(p, hn::Zero(d32)).raw;
+            return WidenQuads(p, hn::Zero(d32));
           } else {
-            return dot(k, 1, dot(k, 0, hn::Zero(d32))).raw;
+            return dot(k, 1, dot(k, 0, hn::Zero(d32)));
           }
         };
-        const __m256i all = sum_quads(pair(0), pair(1), pair(2), pair(3));
-        f0.raw = _mm256_fmadd_ps(_mm256_cvtepi32_ps(all), comb.raw, f0.raw);
+        f0 = hn::MulAdd(hn::ConvertTo(df, SumQuads(d32, pair(0), pair(1), pair(2), pair(3))), comb, f0);
       }
     } else
 #endif
