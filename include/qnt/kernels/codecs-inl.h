@@ -403,10 +403,28 @@ HWY_INLINE void SplitNibblesJoined(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_
 }
 
 #if HWY_TARGET != HWY_SCALAR
+// Four bit bytes p[0..3] as one 32-bit word in every lane of d32.
+template <class D32>
+HWY_INLINE hn::Vec<D32> BitWord(D32 d32, const uint8_t* HWY_RESTRICT p) {
+  return hn::Set(d32, uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
+}
+
+// 16 in byte lane l where bit l % 8 of byte spread[l] of its 128 bits of `words` is
+// set, else 0: each lane picks a byte (byte lookups stay within 128-bit blocks) and
+// tests its own bit.
+template <class D8>
+HWY_INLINE hn::Vec<D8> SixteenWhereBit(D8 d8, hn::Vec<hn::Repartition<uint32_t, D8>> words,
+                                       const uint8_t* HWY_RESTRICT spread) {
+  alignas(64) static constexpr uint8_t kBit[64] = {
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, words), hn::Load(d8, spread)), hn::Load(d8, kBit));
+  return hn::IfThenElseZero(set, hn::Set(d8, 16));
+}
+
 // 16 in lane i where bit i % 8 of the block's bits[i / 8] is set, else 0 (the fifth
 // bit of 5-bit codes), for one block of 32 lanes or, in 64 lanes, two blocks
-// `stride` bytes apart: each block's four bit bytes in every 32-bit lane, each lane
-// testing its own bit (byte lookups stay within 128-bit blocks).
+// `stride` bytes apart: each block's four bit bytes in every 32-bit lane.
 template <class D8>
 HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t stride) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
@@ -423,24 +441,17 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
   return hn::IfThenElseZero(hn::LoadMaskBits(d8, mask), hn::Set(d8, 16));
 #else
   const hn::Repartition<uint32_t, D8> d32;
-  const auto quad = [](auto d, const uint8_t* p) {
-    return hn::Set(d, uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
-  };
-  hn::Vec<decltype(d32)> quads;
+  hn::Vec<decltype(d32)> words;
   if constexpr (hn::MaxLanes(d8) == 64) {
     const hn::Half<decltype(d32)> dh;
-    quads = hn::Combine(d32, quad(dh, bits + stride), quad(dh, bits));
+    words = hn::Combine(d32, BitWord(dh, bits + stride), BitWord(dh, bits));
   } else {
-    quads = quad(d32, bits);
+    words = BitWord(d32, bits);
   }
   alignas(64) static constexpr uint8_t kSpread[64] = {
       0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
       0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
-  alignas(64) static constexpr uint8_t kBit[64] = {
-      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
-      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-  const auto set = hn::TestBit(hn::TableLookupBytes(hn::BitCast(d8, quads), hn::Load(d8, kSpread)), hn::Load(d8, kBit));
-  return hn::IfThenElseZero(set, hn::Set(d8, 16));
+  return SixteenWhereBit(d8, words, kSpread);
 #endif
 }
 #endif
@@ -721,18 +732,15 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 // The same for a pair of blocks on 32 lanes, from their fifth-bit words: the low 128
 // bits take qh0's word, the high ones qh1's (broadcast from memory: a permute of
 // gathered words takes the multiply pipe's time on Zen 1), each byte lane the word's
-// byte 2 half + lane % 16 / 8 (vpshufb) and of it bit lane % 8 (a compare against
-// that bit).
+// byte 2 half + lane % 16 / 8.
 template <class D8>
-HWY_INLINE hn::Vec<D8> PairFifthBits(D8, const uint8_t* HWY_RESTRICT qh0, const uint8_t* HWY_RESTRICT qh1, size_t half) {
-  int32_t w0, w1;
-  std::memcpy(&w0, qh0, 4), std::memcpy(&w1, qh1, 4);
-  const __m256i spread = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(w0)), _mm_set1_epi32(w1), 1);
-  const int64_t first = 0x0202020202020202ll * int64_t(half), second = first + 0x0101010101010101ll;
-  const __m256i bytes = _mm256_shuffle_epi8(spread, _mm256_set_epi64x(second, first, second, first));
-  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ull));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-  return hn::Vec<D8>{_mm256_and_si256(set, _mm256_set1_epi8(16))};
+HWY_INLINE hn::Vec<D8> PairFifthBits(D8 d8, const uint8_t* HWY_RESTRICT qh0, const uint8_t* HWY_RESTRICT qh1, size_t half) {
+  const hn::Repartition<uint32_t, D8> d32;
+  const hn::Half<decltype(d32)> dh;
+  alignas(32) static constexpr uint8_t kSpread[2][32] = {
+      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3}};
+  return SixteenWhereBit(d8, hn::Combine(d32, BitWord(dh, qh1), BitWord(dh, qh0)), kSpread[half]);
 }
 #endif
 

@@ -644,8 +644,9 @@ struct DotOperand {
 // own (compile time): in units of 32 unsigned 4-bit codes take 8 (the whole unit),
 // 5-bit codes and mxfp4's biased ones (kTableBias: 0 to 24) 4; in units of 16 q6_K's
 // 6-bit codes 2, q2_K's and q3_K's 4 (the whole unit: 10-13% faster on Zen 1 than
-// sharing q6_K's 2); signed codes 1. (Unsigned codes with a bias taken as signed code - bias would take more
-// steps, but with a sign move per step and activation: 11-17% slower on Zen 1.)
+// sharing q6_K's 2); signed codes 1. (Unsigned codes with a bias taken as signed
+// code - bias would take more steps, but with a sign move per step and activation:
+// 11-17% slower on Zen 1.)
 template <class C>
 inline constexpr size_t kPairSteps = [] {
   constexpr size_t kMax = std::is_signed_v<typename C::code_t> || C::kWide ? 128 : C::kCodeMax;
