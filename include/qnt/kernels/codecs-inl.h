@@ -77,6 +77,15 @@ HWY_INLINE float LeadingScale(const Block& b, const S& field) {
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// The 32-bit word at byte kAt of block b in the low lane of a 128-bit register.
+template <size_t kAt, class Block>
+HWY_INLINE __m128i BlockWord(const Block* HWY_RESTRICT b) {
+  static_assert(kAt + 4 <= sizeof(Block), "the word lies within its block");
+  int32_t v;
+  std::memcpy(&v, reinterpret_cast<const uint8_t*>(b) + kAt, 4);
+  return _mm_cvtsi32_si128(v);
+}
+
 // The 32-bit words at byte kAt of Lanes(di) consecutive blocks. Loaded one by one
 // and inserted into the vector (the compiler's code for this array): on AMD Zen a
 // gather instruction is microcode and made the q4_0 matvec 25% slower in L3.
@@ -122,11 +131,7 @@ HWY_INLINE hn::Vec<DI> GatherWords(DI di, const Block* HWY_RESTRICT b) {
 #if HWY_TARGET == HWY_AVX2
   if constexpr (hn::MaxLanes(di) == 8) {
     // Inserts in registers: a vector load of eight word stores would wait for them.
-    const auto word = [&](size_t k) {
-      int32_t v;
-      std::memcpy(&v, reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
-      return _mm_cvtsi32_si128(v);
-    };
+    const auto word = [&](size_t k) { return BlockWord<kAt>(b + k); };
     const auto four = [&](size_t k) {
       const __m128i w01 = _mm_unpacklo_epi32(word(k), word(k + 1)), w23 = _mm_unpacklo_epi32(word(k + 2), word(k + 3));
       return _mm_unpacklo_epi64(w01, w23);
@@ -177,12 +182,7 @@ HWY_INLINE hn::Vec<DF> BlockScales(DF df, const Block* HWY_RESTRICT b, size_t n,
       // that the eight f16 end side by side for one conversion, where truncating eight
       // 32-bit lanes took a 256-bit permute (on Zen 1 on the multiply pipe's time).
       // Matvec, alternated, one thread: q4_1 +3 to +8%, q5_1 +4%, q4_0 +3%, the rest even.
-      static_assert(kAt + 4 <= sizeof(Block), "each word lies within its block");
-      const auto word = [&](size_t k) {
-        int32_t v;
-        std::memcpy(&v, reinterpret_cast<const uint8_t*>(b + k) + kAt, 4);
-        return _mm_cvtsi32_si128(v);
-      };
+      const auto word = [&](size_t k) { return BlockWord<kAt>(b + k); };
       // Blocks k..k+3: their cells, then the cells after them.
       const auto quad = [&](size_t k) {
         return _mm_unpacklo_epi32(_mm_unpacklo_epi16(word(k), word(k + 1)),
@@ -408,10 +408,22 @@ template <class D32>
 HWY_INLINE hn::Vec<D32> BitWord(D32 d32, const uint8_t* HWY_RESTRICT p) {
   return hn::Set(d32, uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
 }
+// The words of `low` in the lower half of d32's lanes, those of `high` in the upper.
+template <class D32>
+HWY_INLINE hn::Vec<D32> BitWords(D32 d32, const uint8_t* HWY_RESTRICT low, const uint8_t* HWY_RESTRICT high) {
+  const hn::Half<D32> dh;
+  return hn::Combine(d32, BitWord(dh, high), BitWord(dh, low));
+}
+
+// Byte lane l of a block's 32 fifth bits takes byte l / 8 of their word: the spread
+// of FifthBits (two blocks in 64 lanes), whose first 16 bytes serve 16 lanes.
+alignas(64) inline constexpr uint8_t kFifthBitSpread[64] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
 
 // 16 in byte lane l where bit l % 8 of byte spread[l] of its 128 bits of `words` is
 // set, else 0: each lane picks a byte (byte lookups stay within 128-bit blocks) and
-// tests its own bit.
+// tests its own bit. `spread`: Lanes(d8) bytes, aligned for a vector load.
 template <class D8>
 HWY_INLINE hn::Vec<D8> SixteenWhereBit(D8 d8, hn::Vec<hn::Repartition<uint32_t, D8>> words,
                                        const uint8_t* HWY_RESTRICT spread) {
@@ -443,15 +455,11 @@ HWY_INLINE hn::Vec<D8> FifthBits(D8 d8, const uint8_t* HWY_RESTRICT bits, size_t
   const hn::Repartition<uint32_t, D8> d32;
   hn::Vec<decltype(d32)> words;
   if constexpr (hn::MaxLanes(d8) == 64) {
-    const hn::Half<decltype(d32)> dh;
-    words = hn::Combine(d32, BitWord(dh, bits + stride), BitWord(dh, bits));
+    words = BitWords(d32, bits, bits + stride);
   } else {
     words = BitWord(d32, bits);
   }
-  alignas(64) static constexpr uint8_t kSpread[64] = {
-      0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
-      0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
-  return SixteenWhereBit(d8, words, kSpread);
+  return SixteenWhereBit(d8, words, kFifthBitSpread);
 #endif
 }
 #endif
@@ -476,13 +484,10 @@ HWY_INLINE void OrFifthBits(const uint8_t* HWY_RESTRICT bits, uint8_t* HWY_RESTR
   }
   const hn::Full128<uint8_t> d8;
   const hn::Repartition<uint16_t, decltype(d8)> d16;
-  alignas(16) static constexpr uint8_t kSpread[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
-  alignas(16) static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-  const auto spread = hn::Load(d8, kSpread), probe = hn::Load(d8, kBit), sixteen = hn::Set(d8, 16);
   for (; c + 16 <= kCount; c += 16) {
-    const auto pair = hn::BitCast(d8, hn::Set(d16, uint16_t(bits[c / 8] | bits[c / 8 + 1] << 8)));
-    const auto set = hn::TestBit(hn::TableLookupBytes(pair, spread), probe);
-    hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), hn::IfThenElseZero(set, sixteen)), d8, codes + c);
+    const auto pair = hn::Set(d16, uint16_t(bits[c / 8] | bits[c / 8 + 1] << 8));
+    const auto sixteen = SixteenWhereBit(d8, hn::BitCast(hn::Repartition<uint32_t, decltype(d8)>(), pair), kFifthBitSpread);
+    hn::StoreU(hn::Or(hn::LoadU(d8, codes + c), sixteen), d8, codes + c);
   }
   for (size_t i = c; i < kCount; ++i) codes[i] = uint8_t(codes[i] | ((bits[i / 8] >> (i % 8)) & 1) << 4);
 #endif
@@ -730,17 +735,15 @@ HWY_INLINE hn::Vec<D8> GroupFifthBits(D8, V32 words, size_t g, size_t half) {
 
 #if HWY_TARGET == HWY_AVX2
 // The same for a pair of blocks on 32 lanes, from their fifth-bit words: the low 128
-// bits take qh0's word, the high ones qh1's (broadcast from memory: a permute of
-// gathered words takes the multiply pipe's time on Zen 1), each byte lane the word's
-// byte 2 half + lane % 16 / 8.
+// bits take qh0's word, the high ones qh1's (each loaded from its block and broadcast
+// in its half: a permute of gathered words takes the multiply pipe's time on Zen 1),
+// each byte lane the word's byte 2 half + lane % 16 / 8.
 template <class D8>
 HWY_INLINE hn::Vec<D8> PairFifthBits(D8 d8, const uint8_t* HWY_RESTRICT qh0, const uint8_t* HWY_RESTRICT qh1, size_t half) {
-  const hn::Repartition<uint32_t, D8> d32;
-  const hn::Half<decltype(d32)> dh;
   alignas(32) static constexpr uint8_t kSpread[2][32] = {
       {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
       {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3}};
-  return SixteenWhereBit(d8, hn::Combine(d32, BitWord(dh, qh1), BitWord(dh, qh0)), kSpread[half]);
+  return SixteenWhereBit(d8, BitWords(hn::Repartition<uint32_t, D8>(), qh0, qh1), kSpread[half]);
 }
 #endif
 
