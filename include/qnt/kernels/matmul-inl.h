@@ -186,13 +186,16 @@ void MatMulFloat(const typename F::block* HWY_RESTRICT w, size_t rows, size_t co
 // its speed in cache (nf4 on Zen 5: 10 GB/s from memory, 16 in L3; 14 with this).
 // The integer matvec takes it in runs of blocks (q5_1 from memory: 12 GB/s in four
 // runs of four, 24 with it; q4_0, q5_0, q4_1, iq4_nl, mxfp4 the same either way) and
-// with scaled codes; per block (MatVecRow) it measured no faster. 4 KiB ahead: once
-// the decode ran 20 GB/s in L3, 2 KiB gave 15 GB/s from memory, 4 and 8 KiB 17. The
-// addresses are formed as integers: they may lie past the end of the weights
+// with scaled codes; per block (MatVecRow) it measured no faster. 8 KiB ahead: when
+// the decode ran 20 GB/s in L3, 2 KiB gave 15 GB/s from memory, 4 and 8 KiB 17; with
+// the faster decodes of now, 8 KiB against 4 (Zen 5, 256 MiB of weights, one thread,
+// alternated on the same weights) q3_K +22%, q5_K +19%, q4_K and iq4_nl +16%, q2_K
+// +9%, q5_0, q5_1, q4_1 and mxfp4 +5 to 7%, q4_0 even; 16 KiB fell back to +0 to 12%.
+// The addresses are formed as integers: they may lie past the end of the weights
 // (prefetches never fault).
 template <size_t kBytes>
 HWY_INLINE void PrefetchAhead(const void* p) {
-  constexpr uintptr_t kAhead = 4096;
+  constexpr uintptr_t kAhead = 8192;
   for (uintptr_t k = 0; k < kBytes; k += 64) hwy::Prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kAhead + k));
 }
 
