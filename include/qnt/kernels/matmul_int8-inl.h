@@ -63,38 +63,40 @@ struct TileShape {
 template <class F>
 using TileShapeOf = TileShape<Codec<F>::kUnit, typename DotOperand<Codec<F>>::type, kTileCols<F>, kPairSteps<Codec<F>>>;
 
-// How many words of a row UnpackTile transposes at once: 4 (128 bits), or 8 where
-// x86 has AVX-512 (256 bits: half the loads and shuffles; on Zen 5 one tile per four
-// activations unpacked 6% (q4_K, q6_K), 13% (q4_0) and 24% (q8_0) faster, and 512
-// bits ran 15% slower than 128, its blocks' extracts costing more than they save;
-// AVX2 stays at 128: Zen 1 splits each 256-bit shuffle in two).
+// How many 32-bit lanes of a row UnpackTile transposes at once: 4 (128 bits), or 8 where
+// x86 has AVX-512 (256 bits: half the loads and shuffles; on Zen 5 the matmul of four
+// activations, one tile unpacked per four, ran 6% (q4_K, q6_K), 13% (q4_0) and 24%
+// (q8_0) faster, and with 512 bits 15% slower than with 128: the blocks' extracts cost
+// more than they save; AVX2 stays at 128: Zen 1 splits each 256-bit shuffle in two).
 template <size_t Q>
 inline constexpr size_t kTransposeWords = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3 && Q % 8 == 0 ? 8 : 4;
 
-// Words q .. q + Lanes(dw) - 1 of four rows' codes (buf[0..3]) transposed per 128
-// bits: block k of the m-th result holds word q + 4 k + m of the four rows, stored
-// at out + (q + 4 k + m) R, each word xor `flip`.
-template <class DW, class Buf>
-HWY_INLINE void TransposeWords(DW dw, const Buf* HWY_RESTRICT buf, size_t q, uint32_t flip, uint32_t* HWY_RESTRICT out,
-                               size_t R) {
-  const hn::Repartition<uint64_t, DW> d64;
-  const auto load = [&](size_t i) { return hn::LoadU(dw, reinterpret_cast<const uint32_t*>(buf[i].codes) + q); };
+// Lanes q .. q + Lanes(d) - 1 of four rows (32-bit lanes: words of four codes, or
+// float scales) transposed per 128 bits: block k of the m-th result holds lane
+// q + 4 k + m of the four rows, stored at out + (q + 4 k + m) R; words xor kFlip.
+template <uint32_t kFlip, class D, class T = hn::TFromD<D>>
+HWY_INLINE void TransposeWords(D d, const T* HWY_RESTRICT const (&rows)[4], size_t q, T* HWY_RESTRICT out, size_t R) {
+  static_assert(sizeof(T) == 4 && (kFlip == 0 || std::is_integral_v<T>));
+  const hn::Repartition<uint64_t, D> d64;
+  const auto load = [&](size_t i) { return hn::LoadU(d, rows[i] + q); };
   const auto v0 = load(0), v1 = load(1), v2 = load(2), v3 = load(3);
-  const auto t0 = hn::BitCast(d64, hn::InterleaveLower(dw, v0, v1));  // a0 b0 a1 b1
-  const auto t1 = hn::BitCast(d64, hn::InterleaveUpper(dw, v0, v1));  // a2 b2 a3 b3
-  const auto t2 = hn::BitCast(d64, hn::InterleaveLower(dw, v2, v3));  // c0 d0 c1 d1
-  const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(dw, v2, v3));  // c2 d2 c3 d3
+  const auto t0 = hn::BitCast(d64, hn::InterleaveLower(d, v0, v1));  // a0 b0 a1 b1
+  const auto t1 = hn::BitCast(d64, hn::InterleaveUpper(d, v0, v1));  // a2 b2 a3 b3
+  const auto t2 = hn::BitCast(d64, hn::InterleaveLower(d, v2, v3));  // c0 d0 c1 d1
+  const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, v2, v3));  // c2 d2 c3 d3
   const auto store = [&](auto pair, size_t m) {
-    const auto o = hn::Xor(hn::BitCast(dw, pair), hn::Set(dw, flip));
-    uint32_t* HWY_RESTRICT at = out + (q + m) * R;
+    auto o = hn::BitCast(d, pair);
+    if constexpr (kFlip != 0) o = hn::Xor(o, hn::Set(d, T(kFlip)));
+    T* HWY_RESTRICT at = out + (q + m) * R;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-    if constexpr (hn::MaxLanes(dw) == 8) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(at), _mm256_castsi256_si128(o.raw));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 4 * R), _mm256_extracti128_si256(o.raw, 1));
+    if constexpr (hn::MaxLanes(d) == 8) {
+      const __m256i words = hn::BitCast(hn::RebindToUnsigned<D>(), o).raw;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at), _mm256_castsi256_si128(words));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 4 * R), _mm256_extracti128_si256(words, 1));
       return;
     }
 #endif
-    hn::StoreU(o, dw, at);
+    hn::StoreU(o, d, at);
   };
   store(hn::InterleaveLower(d64, t0, t2), 0), store(hn::InterleaveUpper(d64, t0, t2), 1);
   store(hn::InterleaveLower(d64, t1, t3), 2), store(hn::InterleaveUpper(d64, t1, t3), 3);
@@ -104,16 +106,18 @@ HWY_INLINE void TransposeWords(DW dw, const Buf* HWY_RESTRICT buf, size_t q, uin
 // block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
 // R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Four rows at
 // a time, so that four words of one column group are one 16-byte store: 4 x 4
-// transposes of words (TransposeWords). The one format-specific step of the tile
-// product, reached through a pointer once per tile.
+// transposes of words (TransposeWords), and of the units' scales where a block has
+// four or more (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5). The one
+// format-specific step of the tile product, reached through a pointer once per tile.
 template <class F>
 void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb, size_t r, size_t r1, size_t R,
                 uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale, float* HWY_RESTRICT offset) {
   using C = Codec<F>;
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
   const typename F::block* HWY_RESTRICT w = static_cast<const typename F::block*>(blocks);
-  constexpr size_t W = kTransposeWords<Q>;
+  constexpr size_t W = kTransposeWords<Q>, WU = kTransposeWords<NU>;
   const hn::CappedTag<uint32_t, W> dw;
+  const hn::CappedTag<float, WU> df;
   CodesBuffer<C> buf[4];
   for (size_t j = 0; j < R; j += 4) {
     const typename F::block* row[4];
@@ -122,7 +126,9 @@ void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb
       for (size_t i = 0; i < 4; ++i) C::Codes(row[i][b], buf[i]);
       uint32_t* out = codes + b * Q * R + j;
       if (Q % W == 0 && hn::Lanes(dw) == W) {
-        for (size_t q = 0; q < Q; q += W) TransposeWords(dw, buf, q, DotOperand<C>::kFlip, out, R);
+        const uint32_t* words[4];
+        for (size_t i = 0; i < 4; ++i) words[i] = reinterpret_cast<const uint32_t*>(buf[i].codes);
+        for (size_t q = 0; q < Q; q += W) TransposeWords<DotOperand<C>::kFlip>(dw, words, q, out, R);
       } else {
         for (size_t q = 0; q < Q; ++q)
           for (size_t i = 0; i < 4; ++i) {
@@ -131,11 +137,21 @@ void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb
             out[q * R + i] = word ^ DotOperand<C>::kFlip;
           }
       }
-      for (size_t u = 0; u < NU; ++u)
-        for (size_t i = 0; i < 4; ++i) {
-          scale[(b * NU + u) * R + j + i] = buf[i].scale[u];
-          if constexpr (C::kOffset) offset[(b * NU + u) * R + j + i] = buf[i].offset[u];
+      // The units' scales (and offsets) the same way where a block has four or more.
+      if (NU % WU == 0 && hn::Lanes(df) == WU) {
+        const float* scales[4] = {buf[0].scale, buf[1].scale, buf[2].scale, buf[3].scale};
+        for (size_t u = 0; u < NU; u += WU) TransposeWords<0>(df, scales, u, scale + b * NU * R + j, R);
+        if constexpr (C::kOffset) {
+          const float* offsets[4] = {buf[0].offset, buf[1].offset, buf[2].offset, buf[3].offset};
+          for (size_t u = 0; u < NU; u += WU) TransposeWords<0>(df, offsets, u, offset + b * NU * R + j, R);
         }
+      } else {
+        for (size_t u = 0; u < NU; ++u)
+          for (size_t i = 0; i < 4; ++i) {
+            scale[(b * NU + u) * R + j + i] = buf[i].scale[u];
+            if constexpr (C::kOffset) offset[(b * NU + u) * R + j + i] = buf[i].offset[u];
+          }
+      }
     }
   }
 }
