@@ -88,15 +88,14 @@ HWY_INLINE void TransposeWords(D d, const T* HWY_RESTRICT const (&rows)[4], size
     auto o = hn::BitCast(d, pair);
     if constexpr (kFlip != 0) o = hn::Xor(o, hn::Set(d, T(kFlip)));
     T* HWY_RESTRICT at = out + (q + m) * R;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-    if constexpr (hn::MaxLanes(d) == 8) {
-      const __m256i words = hn::BitCast(hn::RebindToUnsigned<D>(), o).raw;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(at), _mm256_castsi256_si128(words));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 4 * R), _mm256_extracti128_si256(words, 1));
-      return;
+    if constexpr (hn::MaxLanes(d) > 4) {  // each 128-bit half where its lanes go
+      static_assert(hn::MaxLanes(d) == 8, "two 128-bit blocks");
+      const hn::Half<D> dh;
+      hn::StoreU(hn::LowerHalf(dh, o), dh, at);
+      hn::StoreU(hn::UpperHalf(dh, o), dh, at + 4 * R);
+    } else {
+      hn::StoreU(o, d, at);
     }
-#endif
-    hn::StoreU(o, d, at);
   };
   store(hn::InterleaveLower(d64, t0, t2), 0), store(hn::InterleaveUpper(d64, t0, t2), 1);
   store(hn::InterleaveLower(d64, t1, t3), 2), store(hn::InterleaveUpper(d64, t1, t3), 3);
@@ -106,9 +105,10 @@ HWY_INLINE void TransposeWords(D d, const T* HWY_RESTRICT const (&rows)[4], size
 // block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
 // R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Four rows at
 // a time, so that four words of one column group are one 16-byte store: 4 x 4
-// transposes of words (TransposeWords), and of the units' scales where a block has
-// four or more (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5). The one
-// format-specific step of the tile product, reached through a pointer once per tile.
+// transposes of words (TransposeWords), and of the units' scales where a block has a
+// multiple of four (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5).
+// The one format-specific step of the tile product, reached through a pointer once
+// per tile.
 template <class F>
 void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb, size_t r, size_t r1, size_t R,
                 uint32_t* HWY_RESTRICT codes, float* HWY_RESTRICT scale, float* HWY_RESTRICT offset) {
@@ -137,7 +137,7 @@ void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb
             out[q * R + i] = word ^ DotOperand<C>::kFlip;
           }
       }
-      // The units' scales (and offsets) the same way where a block has four or more.
+      // The units' scales (and offsets) the same way where a block has a multiple of four.
       if (NU % WU == 0 && hn::Lanes(df) == WU) {
         const float* scales[4] = {buf[0].scale, buf[1].scale, buf[2].scale, buf[3].scale};
         for (size_t u = 0; u < NU; u += WU) TransposeWords<0>(df, scales, u, scale + b * NU * R + j, R);
