@@ -63,13 +63,13 @@ struct TileShape {
 template <class F>
 using TileShapeOf = TileShape<Codec<F>::kUnit, typename DotOperand<Codec<F>>::type, kTileCols<F>, kPairSteps<Codec<F>>>;
 
-// How many 32-bit lanes of a row UnpackTile transposes at once: 4 (128 bits), or 8 where
+// How many 32-bit lanes of a row TransposeRows moves at once: 4 (128 bits), or 8 where
 // x86 has AVX-512 (256 bits: half the loads and shuffles; on Zen 5 the matmul of four
 // activations, one tile unpacked per four, ran 6% (q4_K, q6_K), 13% (q4_0) and 24%
 // (q8_0) faster, and with 512 bits 15% slower than with 128: the blocks' extracts cost
 // more than they save; AVX2 stays at 128: Zen 1 splits each 256-bit shuffle in two).
-template <size_t Q>
-inline constexpr size_t kTransposeWords = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3 && Q % 8 == 0 ? 8 : 4;
+template <size_t kCount>
+inline constexpr size_t kTransposeLanes = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3 && kCount % 8 == 0 ? 8 : 4;
 
 // Lanes q .. q + Lanes(d) - 1 of four rows (32-bit lanes: words of four codes, or
 // float scales) transposed per 128 bits: block k of the m-th result holds lane
@@ -101,11 +101,31 @@ HWY_INLINE void TransposeWords(D d, const T* HWY_RESTRICT const (&rows)[4], size
   store(hn::InterleaveLower(d64, t1, t3), 2), store(hn::InterleaveUpper(d64, t1, t3), 3);
 }
 
+// Lanes 0 .. kCount - 1 of four rows to out[t R + i] (row i's lane t), words xor
+// kFlip: by TransposeWords where kCount is a multiple of the vector's lanes, else
+// one by one (q4_0's single scale; vectors narrower than 128 bits at run time).
+template <size_t kCount, uint32_t kFlip, class T>
+HWY_INLINE void TransposeRows(const T* HWY_RESTRICT const (&rows)[4], T* HWY_RESTRICT out, size_t R) {
+  constexpr size_t W = kTransposeLanes<kCount>;
+  const hn::CappedTag<T, W> d;
+  if (kCount % W == 0 && hn::Lanes(d) == W) {
+    for (size_t q = 0; q < kCount; q += W) TransposeWords<kFlip>(d, rows, q, out, R);
+    return;
+  }
+  for (size_t q = 0; q < kCount; ++q)
+    for (size_t i = 0; i < 4; ++i) {
+      T lane;
+      std::memcpy(&lane, rows[i] + q, sizeof(T));  // codes: bytes read as words
+      if constexpr (kFlip != 0) lane ^= kFlip;
+      out[q * R + i] = lane;
+    }
+}
+
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
 // block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
 // R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Four rows at
 // a time, so that four words of one column group are one 16-byte store: 4 x 4
-// transposes of words (TransposeWords), and of the units' scales where a block has a
+// transposes of words (TransposeRows), and of the units' scales where a block has a
 // multiple of four (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5).
 // The one format-specific step of the tile product, reached through a pointer once
 // per tile.
@@ -115,42 +135,20 @@ void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb
   using C = Codec<F>;
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
   const typename F::block* HWY_RESTRICT w = static_cast<const typename F::block*>(blocks);
-  constexpr size_t W = kTransposeWords<Q>, WU = kTransposeWords<NU>;
-  const hn::CappedTag<uint32_t, W> dw;
-  const hn::CappedTag<float, WU> df;
   CodesBuffer<C> buf[4];
   for (size_t j = 0; j < R; j += 4) {
     const typename F::block* row[4];
     for (size_t i = 0; i < 4; ++i) row[i] = w + (r + j + i < r1 ? r + j + i : r1 - 1) * nb + c0;
     for (size_t b = 0; b < cb; ++b) {
       for (size_t i = 0; i < 4; ++i) C::Codes(row[i][b], buf[i]);
-      uint32_t* out = codes + b * Q * R + j;
-      if (Q % W == 0 && hn::Lanes(dw) == W) {
-        const uint32_t* words[4];
-        for (size_t i = 0; i < 4; ++i) words[i] = reinterpret_cast<const uint32_t*>(buf[i].codes);
-        for (size_t q = 0; q < Q; q += W) TransposeWords<DotOperand<C>::kFlip>(dw, words, q, out, R);
-      } else {
-        for (size_t q = 0; q < Q; ++q)
-          for (size_t i = 0; i < 4; ++i) {
-            uint32_t word;
-            std::memcpy(&word, buf[i].codes + 4 * q, 4);
-            out[q * R + i] = word ^ DotOperand<C>::kFlip;
-          }
-      }
-      // The units' scales (and offsets) the same way where a block has a multiple of four.
-      if (NU % WU == 0 && hn::Lanes(df) == WU) {
-        const float* scales[4] = {buf[0].scale, buf[1].scale, buf[2].scale, buf[3].scale};
-        for (size_t u = 0; u < NU; u += WU) TransposeWords<0>(df, scales, u, scale + b * NU * R + j, R);
-        if constexpr (C::kOffset) {
-          const float* offsets[4] = {buf[0].offset, buf[1].offset, buf[2].offset, buf[3].offset};
-          for (size_t u = 0; u < NU; u += WU) TransposeWords<0>(df, offsets, u, offset + b * NU * R + j, R);
-        }
-      } else {
-        for (size_t u = 0; u < NU; ++u)
-          for (size_t i = 0; i < 4; ++i) {
-            scale[(b * NU + u) * R + j + i] = buf[i].scale[u];
-            if constexpr (C::kOffset) offset[(b * NU + u) * R + j + i] = buf[i].offset[u];
-          }
+      const uint32_t* words[4];
+      for (size_t i = 0; i < 4; ++i) words[i] = reinterpret_cast<const uint32_t*>(buf[i].codes);
+      TransposeRows<Q, DotOperand<C>::kFlip>(words, codes + b * Q * R + j, R);
+      const float* scales[4] = {buf[0].scale, buf[1].scale, buf[2].scale, buf[3].scale};
+      TransposeRows<NU, 0>(scales, scale + b * NU * R + j, R);
+      if constexpr (C::kOffset) {
+        const float* offsets[4] = {buf[0].offset, buf[1].offset, buf[2].offset, buf[3].offset};
+        TransposeRows<NU, 0>(offsets, offset + b * NU * R + j, R);
       }
     }
   }
