@@ -169,11 +169,14 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
   const size_t threads = detail::thread_count(e);
   // Every task of the matmul quantizes the activations it multiplies: more than
   // kActChunk activation rows (the integer tile's run) are split between tasks, into
-  // up to n / kActChunk parts, before the weight rows are.
-  constexpr size_t kActChunk = 128;
+  // up to n / kActChunk parts, before the weight rows are; and the weight rows only
+  // into parts of kMinTaskTiles tiles or more once every thread has one, as each
+  // part quantizes the same activations again.
+  constexpr size_t kActChunk = 128, kMinTaskTiles = 64;
   const size_t per_thread = threads <= 1 ? 1 : 4 * threads;
   const size_t act_chunks = n == 1 ? 1 : std::min((n + kActChunk - 1) / kActChunk, per_thread);
-  const size_t row_tasks = std::min(tiles, (per_thread + act_chunks - 1) / act_chunks);
+  size_t row_tasks = std::min(tiles, (per_thread + act_chunks - 1) / act_chunks);
+  if (n > 1) row_tasks = std::min(row_tasks, std::max((threads + act_chunks - 1) / act_chunks, tiles / kMinTaskTiles));
   const size_t tasks = act_chunks * row_tasks;
   detail::parallel_for(e, tasks, [&](size_t t) {
     const size_t a = t / row_tasks, rt = t % row_tasks;
