@@ -244,16 +244,21 @@ std::pair<std::vector<float>, std::vector<float>> both_products(const std::vecto
 // - activation groups whose largest magnitude is below 2^-100 multiply as zeros
 //   where x is quantized (the reciprocal of their step would overflow f32 below
 //   about 4e-37); the f32 paths keep their tiny products. Every output stays finite
-//   and within sum |W| |x| (plus the subnormal roundings of the f32 products).
+//   and within sum |W| |x| (plus the subnormal roundings of the f32 products); among
+//   ordinary groups such groups give the same bits as zeros there.
+// 1024 columns or more: x is quantized in batches of groups where vectors allow
+// (QuantizeBatches), and a NaN or an infinity hands its batch and the rest of the
+// row to the group loop.
 template <class F>
 void check_edge_activations() {
   CAPTURE(std::string(F::name));
-  constexpr size_t rows = 37, cols = 2 * F::block_size, n = 6;
+  constexpr size_t rows = 37, cols = (1024 + F::block_size - 1) / F::block_size * F::block_size, n = 6;
+  static_assert(cols % 96 % 32 == 0, "whole activation groups of 32 below");
   constexpr bool int8 = qnt::HWY_NAMESPACE::Codec<F>::kInteger;
   const auto b = make_blocks<F>(rows * cols / F::block_size, 11);
   {
     auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 12, 1.f);
-    x[1 * cols + 5] = NAN;
+    x[1 * cols + cols / 2 + 5] = NAN;
     x[3 * cols + cols - 1] = INFINITY;
     x[4 * cols] = -INFINITY;
     const auto [y, y1] = both_products<F>(b, rows, cols, x, n);
@@ -267,6 +272,16 @@ void check_edge_activations() {
         else CHECK((!std::isfinite(v) && !std::isfinite(v1)));
       }
     }
+  }
+  if constexpr (int8) {
+    auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 15, 1.f);
+    auto zeros = x;
+    for (size_t c = 0; c < n * cols; c += 96)  // every third group of 32
+      for (size_t k = 0; k < 32; ++k) x[c + k] *= 1e-33f, zeros[c + k] = 0.f;
+    const auto [y, y1] = both_products<F>(b, rows, cols, x, n);
+    const auto [z, z1] = both_products<F>(b, rows, cols, zeros, n);
+    CHECK(y == z);
+    CHECK(y1 == z1);
   }
   std::vector<float> wd(rows * cols);
   for (size_t k = 0; k < b.size(); ++k) qnt::dequantize_block<F>(b[k], wd.data() + k * F::block_size);

@@ -660,6 +660,90 @@ inline constexpr size_t kPairSteps = [] {
   return steps;
 }();
 
+#if HWY_TARGET != HWY_SCALAR
+// Reduces count vectors at buf (count a multiple of N = Lanes(d)) across their lanes,
+// in place: lane i of result vector k holds op over the lanes of input vector k N + i.
+// Lanes combine in pairs (even with odd), halving the vectors per level, so that N
+// vectors take N - 1 combines instead of N reductions across lanes each.
+template <class D, class Op>
+HWY_INLINE void LaneTotals(D d, hn::TFromD<D>* HWY_RESTRICT buf, size_t count, const Op& op) {
+  const size_t N = hn::Lanes(d);
+  for (size_t c = count; c > count / N; c /= 2)
+    for (size_t k = 0; k < c / 2; ++k) {
+      const auto a = hn::Load(d, buf + 2 * k * N), b = hn::Load(d, buf + (2 * k + 1) * N);
+      hn::Store(op(hn::ConcatEven(d, b, a), hn::ConcatOdd(d, b, a)), d, buf + k * N);
+    }
+}
+
+// QuantizeX for whole batches of N = Lanes(df) groups of G <= 32 columns whose groups
+// and units are whole vectors: the groups' largest magnitudes and the units' sums
+// reduce across lanes together (LaneTotals) and the steps divide in one vector: the
+// same codes and steps as one group at a time, about 4x as fast (Zen 5). Returns the
+// columns done; a batch with a NaN or an infinity is left to the group loop, with all
+// after it. (Full vectors only: SVE's ConcatEven of a capped vector would mix lanes.)
+template <size_t U, bool kIntSums, bool kSums, size_t G>
+HWY_INLINE size_t QuantizeBatches(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq,
+                                  float* HWY_RESTRICT xs, int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {
+  const hn::CappedTag<float, G> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  constexpr bool kAnySums = kIntSums || kSums;
+  constexpr size_t kMaxN = hn::MaxLanes(df), UG = G / U;  // units per group
+  const size_t N = hn::Lanes(df);
+  if (G > kXGroup || N != hn::Lanes(hn::ScalableTag<float>()) || G % N != 0 || (kAnySums && U % N != 0)) return 0;
+  HWY_ALIGN float m[kMaxN * kMaxN];
+  HWY_ALIGN float inv[kMaxN], step[kMaxN];
+  HWY_ALIGN int32_t sums[kAnySums ? kMaxN * kMaxN * UG : 1];
+  const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+  size_t done = 0;
+  for (; done + N * G <= len; done += N * G) {
+    const float* HWY_RESTRICT xb = x + done;
+    auto nan = hn::IsNaN(hn::Zero(df));  // none yet
+    for (size_t g = 0; g < N; ++g) {
+      auto mg = hn::Zero(df);
+      for (size_t k = 0; k < G; k += N) {
+        const auto v = hn::LoadU(df, xb + g * G + k);
+        mg = hn::Max(mg, hn::Abs(v));
+        nan = hn::Or(nan, hn::IsNaN(v));
+      }
+      hn::Store(mg, df, m + g * N);
+    }
+    if (!hn::AllFalse(df, nan)) break;
+    LaneTotals(df, m, N, [](auto a, auto b) HWY_ATTR { return hn::Max(a, b); });
+    const auto found = hn::Load(df, m);
+    if (!hn::AllTrue(df, hn::Le(found, hn::Set(df, std::numeric_limits<float>::max())))) break;
+    // UsableGroupMax and the factors and steps of the group loop, lane by lane.
+    const auto amax = hn::IfThenZeroElse(hn::Lt(found, hn::Set(df, kSmallestGroupMax)), found);
+    hn::Store(hn::IfThenElseZero(hn::Gt(amax, hn::Zero(df)), hn::Div(hn::Set(df, 127.f), amax)), df, inv);
+    hn::Store(hn::Div(amax, hn::Set(df, 127.f)), df, step);
+    for (size_t g = 0; g < N; ++g) {
+      const auto factor = hn::Set(df, inv[g]);
+      auto sum = hn::Zero(di);
+      for (size_t k = 0; k < G; k += N) {
+        const auto q = hn::Min(hn::Max(hn::NearestInt(hn::Mul(hn::LoadU(df, xb + g * G + k), factor)), lo), hi);
+        hn::StoreU(hn::DemoteTo(d8, q), d8, xq + done + g * G + k);
+        if constexpr (kAnySums) {
+          sum = hn::Add(sum, q);
+          if ((k + N) % U == 0) hn::Store(sum, di, sums + (g * UG + k / U) * N), sum = hn::Zero(di);
+        }
+      }
+      for (size_t j = 0; j < UG; ++j) xs[(done + g * G) / U + j] = step[g];
+    }
+    if constexpr (kAnySums) {
+      LaneTotals(di, sums, N * UG, [](auto a, auto b) HWY_ATTR { return hn::Add(a, b); });
+      const size_t u0 = done / U;
+      for (size_t v = 0; v < UG; ++v) {
+        const auto total = hn::Load(di, sums + v * N);
+        if constexpr (kIntSums) hn::StoreU(total, di, xsumi + u0 + v * N);
+        if constexpr (kSums)
+          hn::StoreU(hn::Mul(hn::ConvertTo(df, total), hn::LoadU(df, xs + u0 + v * N)), df, xsum + u0 + v * N);
+      }
+    }
+  }
+  return done;
+}
+#endif
+
 // x[0, len) to int8 codes xq, one step per group of G columns (max |x| / 127, so each
 // element moves by at most half a step). A NaN or an infinity makes the group's step
 // NaN and its codes 0: every output of that activation row is NaN. Per codec unit u
@@ -668,7 +752,11 @@ inline constexpr size_t kPairSteps = [] {
 template <size_t U, bool kIntSums, bool kSums, size_t G = kXGroup>
 HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
                           int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum) {
-  for (size_t begin = 0; begin < len; begin += G) {
+  size_t done = 0;
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (G <= kXGroup) done = QuantizeBatches<U, kIntSums, kSums, G>(x, len, xq, xs, xsumi, xsum);
+#endif
+  for (size_t begin = done; begin < len; begin += G) {
     const size_t end = len - begin < G ? len : begin + G;
     float amax = 0;
 #if HWY_TARGET != HWY_SCALAR
