@@ -306,6 +306,50 @@ TEST_CASE("kernels: NaN or infinite activations make their row NaN and those bel
   for_each_target([] { qnt_test::for_each_format([]<class F>() { check_edge_activations<F>(); }); });
 }
 
+// The activations' quantization in batches of groups (QuantizeBatches, rows of the
+// tile in one call) against one group after another, bit for bit, with zero, tiny
+// (below 2^-100), huge, infinite and NaN groups among ordinary ones. The static
+// target only: NEON, SVE or RVV in the cross builds; x86's default flags give
+// SCALAR, which has no batches (the products above go through every target).
+template <size_t U>
+void check_batched_quantization(const std::vector<float>& x, size_t rows, size_t len, size_t x_stride) {
+  CAPTURE(U);
+  CAPTURE(rows);
+  CAPTURE(len);
+  namespace N = qnt::HWY_NAMESPACE;
+  const size_t units = (len + U - 1) / U, q_stride = len + 8, u_stride = units + 3;
+  std::vector<int8_t> q(rows * q_stride, 5), q1(q);
+  std::vector<float> s(rows * u_stride, 5.f), s1(s), f(s), f1(s);
+  std::vector<int32_t> i(rows * u_stride, 5), i1(i);
+  N::QuantizeX<U, true, true>(x.data(), len, q.data(), s.data(), i.data(), f.data(), rows, x_stride, q_stride, u_stride);
+  for (size_t r = 0; r < rows; ++r)
+    N::QuantizeGroups<U, true, true, N::kXGroup>(x.data() + r * x_stride, len, q1.data() + r * q_stride,
+                                                 s1.data() + r * u_stride, i1.data() + r * u_stride, f1.data() + r * u_stride);
+  CHECK(q == q1);
+  CHECK(std::memcmp(s.data(), s1.data(), s.size() * sizeof(float)) == 0);  // NaN steps too
+  CHECK(i == i1);
+  CHECK(std::memcmp(f.data(), f1.data(), f.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("kernels: activations quantized in batches of groups equal one group after another") {
+  const size_t x_stride = 4096 + 64, rows = 9;
+  auto x = qnt_test::weights(qnt_test::dist::gaussian, rows * x_stride, 21, 1.f);
+  for (size_t k = 0; k < 32; ++k) {
+    x[64 + k] = 0.f, x[128 + k] *= 1e-31f, x[x_stride + 1024 + k] *= 1e30f, x[3 * x_stride + 96 + k] = 3e-39f;
+  }
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    check_batched_quantization<32>(x, rows, 256, x_stride);
+    check_batched_quantization<16>(x, rows, 256, x_stride);
+    check_batched_quantization<32>(x, 5, 512, x_stride);
+    check_batched_quantization<32>(x, 1, 4096, 0);
+    check_batched_quantization<16>(x, 2, 4096, x_stride);
+    check_batched_quantization<8>(x, 3, 4096 + 24, x_stride);
+    if (round == 0) x[2 * x_stride + 100] = INFINITY;
+    if (round == 1) x[5 * x_stride + 7] = NAN, x[20] = -INFINITY;
+  }
+}
+
 TEST_CASE("kernels: an engine's own parallel-for runs every task") {
   std::atomic<size_t> calls{0}, tasks{0};
   qnt::exec e;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <numeric>
 #include <cstddef>
 
 #include "../core/api.hpp"
@@ -171,12 +172,16 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
   // kActChunk activation rows (the integer tile's run) are split between tasks, into
   // up to n / kActChunk parts, before the weight rows are; and the weight rows only
   // into parts of kMinTaskTiles tiles or more once every thread has one, as each
-  // part quantizes the same activations again.
+  // part quantizes the same activations again (a multiple of `each` parts: then the
+  // tasks are a multiple of the threads, and none is left with one more than others).
   constexpr size_t kActChunk = 128, kMinTaskTiles = 64;
   const size_t per_thread = threads <= 1 ? 1 : 4 * threads;
   const size_t act_chunks = n == 1 ? 1 : std::min((n + kActChunk - 1) / kActChunk, per_thread);
   size_t row_tasks = std::min(tiles, (per_thread + act_chunks - 1) / act_chunks);
-  if (n > 1) row_tasks = std::min(row_tasks, std::max((threads + act_chunks - 1) / act_chunks, tiles / kMinTaskTiles));
+  if (n > 1) {
+    const size_t each = threads / std::gcd(threads, act_chunks);
+    row_tasks = std::min(row_tasks, std::max(each, tiles / kMinTaskTiles / each * each));
+  }
   const size_t tasks = act_chunks * row_tasks;
   detail::parallel_for(e, tasks, [&](size_t t) {
     const size_t a = t / row_tasks, rt = t % row_tasks;

@@ -330,12 +330,10 @@ HWY_NOINLINE void MatMulTiles(const TileWeights& wt, size_t rows, size_t cols, c
       for (size_t r = r0; r < r1; ++r) y[i * rows + r] = 0.f;
     for (size_t c0 = 0; c0 < nb; c0 += KB) {
       const size_t cb = nb - c0 < KB ? nb - c0 : KB, len = cb * B;
-      for (size_t i = 0; i < count; ++i) {
-        int32_t* start = xa.start + i * KU;
-        QuantizeX<U, true, true>(x + (a0 + i) * cols + c0 * B, len, xa.q + i * K, xa.step + i * KU, start,
-                                 xa.sum + i * KU);
-        for (size_t u = 0; u < len / U; ++u) start[u] *= -wt.bias;
-      }
+      // All the activation rows in one call: its batches of groups span rows.
+      QuantizeX<U, true, true>(x + a0 * cols + c0 * B, len, xa.q, xa.step, xa.start, xa.sum, count, cols, K, KU);
+      for (size_t i = 0; i < count; ++i)
+        for (size_t u = 0; u < len / U; ++u) xa.start[i * KU + u] *= -wt.bias;
       for (size_t r = r0; r < r1; r += R) {
         wt.unpack(wt.blocks, nb, c0, cb, r, r1, R, codes, scale, offset);
         // The next tile's blocks load while this one computes: its R rows are R
