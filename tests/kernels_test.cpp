@@ -322,9 +322,14 @@ void check_batched_quantization(const std::vector<float>& x, size_t rows, size_t
   std::vector<float> s(rows * u_stride, 5.f), s1(s), f(s), f1(s);
   std::vector<int32_t> i(rows * u_stride, 5), i1(i);
   N::QuantizeX<U, true, true>(x.data(), len, q.data(), s.data(), i.data(), f.data(), rows, x_stride, q_stride, u_stride);
+  // One group per call: too few for a batch.
+  constexpr size_t G = N::kXGroup;
   for (size_t r = 0; r < rows; ++r)
-    N::QuantizeGroups<U, true, true, N::kXGroup>(x.data() + r * x_stride, len, q1.data() + r * q_stride,
-                                                 s1.data() + r * u_stride, i1.data() + r * u_stride, f1.data() + r * u_stride);
+    for (size_t c = 0; c < len; c += G) {
+      const size_t u = r * u_stride + c / U;
+      N::QuantizeX<U, true, true>(x.data() + r * x_stride + c, len - c < G ? len - c : G, q1.data() + r * q_stride + c,
+                                  s1.data() + u, i1.data() + u, f1.data() + u);
+    }
   CHECK(q == q1);
   CHECK(std::memcmp(s.data(), s1.data(), s.size() * sizeof(float)) == 0);  // NaN steps too
   CHECK(i == i1);

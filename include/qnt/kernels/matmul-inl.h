@@ -695,7 +695,7 @@ HWY_INLINE void QuantizeGroups(const float* HWY_RESTRICT x, size_t len, int8_t* 
       for (size_t k = begin; k < end; ++k) amax = x[k] != x[k] ? x[k] : max(amax, abs(x[k]));
     amax = UsableGroupMax(amax);
     // The units' sums of codes: summed in vectors where whole vectors make up a unit.
-    int32_t unit_sum[G / U];
+    int32_t unit_sum[G / U] = {};  // (set where `summed`; zeros keep GCC from warning)
     bool summed = false;
     if (std::isnan(amax)) {
       for (size_t k = begin; k < end; ++k) xq[k] = 0;
