@@ -247,8 +247,7 @@ std::pair<std::vector<float>, std::vector<float>> both_products(const std::vecto
 //   and within sum |W| |x| (plus the subnormal roundings of the f32 products); among
 //   ordinary groups such groups give the same bits as zeros there.
 // 1024 columns or more: x is quantized in batches of groups where vectors allow
-// (QuantizeBatches), and a NaN or an infinity hands its batch and the rest of the
-// row to the group loop.
+// (QuantizeBatches), and a batch with a NaN or an infinity goes one group at a time.
 template <class F>
 void check_edge_activations() {
   CAPTURE(std::string(F::name));

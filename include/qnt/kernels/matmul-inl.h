@@ -735,7 +735,6 @@ HWY_INLINE void QuantizeGroups(const float* HWY_RESTRICT x, size_t len, int8_t* 
   }
 }
 
-
 // Where QuantizeX's rows sit: row r's columns at x + r x_stride, its codes at xq + r
 // q_stride, its units' steps and sums at xs (xsumi, xsum) + r u_stride.
 struct XRows {
@@ -748,6 +747,14 @@ struct XRows {
   float* HWY_RESTRICT xsum;
   size_t u_stride;
 };
+
+// QuantizeGroups of row r's columns c .. c + n - 1 where `at` says they sit.
+template <size_t U, bool kIntSums, bool kSums, size_t G>
+HWY_INLINE void QuantizeGroupsAt(const XRows& at, size_t r, size_t c, size_t n) {
+  const size_t u = r * at.u_stride + c / U;
+  QuantizeGroups<U, kIntSums, kSums, G>(at.x + r * at.x_stride + c, n, at.xq + r * at.q_stride + c, at.xs + u,
+                                        kIntSums ? at.xsumi + u : nullptr, kSums ? at.xsum + u : nullptr);
+}
 
 #if HWY_TARGET != HWY_SCALAR
 // Reduces count vectors at buf (count a multiple of N = Lanes(d)) across their lanes,
@@ -810,11 +817,7 @@ HWY_INLINE size_t QuantizeBatches(const XRows& at, size_t rows, size_t gpr) {
       usable = hn::AllTrue(df, hn::Le(hn::Load(df, m), hn::Set(df, std::numeric_limits<float>::max())));
     }
     if (!usable) {  // one group at a time, as without batches
-      for (size_t g = g0; g < g0 + N; ++g) {
-        const size_t u = unit(g);
-        QuantizeGroups<U, kIntSums, kSums, G>(in(g), G, at.xq + row(g) * at.q_stride + col(g), at.xs + u,
-                                              kIntSums ? at.xsumi + u : nullptr, kSums ? at.xsum + u : nullptr);
-      }
+      for (size_t g = g0; g < g0 + N; ++g) QuantizeGroupsAt<U, kIntSums, kSums, G>(at, row(g), col(g), G);
       continue;
     }
     // UsableGroupMax and the factors and steps of the group loop, lane by lane.
@@ -862,23 +865,16 @@ template <size_t U, bool kIntSums, bool kSums, size_t G = kXGroup>
 HWY_NOINLINE void QuantizeX(const float* HWY_RESTRICT x, size_t len, int8_t* HWY_RESTRICT xq, float* HWY_RESTRICT xs,
                             int32_t* HWY_RESTRICT xsumi, float* HWY_RESTRICT xsum, size_t rows = 1,
                             size_t x_stride = 0, size_t q_stride = 0, size_t u_stride = 0) {
+  const XRows at{x, x_stride, xq, q_stride, xs, xsumi, xsum, u_stride};
   const size_t gpr = len / G;  // whole groups per row
   size_t g = 0;
 #if HWY_TARGET != HWY_SCALAR
-  if constexpr (G <= kXGroup) {
-    const XRows at{x, x_stride, xq, q_stride, xs, xsumi, xsum, u_stride};
-    g = QuantizeBatches<U, kIntSums, kSums, G>(at, rows, gpr);
-  }
+  if constexpr (G <= kXGroup) g = QuantizeBatches<U, kIntSums, kSums, G>(at, rows, gpr);
 #endif
   // The groups past the last batch, and each row's part of a group at its end.
-  const auto rest = [&](size_t r, size_t c, size_t n) {
-    const size_t u = r * u_stride + c / U;
-    QuantizeGroups<U, kIntSums, kSums, G>(x + r * x_stride + c, n, xq + r * q_stride + c, xs + u,
-                                          kIntSums ? xsumi + u : nullptr, kSums ? xsum + u : nullptr);
-  };
-  for (; g < rows * gpr; ++g) rest(g / gpr, g % gpr * G, G);
+  for (; g < rows * gpr; ++g) QuantizeGroupsAt<U, kIntSums, kSums, G>(at, g / gpr, g % gpr * G, G);
   if (len % G != 0)
-    for (size_t r = 0; r < rows; ++r) rest(r, gpr * G, len % G);
+    for (size_t r = 0; r < rows; ++r) QuantizeGroupsAt<U, kIntSums, kSums, G>(at, r, gpr * G, len % G);
 }
 
 // Bytes of codes per dot instruction in the matvec: the largest power of two that
