@@ -1241,6 +1241,29 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
     }
   }
 #endif
+#if HWY_TARGET == HWY_AVX3_DL
+  // Codes below 64 times activations of at most 127: four per lane stay below 2^15.
+  static constexpr bool kUnitScaleBytes = true, kSignedUnitScales = true;
+  static HWY_INLINE __m128i UnitScaleBytes(const q6_k::block& b) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+  }
+  // The d of n <= 16 blocks, and 32 d in `minor`: the bias of the codes (value =
+  // d sc (q - 32)) is the minor term, against sum_u sc_u usum_u (MinProducts). d
+  // ends the block: the upper half of the word before it.
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q6_k::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
+    static_assert(offsetof(q6_k::block, d) + 2 == sizeof(q6_k::block));
+    const auto words = GatherWords<offsetof(q6_k::block, d) - 2>(hn::RebindToSigned<DF>(), b, n);
+    const auto d = WordScales<f16>(df, hn::ShiftRight<16>(words));
+    minor = hn::Mul(d, hn::Set(df, 32.f));
+    return d;
+  }
+  // sum_u sc_u usum_u in int32 lanes, for the signed scales of UnitScaleBytes and the
+  // units' sums of activation codes usum (|usum| <= 16 * 127).
+  static HWY_INLINE __m256i MinProducts(__m128i scale_bytes, const int16_t* HWY_RESTRICT usum) {
+    return _mm256_madd_epi16(_mm256_cvtepi8_epi16(scale_bytes), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
+  }
+#endif
 #if HWY_TARGET == HWY_AVX2
   static constexpr bool kUnitBytes = true, kSignedUnitScales = true;
   static HWY_INLINE void UnitBytes(const q6_k::block& b, __m128i& scales, __m128i&, float& d, float&) {
