@@ -100,8 +100,8 @@ void check_matmul(size_t rows, size_t cols, size_t n, const qnt::exec& e, bool u
   // sum_g s_g / 2 * sum_{c in g} |W_rc|; 2e-5 of |W_r| |x| on top covers the f32
   // scaling and summing of the exact unit sums. The float path (nf4) sums in f32:
   // within 2e-6 of |W_r| |x_i|. The matvec of the k-quants and iq4_xs takes one step per block
-  // where their blocks' products add up in int32 (q2_K to q6_K on AVX3_DL, those
-  // and iq4_xs on AVX2): the bound of groups of 256, which is no smaller than that of 32,
+  // where their blocks' products add up in int32 (q2_K to q6_K and iq4_xs on AVX3_DL
+  // and AVX2): the bound of groups of 256, which is no smaller than that of 32,
   // holds for every target. nf4's matvec multiplies int16
   // forms where its blocks hold a multiple of 64 weights (AVX2, AVX-512): table values within
   // 2^-15 of the block's scale, x to int16 per 64 columns with step max|x_g| / 32767.

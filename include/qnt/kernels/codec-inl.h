@@ -23,15 +23,16 @@
 //                                 the even and the odd elements (AVX-512), or four
 //                                 vectors in vpunpck's order (AVX2) (nf4's matvec);
 // and on AVX3_DL, for blocks whose products add up in int32 with one activation
-// step per block (the matvec of q2_K to q6_K):
+// step per block (the matvec of q2_K to q6_K and iq4_xs):
 //   ScaledCodes   (kScaledCodes)  code vectors already times their unit's integer
 //                                 scale (q2_K, q3_K; kScaledBias: a bias per code);
 //   UnitScaleBytes                the units' integer scales (and mins) in bytes, for
 //                 (kUnitScaleBytes) CodeVector's lanes to be multiplied by (q4_K, q5_K;
-//                                 q6_K's signed: kSignedUnitScales);
+//                                 q6_K's signed: kSignedUnitScales; iq4_xs's in
+//                                 int32: kWideUnitLanes);
 //   RunSuperScales / MinProducts  the float super-scales of up to sixteen blocks, and
-//                                 a block's mins (q6_K: scales, for its code bias)
-//                                 times the units' activation sums.
+//                                 a block's mins (q6_K, iq4_xs: scales, for the
+//                                 codes' bias) times the units' activation sums.
 //
 // Every format gets the scalar reference as its codec, so every format works on
 // every target; a format with a SIMD fast path specializes Codec<> in

@@ -627,6 +627,10 @@ struct IntegerCodec {
   // int32 dot lanes stay below 2^15, so that each lane times its unit's scale adds up
   // in int32 as scaled codes do (with RunSuperScales; the mins' terms in MinProducts).
   static constexpr bool kUnitScaleBytes = false;
+  // With UnitScaleBytes: whether the int32 dot lanes may pass 2^15 (table codes of
+  // up to 127 in magnitude), so that each lane meets its unit's scale in an int32
+  // multiply (vpmulld) instead.
+  static constexpr bool kWideUnitLanes = false;
   // With scaled codes: what ScaledCodes adds to every code (its term: kScaledBias
   // times the activations' sum).
   static constexpr int kScaledBias = 0;
@@ -1044,12 +1048,11 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     d = ScaleOf(b.d);
   }
 #endif
-  template <class Buf>
-  static HWY_INLINE void Scales(const iq4_xs::block& b, Buf& buf) {
 #if HWY_TARGET == HWY_AVX3_DL
-    // The eight scales + 32 from the block's first 8 bytes (vpmultishiftqb: 8 bits
-    // from any bit offset): the low nibble from scales_l (bit 32 + 4s), the high two
-    // bits from scales_h (bit 16 + 2s, taken from 12 + 2s to land on bits 4 and 5).
+  // The eight scales + 32 in bytes 0-7, from the block's first 8 bytes (vpmultishiftqb:
+  // 8 bits from any bit offset): the low nibble from scales_l (bit 32 + 4s), the high
+  // two bits from scales_h (bit 16 + 2s, taken from 12 + 2s to land on bits 4 and 5).
+  static HWY_INLINE __m128i BiasedScaleBytes(const iq4_xs::block& b) {
     constexpr auto kOffsets = [](int first, int step) { return LaneBytes([=](int s) { return first + step * s; }); };
     static_assert(offsetof(iq4_xs::block, d) == 0 && offsetof(iq4_xs::block, scales_h) == 2 &&
                   offsetof(iq4_xs::block, scales_l) == 4);
@@ -1057,7 +1060,29 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     std::memcpy(&head, &b, 8);
     const __m128i v = _mm_set1_epi64x(head);
     const __m128i low = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(kOffsets(32, 4)), v), _mm_set1_epi8(0x0F));
-    const __m128i biased = _mm_ternarylogic_epi64(low, _mm_multishift_epi64_epi8(_mm_set1_epi64x(kOffsets(12, 2)), v), _mm_set1_epi8(0x30), 0xF8);
+    return _mm_ternarylogic_epi64(low, _mm_multishift_epi64_epi8(_mm_set1_epi64x(kOffsets(12, 2)), v), _mm_set1_epi8(0x30), 0xF8);
+  }
+  // Table codes of up to 127 in magnitude (+ 128: kFlipped): four per lane pass 2^15.
+  static constexpr bool kUnitScaleBytes = true, kWideUnitLanes = true;
+  static HWY_INLINE __m128i UnitScaleBytes(const iq4_xs::block& b) {
+    return _mm_sub_epi8(BiasedScaleBytes(b), _mm_set1_epi8(32));
+  }
+  // The d of n <= 16 blocks, and 128 d in `minor`: the codes' flip (+ 128) is the minor
+  // term, against sum_u sc_u usum_u (MinProducts).
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const iq4_xs::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
+    const auto d = BlockScales<f16, offsetof(iq4_xs::block, d)>(df, b, n);
+    minor = hn::Mul(d, hn::Set(df, 128.f));
+    return d;
+  }
+  static HWY_INLINE __m256i MinProducts(__m128i scale_bytes, const int16_t* HWY_RESTRICT usum) {
+    return _mm256_zextsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(scale_bytes), _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
+  }
+#endif
+  template <class Buf>
+  static HWY_INLINE void Scales(const iq4_xs::block& b, Buf& buf) {
+#if HWY_TARGET == HWY_AVX3_DL
+    const __m128i biased = BiasedScaleBytes(b);
     const __m256 sc = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(biased), _mm256_set1_epi32(32)));
     _mm256_store_ps(buf.scale, _mm256_mul_ps(sc, _mm256_set1_ps(LeadingScale<0>(b, b.d))));
 #else

@@ -463,7 +463,7 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
 // Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
 // columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
 // product of weight codes with activation codes is exact in int32. Codecs whose
-// blocks' products add up in int32 (kBlockStep: q2_K to q6_K on AVX3_DL) take
+// blocks' products add up in int32 (kBlockStep: q2_K to q6_K and iq4_xs on AVX3_DL) take
 // groups of a whole block (as GGUF's q8_K; MatVecRowScaled).
 
 inline constexpr size_t kXGroup = 32;
@@ -1363,20 +1363,20 @@ template <class C, size_t L8, size_t kLane>
 inline constexpr UnitByteIndex<C, L8, kLane> kUnitByteIndex{};
 
 #if HWY_TARGET == HWY_AVX3_DL
-// Per code vector of 64 codes, the index of a word permute (vpermw) that puts each
-// int32 lane's unit (its word in a vector of the block's unit scales as int16) in
-// the lane's low word; the high words are masked to zero (signed unit scales).
-template <class C>
-struct UnitLaneWords {
-  static constexpr size_t kVectors = C::kSize / 64;
-  alignas(64) uint16_t index[kVectors][32] = {};
-  constexpr UnitLaneWords() {
+// Per code vector of 64 codes, the index of a permute of T (vpermw, vpermd) that puts
+// each int32 lane's unit (its T in a vector of the block's unit scales) in the lane's
+// low T; with words the high ones are masked to zero.
+template <class C, class T>
+struct UnitLanes {
+  static constexpr size_t kVectors = C::kSize / 64, kPerLane = 4 / sizeof(T);
+  alignas(64) T index[kVectors][16 * kPerLane] = {};
+  constexpr UnitLanes() {
     for (size_t v = 0; v < kVectors; ++v)
-      for (size_t l = 0; l < 16; ++l) index[v][2 * l] = uint16_t(UnitOfCode<C, 64>(v, 4 * l));
+      for (size_t l = 0; l < 16; ++l) index[v][kPerLane * l] = T(UnitOfCode<C, 64>(v, 4 * l));
   }
 };
-template <class C>
-inline constexpr UnitLaneWords<C> kUnitLaneWords{};
+template <class C, class T>
+inline constexpr UnitLanes<C, T> kUnitLanes{};
 #endif
 #endif
 
@@ -1522,6 +1522,19 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
         i0 = DotQuads(d32, codes, hn::LoadU(d8, xb + v * L8), i0);
       });
       if constexpr (C::kScaledBias == 0) mins = C::MinProducts(w[b], acts.usum + b * NU);
+    } else if constexpr (C::kWideUnitLanes) {
+      const __m128i bytes = C::UnitScaleBytes(w[b]);
+      const __m512i scales = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(bytes));
+      constexpr const VectorUnits<C, L8>& kUnits = kVectorUnits<C, L8>;
+      auto i = hn::Zero(d32);
+      for (size_t v = 0; v < B / L8; ++v) {
+        i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w[b], v), xb + v * L8, i);
+        if (kUnits.same_as_next[v]) continue;
+        const __m512i lanes = _mm512_permutexvar_epi32(_mm512_load_si512(kUnitLanes<C, uint32_t>.index[v]), scales);
+        i0.raw = _mm512_add_epi32(i0.raw, _mm512_mullo_epi32(i.raw, lanes));
+        i = hn::Zero(d32);
+      }
+      mins = C::MinProducts(bytes, acts.usum + b * NU);
     } else {
       const __m128i bytes = C::UnitScaleBytes(w[b]);
       // Each lane's unit scale in its low word: unsigned ones by a byte permute of the
@@ -1531,7 +1544,7 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       for (size_t v = 0; v < B / L8; ++v) {
         const auto i = CodesDot<C, C::kFlipped>(d8, C::CodeVector(du8, w[b], v), xb + v * L8);
         const __m512i words = C::kSignedUnitScales
-            ? _mm512_maskz_permutexvar_epi16(0x55555555u, _mm512_load_si512(kUnitLaneWords<C>.index[v]), scales)
+            ? _mm512_maskz_permutexvar_epi16(0x55555555u, _mm512_load_si512(kUnitLanes<C, uint16_t>.index[v]), scales)
             : _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, _mm512_load_si512(kUnitByteIndex<C, 64, 4>.index[v]), scales);
         i0.raw = DotWords(i0.raw, i.raw, words);
       }
