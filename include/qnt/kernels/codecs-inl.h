@@ -638,7 +638,8 @@ struct IntegerCodec {
   // codes with small integer unit scales (and mins) under float super-scales, their
   // bytes, so that the int16 pair sums of a code vector meet their unit scale in the
   // second multiply (vpmaddwd) and a block's dot products add up in int32; signed
-  // scales (kSignedUnitScales) as int8.
+  // scales (kSignedUnitScales) as int8. On AVX3_DL kSignedUnitScales says the same of
+  // UnitScaleBytes (widened with their sign; kWideUnitLanes widens its own).
   static constexpr bool kUnitBytes = false, kSignedUnitScales = false;
   // Which 16-weight run of the block code run k of CodeVector's vectors of `lanes`
   // codes holds: the matvec puts the activations in that order once per pass.
@@ -1302,7 +1303,7 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
   }
   // The d of n <= 16 blocks, and 32 d in `minor`: the bias of the codes (value =
   // d sc (q - 32)) is the minor term, against sum_u sc_u usum_u (MinProducts). d
-  // ends the block: the upper half of the word before it.
+  // ends the block: the upper half of its last word (bytes 206-209).
   template <class DF>
   static HWY_INLINE hn::Vec<DF> RunSuperScales(DF df, const q6_k::block* HWY_RESTRICT b, size_t n, hn::Vec<DF>& minor) {
     static_assert(offsetof(q6_k::block, d) + 2 == sizeof(q6_k::block));

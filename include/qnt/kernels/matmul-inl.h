@@ -463,7 +463,7 @@ void MatVecFloat(const typename F::block* HWY_RESTRICT w, size_t cols, const flo
 // Integer matvec: x is quantized once per pass to int8 in groups of kXGroup
 // columns (one f32 scale per group, as GGUF's q8_0), and each codec unit's dot
 // product of weight codes with activation codes is exact in int32. Codecs whose
-// blocks' products add up in int32 (kBlockStep: q2_K to q6_K and iq4_xs on AVX3_DL) take
+// blocks' products add up in int32 (kBlockStep: q2_K to q6_K and iq4_xs on AVX3_DL and AVX2) take
 // groups of a whole block (as GGUF's q8_K; MatVecRowScaled).
 
 inline constexpr size_t kXGroup = 32;
@@ -1491,8 +1491,8 @@ HWY_INLINE float MatVecRowUnits(const typename F::block* HWY_RESTRICT w, size_t 
 
 #if HWY_TARGET == HWY_AVX3_DL
 // MatVecRow for codecs with kBlockStep: a block's dot products add up in int32
-// lanes, of scaled codes or each lane times its unit's scale (vpdpwssd: the lanes
-// stay below 2^15), and meet the float scales once (super-scale times step, formed
+// lanes, of scaled codes or each lane times its unit's scale (vpdpwssd where the
+// lanes stay below 2^15, vpmulld where they do not: kWideUnitLanes), and meet the float scales once (super-scale times step, formed
 // for sixteen blocks at a time); the units' terms once per block (MinProducts) or
 // per sixteen blocks (kScaledBias).
 template <class F, class Acts>
@@ -1523,6 +1523,7 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       });
       if constexpr (C::kScaledBias == 0) mins = C::MinProducts(w[b], acts.usum + b * NU);
     } else if constexpr (C::kWideUnitLanes) {
+      static_assert(NU <= 8, "the units' scales widened to the eight int32 lanes of 256 bits");
       const __m128i bytes = C::UnitScaleBytes(w[b]);
       const __m512i scales = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(bytes));
       constexpr const VectorUnits<C, L8>& kUnits = kVectorUnits<C, L8>;
@@ -1536,6 +1537,8 @@ HWY_INLINE float MatVecRowScaled(const typename F::block* HWY_RESTRICT w, size_t
       }
       mins = C::MinProducts(bytes, acts.usum + b * NU);
     } else {
+      static_assert(4 * C::kCodeMax * 127 <= 32767 && NU <= 16,
+                    "four products per lane within int16 (vpdpwssd takes the low word); sixteen unit scales");
       const __m128i bytes = C::UnitScaleBytes(w[b]);
       // Each lane's unit scale in its low word: unsigned ones by a byte permute of the
       // scale bytes, signed ones by a word permute of them widened once per block (a
