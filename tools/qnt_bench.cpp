@@ -43,7 +43,7 @@ struct options {
 
 struct result {
   std::string name;
-  double bpw = 0, gb_7b = 0, err_gauss = 0, err_heavy = 0, quant_mws = 0, thorough_mws = 0, deq_gws = 0, deq_bulk_gws = 0;
+  double bpw = 0, gb_7b = 0, err_gauss = 0, err_heavy = 0, quant_mws = 0, thorough_mws = 0, deq_tile_gws = 0, deq_bulk_gws = 0;
   double matvec_gbs = 0, matvec_frac = 0, mm1 = 0, mm32 = 0, mm512 = 0;
 };
 
@@ -129,7 +129,7 @@ result measure(const options& o, const std::vector<float>& gauss, const std::vec
       for (size_t at = 0; at < n; at += chunk)
         qnt::dequantize<F>(tile.data() + at / B, part.get(), std::min(chunk, n - at));
     });
-    r.deq_gws = double(n) / tt / 1e9;
+    r.deq_tile_gws = double(n) / tt / 1e9;
   }
   const double td = best_time(o.quick ? 0.0 : 0.2, [&] { qnt::dequantize<F>(tile.data(), y.data(), n); });
   r.deq_bulk_gws = double(n) / td / 1e9;
@@ -381,7 +381,7 @@ int main(int argc, char** argv) {
           "\"dequantize_tile_gweights_s\": %.4f, \"dequantize_bulk_gweights_s\": %.4f, "
           "\"matvec_gbs\": %.3f, \"matvec_fraction_of_read\": %.4f, \"matmul_gflops_n1\": %.2f, \"matmul_gflops_n32\": %.2f, "
           "\"matmul_gflops_n512\": %.2f}%s\n",
-          r.name.c_str(), r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_gws, r.deq_bulk_gws,
+          r.name.c_str(), r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_tile_gws, r.deq_bulk_gws,
           r.matvec_gbs, r.matvec_frac, r.mm1,
           r.mm32, r.mm512, i + 1 < results.size() ? "," : "");
     }
@@ -408,7 +408,7 @@ int main(int argc, char** argv) {
         "matvec_gbs,matvec_fraction_of_read,matmul_gflops_n1,matmul_gflops_n32,matmul_gflops_n512,target\n");
     for (const auto& r : results)
       std::printf("%s,%.4f,%.3f,%.6f,%.6f,%.3f,%.3f,%.4f,%.4f,%.3f,%.4f,%.2f,%.2f,%.2f,%s\n", r.name.c_str(), r.bpw, r.gb_7b,
-                  r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_gws, r.deq_bulk_gws, r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512,
+                  r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_tile_gws, r.deq_bulk_gws, r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512,
                   qnt::active_target());
   } else {
     std::printf("qnt-bench: SIMD target %s; memory read %.1f GB/s (one thread); matmul %zu x %zu on %u threads\n\n",
@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
                 "tile", "bulk", "GB/s", "read", "n=1", "n=32", "n=512");
     for (const auto& r : results)
       std::printf("%-8s %6.3f %7.2f %9.5f %9.5f %8.1f %8.2f %8.3f %8.3f %8.2f %6.2f %8.1f %8.1f %8.1f\n", r.name.c_str(),
-                  r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_gws, r.deq_bulk_gws,
+                  r.bpw, r.gb_7b, r.err_gauss, r.err_heavy, r.quant_mws, r.thorough_mws, r.deq_tile_gws, r.deq_bulk_gws,
                   r.matvec_gbs, r.matvec_frac, r.mm1, r.mm32, r.mm512);
     std::printf("\nrmse: relative RMS error of the default (fast) quantizer; quant: quantize Mweights/s, one thread, fast\n"
                 "(default) and thorough search; dequant: Gweights/s, one thread, in calls of 4096 weights into one\n"

@@ -203,6 +203,23 @@ HWY_INLINE hn::Vec<DF> BlockScales(DF df, const Block* HWY_RESTRICT b, size_t n,
 }
 #endif
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// sum_u bytes_u * usum_u in int32 lanes, for the first NU (8 or 16) unit bytes
+// (signed or not) and the units' sums of activation codes: the units' terms of a
+// block whose products add up in int32 (MatVecRowUnits, MinProducts).
+template <size_t NU, bool kSigned>
+HWY_INLINE __m256i UnitProducts(__m128i bytes, const int16_t* HWY_RESTRICT usum) {
+  if constexpr (NU == 16) {
+    const __m256i words = kSigned ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes);
+    return _mm256_madd_epi16(words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
+  } else {
+    static_assert(NU == 8, "eight or sixteen units");
+    const __m128i words = kSigned ? _mm_cvtepi8_epi16(bytes) : _mm_cvtepu8_epi16(bytes);
+    return _mm256_zextsi128_si256(_mm_madd_epi16(words, _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
+  }
+}
+#endif
+
 // out[i] = float(int(codes[i]) - offset) * scale, for i in [0, kCount).
 template <size_t kCount, typename TCode>
 HWY_INLINE void CodesTimesScale(const TCode* HWY_RESTRICT codes, int offset, float scale, float* HWY_RESTRICT out) {
@@ -1077,7 +1094,7 @@ struct Codec<iq4_xs> : IntegerCodec<iq4_xs, int8_t, 32, 0, false> {
     return d;
   }
   static HWY_INLINE __m256i MinProducts(__m128i scale_bytes, const int16_t* HWY_RESTRICT usum) {
-    return _mm256_zextsi128_si256(_mm_madd_epi16(_mm_cvtepi8_epi16(scale_bytes), _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
+    return UnitProducts<8, true>(scale_bytes, usum);
   }
 #endif
   template <class Buf>
@@ -1315,7 +1332,7 @@ struct Codec<q6_k> : IntegerCodec<q6_k, uint8_t, 16, 32, false> {
   // sum_u sc_u usum_u in int32 lanes, for the signed scales of UnitScaleBytes and the
   // units' sums of activation codes usum (|usum| <= 16 * 127).
   static HWY_INLINE __m256i MinProducts(__m128i scale_bytes, const int16_t* HWY_RESTRICT usum) {
-    return _mm256_madd_epi16(_mm256_cvtepi8_epi16(scale_bytes), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
+    return UnitProducts<16, true>(scale_bytes, usum);
   }
 #endif
 #if HWY_TARGET == HWY_AVX2

@@ -1405,20 +1405,6 @@ struct UnitWordIndex {
 template <class C>
 inline constexpr UnitWordIndex<C> kUnitWordIndex{};
 
-// sum_u bytes_u * usum_u in int32 lanes, for the first NU (8 or 16) unit bytes
-// (signed or not) and the units' sums of activation codes.
-template <size_t NU, bool kSigned>
-HWY_INLINE __m256i UnitProducts(__m128i bytes, const int16_t* HWY_RESTRICT usum) {
-  if constexpr (NU == 16) {
-    const __m256i words = kSigned ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes);
-    return _mm256_madd_epi16(words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(usum)));
-  } else {
-    static_assert(NU == 8, "eight or sixteen units");
-    const __m128i words = kSigned ? _mm_cvtepi8_epi16(bytes) : _mm_cvtepu8_epi16(bytes);
-    return _mm256_zextsi128_si256(_mm_madd_epi16(words, _mm_loadu_si128(reinterpret_cast<const __m128i*>(usum))));
-  }
-}
-
 // MatVecRow for codecs with UnitBytes (AVX2): per code vector, vpmaddubsw's int16
 // pair sums times their units' integer scales in vpmaddwd (which the int8 dot
 // product needs anyway), so that a block's products add up in int32 and meet
