@@ -301,6 +301,29 @@ void check_edge_activations() {
   }
 }
 
+// Below the tile's four activation rows, integer formats meet each weight row with
+// every activation row in one pass (kVecActs at a time): the same operations, in the
+// same order, as one matvec per activation row, so the same bits. Rows longer than
+// one pass, and more rows than one pass takes (n = 5 on the scalar target).
+TEST_CASE("kernels: a matmul of fewer than four activation rows equals their matvecs bit for bit, on every target") {
+  for_each_target([] {
+    qnt_test::for_each_format([]<class F>() {
+      if constexpr (qnt::HWY_NAMESPACE::Codec<F>::kInteger) {
+        CAPTURE(std::string(F::name));
+        constexpr size_t rows = 6, cols = qnt::HWY_NAMESPACE::kIntChunk<F> + 2 * F::block_size;
+        const auto b = make_blocks<F>(rows * cols / F::block_size, 21);
+        const bool scalar = std::string(qnt::active_target()) == hwy::TargetName(HWY_SCALAR);
+        for (size_t n = 2; n <= (scalar ? 5 : 3); ++n) {
+          CAPTURE(n);
+          const auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 22 + n, 1.f);
+          const auto [y, y1] = both_products<F>(b, rows, cols, x, n);
+          CHECK(std::memcmp(y.data(), y1.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
+    });
+  });
+}
+
 TEST_CASE("kernels: NaN or infinite activations make their row NaN and those below 2^-100 count as zeros where x is quantized, on every target") {
   for_each_target([] { qnt_test::for_each_format([]<class F>() { check_edge_activations<F>(); }); });
 }

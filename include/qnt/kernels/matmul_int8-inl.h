@@ -424,8 +424,9 @@ HWY_INLINE void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows,
 
 // The per-target entry points of the dispatch tables (and of engines that compile
 // per target): y[i * rows + r] for rows [r0, r1). Integer formats multiply int8
-// activation codes: one row (or a few) through MatVecInt, which reads each weight
-// once per row, more through the tile. nf4 decodes to floats.
+// activation codes: up to kVecActs rows through MatVecInt, which reads each weight
+// once per pass and meets it with every one of them, more through the tile. nf4
+// decodes to floats.
 template <class F>
 void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
             float* HWY_RESTRICT y, size_t r0, size_t r1) {
@@ -435,7 +436,8 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
 #if HWY_TARGET != HWY_SCALAR
     if (n >= 4) return MatMulInt8<F>(w, rows, cols, x, n, y, r0, r1);
 #endif
-    for (size_t i = 0; i < n; ++i) MatVecInt<F>(w, cols, x + i * cols, y + i * rows, r0, r1);
+    for (size_t i = 0; i < n; i += kVecActs)
+      MatVecInt<F, kVecActs>(w, rows, cols, x + i * cols, n - i < kVecActs ? n - i : kVecActs, y + i * rows, r0, r1);
   }
 }
 
@@ -443,8 +445,8 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
 template <class F>
 void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
             float* HWY_RESTRICT y, size_t r0, size_t r1) {
-  (void)rows, (void)n;  // the table's signature: the matvec reads one row after another
-  if constexpr (Codec<F>::kInteger) MatVecInt<F>(w, cols, x, y, r0, r1);
+  (void)rows, (void)n;  // the table's signature: the float matvec reads one row after another
+  if constexpr (Codec<F>::kInteger) MatVecInt<F, 1>(w, rows, cols, x, 1, y, r0, r1);
   else MatVecFloat<F>(w, cols, x, y, r0, r1);
 }
 
