@@ -3,6 +3,7 @@
 // matvec and matmul match a double-precision product of the reference weights.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -304,21 +305,33 @@ void check_edge_activations() {
 // Below the tile's four activation rows, integer formats meet each weight row with
 // every activation row in one pass (kVecActs at a time): the same operations, in the
 // same order, as one matvec per activation row, so the same bits. Rows longer than
-// one pass, and more rows than one pass takes (n = 5 on the scalar target).
+// one pass; outputs that start as NaN (every one must be written); 70 rows on two
+// threads, so that tasks start past row 0; n = 4 and 5 on the scalar target, which
+// takes every n in passes.
 TEST_CASE("kernels: a matmul of fewer than four activation rows equals their matvecs bit for bit, on every target") {
   for_each_target([] {
     qnt_test::for_each_format([]<class F>() {
       if constexpr (qnt::HWY_NAMESPACE::Codec<F>::kInteger) {
         CAPTURE(std::string(F::name));
-        constexpr size_t rows = 6, cols = qnt::HWY_NAMESPACE::kIntChunk<F> + 2 * F::block_size;
-        const auto b = make_blocks<F>(rows * cols / F::block_size, 21);
         const bool scalar = std::string(qnt::active_target()) == hwy::TargetName(HWY_SCALAR);
-        for (size_t n = 2; n <= (scalar ? 5 : 3); ++n) {
-          CAPTURE(n);
-          const auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 22 + n, 1.f);
-          const auto [y, y1] = both_products<F>(b, rows, cols, x, n);
-          CHECK(std::memcmp(y.data(), y1.data(), y.size() * sizeof(float)) == 0);
-        }
+        const auto check = [&](size_t rows, size_t cols, const qnt::exec& e) {
+          CAPTURE(rows);
+          CAPTURE(cols);
+          const auto b = make_blocks<F>(rows * cols / F::block_size, 21 + rows);
+          for (size_t n = 2; n <= (scalar ? 5 : 3); ++n) {
+            CAPTURE(n);
+            const auto x = qnt_test::weights(qnt_test::dist::gaussian, n * cols, 22 + n, 1.f);
+            std::vector<float> y(n * rows, NAN), y1(n * rows, NAN);
+            REQUIRE(qnt::matmul<F>(b.data(), rows, cols, x.data(), n, y.data(), e) == qnt::status::ok);
+            for (size_t i = 0; i < n; ++i)
+              REQUIRE(qnt::matvec<F>(b.data(), rows, cols, x.data() + i * cols, y1.data() + i * rows, {.threads = 1}) ==
+                      qnt::status::ok);
+            CHECK(std::all_of(y.begin(), y.end(), [](float v) { return std::isfinite(v); }));
+            CHECK(std::memcmp(y.data(), y1.data(), y.size() * sizeof(float)) == 0);
+          }
+        };
+        check(6, qnt::HWY_NAMESPACE::kIntChunk<F> + 2 * F::block_size, {.threads = 1});
+        check(70, 3 * F::block_size, {.threads = threads(2)});
       }
     });
   });

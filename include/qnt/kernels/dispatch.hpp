@@ -162,7 +162,8 @@ status matmul(const typename F::block* w, size_t rows, size_t cols, const float*
   if (!w || !x || !y) return status::null_pointer;
   // One activation row: the matvec, one weight row after another (tasks of whole
   // groups of 4 rows); more: the tiles of up to 32 rows of the integer matmul (or,
-  // below four activation rows, the matvec's passes that take them all at once).
+  // below four activation rows and on HWY_SCALAR, the matvec's passes that take up
+  // to three at once).
   detail::matmul_fn<F>* fn = n == 1 ? detail::choose(detail::matvec_table<F>, &HWY_STATIC_DISPATCH(MatVec<F>))
                                     : detail::choose(detail::matmul_table<F>, &HWY_STATIC_DISPATCH(MatMul<F>));
   // Tasks of whole tiles, a few per thread so that uneven progress evens out.

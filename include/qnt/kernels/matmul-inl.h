@@ -623,7 +623,7 @@ inline constexpr size_t kBlocksAndGroups = [] {
 inline constexpr size_t kVecActs = 3;
 
 // Columns of x quantized per matvec pass (8 KiB of int8 per activation row on the
-// stack; a quarter of that for three rows measured 0.66x to 0.95x: twice the passes).
+// stack; a quarter of that for three rows, more passes, measured 0.66x to 0.95x).
 template <class F>
 inline constexpr size_t kIntChunk = kBlocksAndGroups<F> >= 8192 ? kBlocksAndGroups<F> : 8192 / kBlocksAndGroups<F> * kBlocksAndGroups<F>;
 

@@ -158,11 +158,12 @@ HWY_INLINE void TransposeEight(const T* HWY_RESTRICT const (&rows)[8], size_t q,
 
 // Unpacks rows [r, r + R) (rows past r1 repeat row r1 - 1) of the cb blocks from
 // block column c0 of `blocks` (F::block, nb per row) into the tile: codes[(k / 4) *
-// R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Four rows at
-// a time, so that four words of one column group are one 16-byte store: 4 x 4
-// transposes of words (TransposeRows), and of the units' scales where a block has a
-// multiple of four (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5);
-// eight rows' codes at a time where TransposeEight takes them.
+// R + j] holds codes k..k+3 of row j; scale and offset [unit * R + j]. Several rows
+// at a time, so that one word of each is one store: the codes of eight rows per
+// 32-byte store where TransposeEight takes them (blocks of 256 on AVX-512, where R
+// is 32), else of four per 16-byte store, 4 x 4 transposes of words (TransposeRows);
+// the units' scales four rows at a time, transposed the same way where a block has
+// a multiple of four (q4_K: 1.21x at n = 4 against copying them one by one, Zen 5).
 // The one format-specific step of the tile product, reached through a pointer once
 // per tile.
 template <class F>
@@ -172,6 +173,7 @@ void UnpackTile(const void* HWY_RESTRICT blocks, size_t nb, size_t c0, size_t cb
   constexpr size_t B = F::block_size, NU = B / C::kUnit, Q = B / 4;
   // Rows per step: eight where TransposeEight takes the codes (R is 32 there).
   constexpr size_t G = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3 && Q % 16 == 0 ? 8 : 4;
+  HWY_DASSERT(R % G == 0);
   const typename F::block* HWY_RESTRICT w = static_cast<const typename F::block*>(blocks);
   CodesBuffer<C> buf[G];
   for (size_t j = 0; j < R; j += G) {
@@ -424,9 +426,10 @@ HWY_INLINE void MatMulInt8(const typename F::block* HWY_RESTRICT w, size_t rows,
 
 // The per-target entry points of the dispatch tables (and of engines that compile
 // per target): y[i * rows + r] for rows [r0, r1). Integer formats multiply int8
-// activation codes: up to kVecActs rows through MatVecInt, which reads each weight
-// once per pass and meets it with every one of them, more through the tile. nf4
-// decodes to floats.
+// activation codes: up to three rows through MatVecInt, kVecActs at a time, which
+// reads each weight once per pass and meets it with every one of them, more through
+// the tile (on HWY_SCALAR, whose lane cannot hold a row's four codes, every n takes
+// MatVecInt). nf4 decodes to floats.
 template <class F>
 void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
             float* HWY_RESTRICT y, size_t r0, size_t r1) {
@@ -445,7 +448,7 @@ void MatMul(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, c
 template <class F>
 void MatVec(const typename F::block* HWY_RESTRICT w, size_t rows, size_t cols, const float* HWY_RESTRICT x, size_t n,
             float* HWY_RESTRICT y, size_t r0, size_t r1) {
-  (void)rows, (void)n;  // the table's signature: the float matvec reads one row after another
+  (void)rows, (void)n;  // the table's signature: the float matvec takes neither
   if constexpr (Codec<F>::kInteger) MatVecInt<F, 1>(w, rows, cols, x, 1, y, r0, r1);
   else MatVecFloat<F>(w, cols, x, y, r0, r1);
 }
